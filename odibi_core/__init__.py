@@ -1,0 +1,8 @@
+"""odibi_core: declarative data pipelines, framework-free.
+
+Importing this package loads no engine library (pandas, polars, pyspark) and no Dagster.
+"""
+
+from odibi_core.errors import ConfigError, DataError, OdibiError, TransientError, is_transient
+
+__all__ = ["ConfigError", "DataError", "OdibiError", "TransientError", "is_transient"]

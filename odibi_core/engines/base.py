@@ -1,0 +1,187 @@
+"""The engine interface every engine (pandas, polars, spark) implements.
+
+The public methods are template methods: they time, redact and translate foreign exceptions into
+odibi errors around the subclass's ``_read`` / ``_write`` / ``_sql``. Engines state what they can do
+in class-level flags instead of callers branching on the engine's name.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+from odibi_core.errors import DataError, OdibiError, TransientError, is_transient
+from odibi_core.results import ColumnSchema, WriteResult
+
+__all__ = [
+    "Engine",
+    "Frame",
+    "ReadRequest",
+    "ResolvedLocation",
+    "WriteRequest",
+    "FileFormat",
+    "WriteMode",
+]
+
+Frame = Any  # the engine's native frame: pandas.DataFrame, polars.LazyFrame, pyspark DataFrame
+FileFormat = Literal["csv", "parquet", "json", "delta", "avro", "sql", "api"]
+WriteMode = Literal["overwrite", "append", "upsert", "append_once"]
+
+
+@dataclass(frozen=True)
+class ResolvedLocation:
+    """A path on a connection, resolved to what an engine opens.
+
+    ``uri`` is a local absolute path or a URL (``abfss://...``); ``storage_options`` are the
+    delta-rs / fsspec options (may hold secrets: never print them); ``display`` is safe to print.
+    """
+
+    connection: str
+    uri: str
+    display: str
+    storage_options: Mapping[str, str] = field(default_factory=dict)
+    is_local: bool = True
+    table: str | None = None  # a metastore table name instead of a path
+
+
+@dataclass(frozen=True)
+class ReadRequest:
+    location: ResolvedLocation
+    format: FileFormat
+    options: Mapping[str, Any] = field(default_factory=dict)
+    as_of_version: int | None = None
+    as_of_timestamp: str | None = None
+    node: str | None = None  # pipeline.node, for messages
+
+
+@dataclass(frozen=True)
+class WriteRequest:
+    location: ResolvedLocation
+    format: FileFormat
+    mode: WriteMode = "overwrite"
+    options: Mapping[str, Any] = field(default_factory=dict)
+    partition_by: Sequence[str] = ()
+    merge_schema: bool = False
+    node: str | None = None
+
+
+class Engine(ABC):
+    """One engine: how frames are read, transformed with SQL, described and written.
+
+    Subclasses implement the ``_``-prefixed methods; callers use the public ones.
+    """
+
+    name: ClassVar[str]
+    is_lazy: ClassVar[bool] = False
+    supports_time_travel: ClassVar[bool] = True
+    supports_views: ClassVar[bool] = False
+
+    # ---- I/O -------------------------------------------------------------------------------
+    def read(self, request: ReadRequest) -> Frame:
+        """Read ``request`` into a native frame; errors name the node, the location and the fix."""
+        return self._guard("read", request.node, request.location, lambda: self._read(request))
+
+    def write(self, frame: Frame, request: WriteRequest) -> WriteResult:
+        """Write ``frame`` to ``request.location``; returns what was written (rows, Delta version)."""
+        return self._guard("write", request.node, request.location,
+                           lambda: self._write(frame, request))
+
+    def sql(self, query: str, tables: Mapping[str, Frame], *, node: str | None = None) -> Frame:
+        """Run ``query`` with each entry of ``tables`` addressable by its name."""
+        try:
+            return self._sql(query, tables)
+        except OdibiError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - foreign SQL errors become DataErrors
+            raise DataError(
+                f"SQL step failed: {exc}\n  Query: {query.strip()}",
+                fix="Check the column and table names; tables available here: "
+                + ", ".join(sorted(tables)),
+                node=node,
+            ) from exc
+
+    # ---- frames ----------------------------------------------------------------------------
+    @abstractmethod
+    def count(self, frame: Frame) -> int: ...
+
+    @abstractmethod
+    def schema(self, frame: Frame) -> tuple[ColumnSchema, ...]: ...
+
+    @abstractmethod
+    def sample(self, frame: Frame, n: int) -> list[dict[str, Any]]:
+        """Up to ``n`` rows as JSON-safe dicts (dates as ISO strings, NaN as None)."""
+
+    def collect(self, frame: Frame) -> Frame:
+        """Materialise a lazy frame; eager engines return it unchanged."""
+        return frame
+
+    def columns(self, frame: Frame) -> list[str]:
+        return [c.name for c in self.schema(frame)]
+
+    # ---- transforms ------------------------------------------------------------------------
+    def call_function(self, fn: Callable[..., Frame], frame: Frame, params: Mapping[str, Any],
+                      tables: Mapping[str, Frame]) -> Frame:
+        """Call a registered transform: ``fn(frame, **params)``; ``tables`` passed when asked for."""
+        import inspect
+
+        kwargs = dict(params)
+        sig = inspect.signature(fn)
+        if "tables" in sig.parameters and "tables" not in kwargs:
+            kwargs["tables"] = tables
+        if "engine" in sig.parameters and "engine" not in kwargs:
+            kwargs["engine"] = self
+        return fn(frame, **kwargs)
+
+    # ---- intermediate storage for nodes without a write ------------------------------------
+    @abstractmethod
+    def write_intermediate(self, frame: Frame, path: str) -> None:
+        """Persist ``frame`` as a parquet file at ``path`` (a local path), for the next step."""
+
+    @abstractmethod
+    def read_intermediate(self, path: str) -> Frame: ...
+
+    # ---- subclass hooks --------------------------------------------------------------------
+    @abstractmethod
+    def _read(self, request: ReadRequest) -> Frame: ...
+
+    @abstractmethod
+    def _write(self, frame: Frame, request: WriteRequest) -> WriteResult: ...
+
+    @abstractmethod
+    def _sql(self, query: str, tables: Mapping[str, Frame]) -> Frame: ...
+
+    # ---- helpers ---------------------------------------------------------------------------
+    def _guard(self, action: str, node: str | None, location: ResolvedLocation,
+               call: Callable[[], Any]) -> Any:
+        try:
+            return call()
+        except OdibiError:
+            raise
+        except FileNotFoundError as exc:
+            raise DataError(
+                f"Cannot {action} {location.display}: not found ({exc.filename or exc}).",
+                fix=f"Check `path` and the base path of connection '{location.connection}'.",
+                node=node,
+            ) from exc
+        except Exception as exc:  # noqa: BLE001 - translated, never swallowed
+            if is_transient(exc):
+                raise TransientError(
+                    f"Transient failure during {action} of {location.display}: {exc}",
+                    fix="This is retried automatically when retries are enabled.",
+                    node=node,
+                ) from exc
+            raise DataError(
+                f"Cannot {action} {location.display} as {type(exc).__name__}: {exc}",
+                fix=f"Check the format and options of the {action} block.",
+                node=node,
+            ) from exc
+
+
+def timed(call: Callable[[], Any]) -> tuple[Any, float]:
+    """Run ``call`` and return its value with the seconds it took."""
+    start = time.perf_counter()
+    value = call()
+    return value, time.perf_counter() - start
