@@ -1,0 +1,40 @@
+# Two entry points for a newcomer: `make demo` and `make test` (see README.md).
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+
+.PHONY: demo test install install-dev validate clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+# Materialize examples/retail end to end through Dagster (pandas, local files, a throw-away
+# Dagster instance), then say where the outputs and the story are.
+demo: install
+	@home=$$(mktemp -d) && DAGSTER_HOME=$$home $(BIN)/odibi run examples/retail; \
+	status=$$?; rm -rf $$home; \
+	if [ $$status -eq 0 ]; then \
+	  echo "Outputs: examples/retail/lake/ (bronze/ silver/ gold/)"; \
+	  echo "Stories: examples/retail/lake/_stories/  (open the .html in a browser)"; \
+	fi; exit $$status
+
+test: install-dev
+	$(BIN)/python -m pytest
+
+validate: install
+	$(BIN)/odibi validate examples/retail
+
+clean:
+	rm -rf examples/retail/lake examples/retail/lake_prod examples/retail/.odibi
