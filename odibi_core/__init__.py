@@ -4,5 +4,6 @@ Importing this package loads no engine library (pandas, polars, pyspark) and no 
 """
 
 from odibi_core.errors import ConfigError, DataError, OdibiError, TransientError, is_transient
+from odibi_core.transforms.registry import transform
 
-__all__ = ["ConfigError", "DataError", "OdibiError", "TransientError", "is_transient"]
+__all__ = ["ConfigError", "DataError", "OdibiError", "TransientError", "is_transient", "transform"]

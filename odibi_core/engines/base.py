@@ -24,11 +24,31 @@ __all__ = [
     "WriteRequest",
     "FileFormat",
     "WriteMode",
+    "is_secret_option",
+    "redact_secrets",
 ]
 
 Frame = Any  # the engine's native frame: pandas.DataFrame, polars.LazyFrame, pyspark DataFrame
 FileFormat = Literal["csv", "parquet", "json", "delta", "avro", "sql", "api"]
 WriteMode = Literal["overwrite", "append", "upsert", "append_once"]
+
+# Storage-option keys whose values are credentials (delta-rs / fsspec / object_store spellings).
+_SECRET_KEY_MARKERS = ("key", "secret", "token", "password", "sas", "connection_string",
+                       "credential", "signature")
+
+
+def is_secret_option(key: str) -> bool:
+    """True when a storage option named ``key`` holds a credential (``account_key``, ``sas_token``,
+    ``client_secret``, ...)."""
+    lowered = key.lower()
+    return any(marker in lowered for marker in _SECRET_KEY_MARKERS)
+
+
+def redact_secrets(text: str, secrets: Sequence[str]) -> str:
+    """``text`` with every occurrence of each value in ``secrets`` replaced by ``***``."""
+    for value in sorted({s for s in secrets if s}, key=len, reverse=True):
+        text = text.replace(value, "***")
+    return text
 
 
 @dataclass(frozen=True)
@@ -45,6 +65,11 @@ class ResolvedLocation:
     storage_options: Mapping[str, str] = field(default_factory=dict)
     is_local: bool = True
     table: str | None = None  # a metastore table name instead of a path
+
+    def redact(self, text: str) -> str:
+        """``text`` with the values of secret storage options replaced by ``***``."""
+        return redact_secrets(
+            text, [v for k, v in self.storage_options.items() if is_secret_option(k)])
 
 
 @dataclass(frozen=True)
@@ -93,6 +118,10 @@ class Engine(ABC):
         """Run ``query`` with each entry of ``tables`` addressable by its name."""
         try:
             return self._sql(query, tables)
+        except DataError as exc:
+            if exc.node is None and node is not None:
+                raise DataError(exc.message, fix=exc.fix, node=node) from exc
+            raise
         except OdibiError:
             raise
         except Exception as exc:  # noqa: BLE001 - foreign SQL errors become DataErrors
@@ -120,6 +149,19 @@ class Engine(ABC):
 
     def columns(self, frame: Frame) -> list[str]:
         return [c.name for c in self.schema(frame)]
+
+    def from_rows(self, rows: Sequence[Mapping[str, Any]],
+                  schema: Mapping[str, str] | None = None) -> Frame:
+        """Build a native frame from ``rows`` (tests, small lookups).
+
+        ``schema`` maps column names to logical type names (``int64``, ``date``, ...); columns it
+        does not name are inferred from the values.
+        """
+        raise NotImplementedError(f"The {self.name} engine does not build frames from rows.")
+
+    def to_rows(self, frame: Frame) -> list[dict[str, Any]]:
+        """Every row of ``frame`` as JSON-safe dicts, in the frame's order."""
+        return self.sample(frame, self.count(frame))
 
     # ---- transforms ------------------------------------------------------------------------
     def call_function(self, fn: Callable[..., Frame], frame: Frame, params: Mapping[str, Any],
@@ -158,23 +200,30 @@ class Engine(ABC):
                call: Callable[[], Any]) -> Any:
         try:
             return call()
+        except (DataError, TransientError) as exc:
+            if exc.node is None and node is not None:
+                raise type(exc)(location.redact(exc.message), fix=exc.fix, node=node) from exc
+            raise
         except OdibiError:
             raise
         except FileNotFoundError as exc:
             raise DataError(
-                f"Cannot {action} {location.display}: not found ({exc.filename or exc}).",
+                location.redact(
+                    f"Cannot {action} {location.display}: not found ({exc.filename or exc})."),
                 fix=f"Check `path` and the base path of connection '{location.connection}'.",
                 node=node,
             ) from exc
         except Exception as exc:  # noqa: BLE001 - translated, never swallowed
             if is_transient(exc):
                 raise TransientError(
-                    f"Transient failure during {action} of {location.display}: {exc}",
+                    location.redact(
+                        f"Transient failure during {action} of {location.display}: {exc}"),
                     fix="This is retried automatically when retries are enabled.",
                     node=node,
                 ) from exc
             raise DataError(
-                f"Cannot {action} {location.display} as {type(exc).__name__}: {exc}",
+                location.redact(
+                    f"Cannot {action} {location.display} as {type(exc).__name__}: {exc}"),
                 fix=f"Check the format and options of the {action} block.",
                 node=node,
             ) from exc

@@ -185,7 +185,7 @@ def test_markdown_renders_without_nodes(story):
 
 
 def test_markdown_renders_as_expected_html(story):
-    markdown_it = pytest.importorskip("markdown_it")
+    import markdown_it  # installed with dagster (rich)
     page = markdown_it.MarkdownIt("commonmark").enable("table").render(render_markdown(story))
     assert "<script>" not in page
     assert "&lt;script&gt;" in page
