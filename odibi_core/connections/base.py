@@ -1,0 +1,49 @@
+"""The connection interface: a named place data lives, resolved to what an engine opens."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import ClassVar
+
+from odibi_core.engines.base import ResolvedLocation, is_secret_option, redact_secrets
+
+__all__ = ["Connection"]
+
+
+class Connection(ABC):
+    """A named connection of the project file (``connections.<name>``).
+
+    Subclasses implement :meth:`resolve`; connections holding credentials also override
+    :meth:`storage_options` (and :meth:`secret_values` for secrets that are not storage options).
+
+    Args:
+        name: the connection's name in the project file.
+    """
+
+    type: ClassVar[str]
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    @abstractmethod
+    def resolve(self, path: str | None = None, *, table: str | None = None) -> ResolvedLocation:
+        """Resolve a node's ``path`` (or ``table``) on this connection.
+
+        Raises:
+            ConfigError: the connection cannot address ``path`` / ``table``.
+        """
+
+    def storage_options(self) -> dict[str, str]:
+        """delta-rs / fsspec storage options (may hold secrets: never print them)."""
+        return {}
+
+    def secret_values(self) -> tuple[str, ...]:
+        """Every value that must never appear in a log, story or message."""
+        return tuple(v for k, v in self.storage_options().items() if is_secret_option(k) and v)
+
+    def redact(self, text: str) -> str:
+        """``text`` with every secret value of this connection replaced by ``***``."""
+        return redact_secrets(text, self.secret_values())
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r})"

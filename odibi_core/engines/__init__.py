@@ -1,0 +1,72 @@
+"""Engines, chosen by name: ``get_engine("pandas")``.
+
+The registry maps each engine name to ``"module:Class"`` so that choosing an engine imports its
+library (pandas, polars, pyspark) only then; importing this package loads none of them.
+"""
+
+from __future__ import annotations
+
+import importlib
+from difflib import get_close_matches
+from typing import Any
+
+from odibi_core.engines.base import Engine
+from odibi_core.errors import ConfigError, ConfigProblem
+
+__all__ = ["ENGINES", "ENGINE_ALIASES", "Engine", "available_engines", "get_engine"]
+
+ENGINES: dict[str, str] = {
+    "pandas": "odibi_core.engines.pandas:PandasEngine",
+}
+ENGINE_ALIASES: dict[str, str] = {
+    "pd": "pandas",
+}
+# Named by the SPEC, implemented by a later release: a clearer message than "unknown".
+_PLANNED = ("polars", "spark")
+
+
+def available_engines() -> list[str]:
+    """Names :func:`get_engine` accepts (aliases excluded)."""
+    return sorted(ENGINES)
+
+
+def get_engine(name: str, **options: Any) -> Engine:
+    """A new engine by name or alias, built with ``options``.
+
+    Raises:
+        ConfigError: the name is unknown (with a did-you-mean) or the options do not fit.
+
+    Example:
+        >>> get_engine("pd").name
+        'pandas'
+    """
+    key = ENGINE_ALIASES.get(name.strip().lower(), name.strip().lower())
+    if key not in ENGINES:
+        raise ConfigError(_unknown(name))
+    module_name, _, class_name = ENGINES[key].partition(":")
+    cls = getattr(importlib.import_module(module_name), class_name)
+    try:
+        return cls(**options)
+    except TypeError as exc:
+        raise ConfigError(ConfigProblem(
+            message=f"Engine '{key}' does not accept the options {sorted(options)} ({exc}).",
+            key_path="engine",
+            fix="Remove the options, or check the engine's documentation.",
+        )) from exc
+
+
+def _unknown(name: str) -> ConfigProblem:
+    known = available_engines()
+    if name in _PLANNED:
+        return ConfigProblem(
+            message=f"The {name} engine is not available in this version yet.",
+            key_path="engine",
+            fix="Use one of: " + ", ".join(known) + ".",
+        )
+    close = get_close_matches(name, [*known, *ENGINE_ALIASES], n=1)
+    hint = f" Did you mean '{ENGINE_ALIASES.get(close[0], close[0])}'?" if close else ""
+    return ConfigProblem(
+        message=f"Unknown engine '{name}'.{hint}",
+        key_path="engine",
+        fix="Known engines: " + ", ".join(known) + ".",
+    )

@@ -1,0 +1,228 @@
+"""Delta Lake reads and writes of Arrow tables through delta-rs (the ``deltalake`` package).
+
+Shared by the engines that hold Arrow-compatible frames. Time travel resolves a timestamp to
+the last version committed at or before it (commit timestamps from the table's history); a
+version outside the log, or whose files VACUUM removed, is a :class:`DataError` that lists the
+versions the log holds. ``upsert`` and ``append_once`` are Delta MERGEs on ``options.keys``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from odibi_core.engines.base import ResolvedLocation, WriteRequest
+from odibi_core.errors import ConfigError, ConfigProblem, DataError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    from deltalake import DeltaTable
+
+__all__ = ["DeltaWriteOutcome", "read_delta", "version_at", "write_delta"]
+
+
+@dataclass(frozen=True)
+class DeltaWriteOutcome:
+    """What a Delta write committed."""
+
+    version: int
+    rows_written: int
+    files_written: int | None = None
+
+
+def read_delta(location: ResolvedLocation, *, as_of_version: int | None = None,
+               as_of_timestamp: str | None = None) -> pa.Table:
+    """The table at ``location`` (its latest version, or the one time travel names)."""
+    if as_of_version is not None and as_of_timestamp is not None:
+        raise ConfigError(ConfigProblem(
+            message="time_travel sets both as_of_version and as_of_timestamp.",
+            key_path="read.time_travel", fix="Keep one of the two.",
+        ))
+    table = _open(location)
+    if as_of_version is None and as_of_timestamp is None:
+        return table.to_pyarrow_table()
+    history = table.history()
+    earliest = min(h["version"] for h in history)
+    latest = table.version()
+    if as_of_timestamp is not None:
+        version = version_at(history, _parse_timestamp(as_of_timestamp), location.display)
+    else:
+        version = int(as_of_version)  # type: ignore[arg-type]
+    if not earliest <= version <= latest:
+        raise DataError(
+            f"Version {version} of the Delta table {location.display} does not exist: its log "
+            f"holds versions {earliest} to {latest}.",
+            fix=f"Pick a version between {earliest} and {latest}.",
+        )
+    try:
+        table.load_as_version(version)
+        return table.to_pyarrow_table()
+    except FileNotFoundError as exc:
+        raise DataError(
+            f"Version {version} of the Delta table {location.display} can no longer be read: "
+            f"its data files were removed (VACUUM). The log holds versions {earliest} to "
+            f"{latest}; recent versions are still readable.",
+            fix="Read a newer version, or lengthen the table's vacuum retention.",
+        ) from exc
+
+
+def version_at(history: Sequence[Mapping[str, Any]], moment: dt.datetime, display: str) -> int:
+    """The last version committed at or before ``moment`` (aware or UTC), from ``history``."""
+    target = int(moment.timestamp() * 1000)
+    commits = sorted((int(h["timestamp"]), int(h["version"])) for h in history)
+    eligible = [version for stamp, version in commits if stamp <= target]
+    if not eligible:
+        first_stamp, first_version = commits[0]
+        first = dt.datetime.fromtimestamp(first_stamp / 1000, dt.timezone.utc)
+        raise DataError(
+            f"The Delta table {display} has no version at {moment.isoformat()}: its first "
+            f"available version ({first_version}) was committed at {first.isoformat()}.",
+            fix="Pick a timestamp at or after that commit.",
+        )
+    return max(eligible)
+
+
+def write_delta(data: pa.Table, request: WriteRequest) -> DeltaWriteOutcome:
+    """Commit ``data`` to the Delta table of ``request`` and return the version written."""
+    from deltalake import DeltaTable, write_deltalake
+
+    location = request.location
+    options = dict(location.storage_options) or None
+    data = _storable(data)
+    missing = [c for c in request.partition_by if c not in data.column_names]
+    if missing:
+        raise DataError(
+            f"partition_by names {', '.join(missing)}, which the frame does not have "
+            f"(columns: {', '.join(data.column_names)}).",
+            fix="Partition by existing columns.",
+        )
+    exists = DeltaTable.is_deltatable(location.uri, storage_options=options)
+    if exists and request.mode in ("upsert", "append_once"):
+        return _merge(DeltaTable(location.uri, storage_options=options), data, request)
+    target: Any = DeltaTable(location.uri, storage_options=options) if exists else location.uri
+    try:
+        write_deltalake(
+            target, data,
+            mode="overwrite" if request.mode == "overwrite" else "append",
+            partition_by=list(request.partition_by) or None,
+            schema_mode="merge" if request.merge_schema else None,
+            storage_options=options,
+        )
+    except Exception as exc:
+        if type(exc).__name__ == "SchemaMismatchError":
+            raise DataError(
+                f"The frame's schema does not match the Delta table {location.display}: {exc}",
+                fix="Set `merge_schema: true` on the write to add new columns, or cast the "
+                    "columns to the table's types.",
+            ) from exc
+        raise
+    table = target if exists else DeltaTable(location.uri, storage_options=options)
+    return DeltaWriteOutcome(table.version(), data.num_rows, _files_added(table))
+
+
+def _merge(table: DeltaTable, data: pa.Table, request: WriteRequest) -> DeltaWriteOutcome:
+    keys = _merge_keys(request)
+    display = request.location.display
+    missing = [k for k in keys if k not in data.column_names]
+    if missing:
+        raise DataError(
+            f"options.keys names {', '.join(missing)}, which the frame does not have "
+            f"(columns: {', '.join(data.column_names)}).",
+            fix="Name key columns the frame has.",
+        )
+    duplicate = _first_duplicate_key(data, keys)
+    if duplicate is not None:
+        raise DataError(
+            f"Mode '{request.mode}' needs one row per key, but the frame has several rows for "
+            f"{duplicate}.",
+            fix="Deduplicate on the keys first (operation: deduplicate).",
+        )
+    target_columns = [f.name for f in table.schema().fields]
+    extra = [c for c in data.column_names if c not in target_columns]
+    if extra and not request.merge_schema:
+        raise DataError(
+            f"The frame has columns the Delta table {display} does not: {', '.join(extra)}.",
+            fix="Set `merge_schema: true` on the write to add them, or drop them first.",
+        )
+    predicate = " AND ".join(f"t.{_quote(k)} = s.{_quote(k)}" for k in keys)
+    merger = table.merge(data, predicate=predicate, source_alias="s", target_alias="t",
+                         merge_schema=request.merge_schema)
+    if request.mode == "upsert":
+        merger = merger.when_matched_update_all()
+    metrics = merger.when_not_matched_insert_all().execute()
+    rows = int(metrics.get("num_target_rows_inserted", 0)) \
+        + int(metrics.get("num_target_rows_updated", 0))
+    return DeltaWriteOutcome(table.version(), rows, metrics.get("num_target_files_added"))
+
+
+def _merge_keys(request: WriteRequest) -> list[str]:
+    keys = request.options.get("keys")
+    if isinstance(keys, str):
+        keys = [keys]
+    if not keys:
+        raise ConfigError(ConfigProblem(
+            message=f"Mode '{request.mode}' needs the key columns that identify a row.",
+            key_path="write.options.keys",
+            fix="Add `options: {keys: [id_column]}` to the write block.",
+        ))
+    return [str(k) for k in keys]
+
+
+def _first_duplicate_key(data: pa.Table, keys: list[str]) -> str | None:
+    import pyarrow.compute as pc
+
+    counts = data.select(keys).group_by(keys).aggregate([([], "count_all")])
+    repeated = counts.filter(pc.greater(counts["count_all"], 1))
+    if repeated.num_rows == 0:
+        return None
+    row = repeated.slice(0, 1).to_pylist()[0]
+    return ", ".join(f"{k}={row[k]!r}" for k in keys)
+
+
+def _storable(data: pa.Table) -> pa.Table:
+    """Delta has no null type: all-null columns of unknown type are stored as strings."""
+    import pyarrow as pa
+
+    for index, field in enumerate(data.schema):
+        if pa.types.is_null(field.type):
+            data = data.set_column(index, field.name, data.column(index).cast(pa.string()))
+    return data
+
+
+def _open(location: ResolvedLocation) -> DeltaTable:
+    from deltalake import DeltaTable
+    from deltalake.exceptions import TableNotFoundError
+
+    try:
+        return DeltaTable(location.uri, storage_options=dict(location.storage_options) or None)
+    except TableNotFoundError as exc:
+        raise DataError(
+            f"There is no Delta table at {location.display} (no _delta_log found).",
+            fix="Check `path` and `format` (a folder of parquet files is `format: parquet`), "
+                "or write the table first.",
+        ) from exc
+
+
+def _files_added(table: DeltaTable) -> int | None:
+    try:
+        return table.history(1)[0].get("operationMetrics", {}).get("num_added_files")
+    except Exception:  # noqa: BLE001 - a missing metric must not fail a committed write
+        return None
+
+
+def _parse_timestamp(text: str) -> dt.datetime:
+    try:
+        moment = dt.datetime.fromisoformat(str(text).strip().replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise ConfigError(ConfigProblem(
+            message=f"as_of_timestamp '{text}' is not an ISO-8601 timestamp.",
+            key_path="read.time_travel.as_of_timestamp",
+            fix="Write it like 2026-01-01T00:00:00Z.",
+        )) from exc
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'

@@ -1,0 +1,200 @@
+"""Where non-Delta files are read from and how they are written, the same for every engine.
+
+Reading: ``path`` is a file, a glob (``orders/*.csv``) or a folder of part files (hidden files
+and files starting with ``_`` or ``.`` are skipped, as Spark does).
+
+Writing: a path ending in the format's extension is ONE file; any other path is a folder of part
+files ``part-00000-<uuid>.<ext>``. Nothing is ever half-written where a reader looks: a file is
+written under a hidden temporary name in the same folder and moved into place with
+``os.replace``; an overwritten folder is staged beside the target and swapped in.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+from odibi_core.engines.base import ResolvedLocation, WriteMode
+from odibi_core.errors import DataError
+
+__all__ = [
+    "FILE_EXTENSIONS",
+    "check_file_mode",
+    "is_single_file_target",
+    "list_source_files",
+    "part_extension",
+    "write_file_target",
+]
+
+FILE_EXTENSIONS: dict[str, tuple[str, ...]] = {
+    "csv": (".csv", ".csv.gz", ".tsv", ".txt"),
+    "parquet": (".parquet", ".pq"),
+    "json": (".json", ".jsonl", ".ndjson", ".json.gz", ".jsonl.gz"),
+}
+_GLOB_CHARS = ("*", "?", "[")
+
+
+def part_extension(fmt: str) -> str:
+    """The extension of the part files written for ``fmt``."""
+    return FILE_EXTENSIONS[fmt][0]
+
+
+def is_single_file_target(uri: str, fmt: str) -> bool:
+    """True when a write to ``uri`` produces one file rather than a folder of part files."""
+    return uri.lower().endswith(FILE_EXTENSIONS[fmt])
+
+
+def list_source_files(location: ResolvedLocation, fmt: str) -> list[str]:
+    """The files a read of ``location`` covers, sorted by path.
+
+    Raises:
+        DataError: nothing matches (naming the glob and the folder searched), or the folder holds
+            no file of the format.
+    """
+    uri = location.uri
+    if not os.path.exists(uri) and any(ch in uri for ch in _GLOB_CHARS):
+        matches = sorted(p for p in glob.glob(uri, recursive=True)
+                         if os.path.isfile(p) and not _hidden(p))
+        if not matches:
+            folder = _static_prefix(uri)
+            state = "exists" if os.path.isdir(folder) else "does not exist"
+            raise DataError(
+                f"No file matches {location.display} (glob '{os.path.basename(uri)}' searched "
+                f"in {folder}, which {state}).",
+                fix="Check the path and the pattern, or wait for the files to arrive.",
+            )
+        return matches
+    if os.path.isfile(uri):
+        return [uri]
+    if os.path.isdir(uri):
+        if os.path.isdir(os.path.join(uri, "_delta_log")):
+            raise DataError(
+                f"{location.display} is a Delta table, not a folder of {fmt} files.",
+                fix="Read it with `format: delta`.",
+            )
+        files = sorted(
+            os.path.join(uri, name) for name in os.listdir(uri)
+            if not _hidden(name) and name.lower().endswith(FILE_EXTENSIONS[fmt])
+            and os.path.isfile(os.path.join(uri, name))
+        )
+        if not files:
+            raise DataError(
+                f"The folder {location.display} ({uri}) holds no {fmt} files "
+                f"({', '.join(FILE_EXTENSIONS[fmt])}).",
+                fix=f"Check `path` and `format`, or point `path` at the {fmt} files.",
+            )
+        return files
+    raise DataError(
+        f"{location.display} does not exist ({uri}).",
+        fix=f"Check `path` and the base path of connection '{location.connection}'.",
+    )
+
+
+def write_file_target(location: ResolvedLocation, fmt: str, mode: WriteMode,
+                      write_one: Callable[[str], None]) -> int:
+    """Write a file target with ``write_one(path)``, atomically; returns the files written.
+
+    ``overwrite`` replaces the file or folder; ``append`` adds a part file to a folder.
+
+    Raises:
+        DataError: ``append`` to a single-file target, ``upsert``/``append_once`` (Delta only), or
+            the target is the wrong kind of thing (a folder where a file is expected, ...).
+    """
+    check_file_mode(location, fmt, mode)
+    uri = location.uri
+    if is_single_file_target(uri, fmt):
+        if os.path.isdir(uri):
+            raise DataError(f"{location.display} is a folder, not a {fmt} file ({uri}).",
+                            fix="Remove the folder or write to another path.")
+        _write_atomically(uri, write_one)
+        return 1
+    if os.path.isfile(uri):
+        raise DataError(
+            f"{location.display} is a file, but a path without a '.{fmt}' extension is "
+            f"written as a folder of part files ({uri}).",
+            fix=f"Add the extension to write one file (`{location.display}.{fmt}`), or remove "
+                "the file.",
+        )
+    if mode == "append":
+        os.makedirs(uri, exist_ok=True)
+        existing = [n for n in os.listdir(uri) if n.startswith("part-")]
+        _write_atomically(os.path.join(uri, _part_name(len(existing), fmt)), write_one)
+    else:
+        _replace_folder(uri, fmt, write_one)
+    return 1
+
+
+def check_file_mode(location: ResolvedLocation, fmt: str, mode: WriteMode) -> None:
+    """Refuse a mode a file target cannot honour, before anything is written.
+
+    Raises:
+        DataError: ``upsert`` / ``append_once`` (Delta only), or ``append`` to a single file.
+    """
+    if mode in ("upsert", "append_once"):
+        raise DataError(
+            f"Mode '{mode}' needs a Delta target; {location.display} is written as {fmt}.",
+            fix="Write with `format: delta`, or use mode overwrite / append.",
+        )
+    if mode == "append" and is_single_file_target(location.uri, fmt):
+        raise DataError(
+            f"Cannot append to {location.display}: a path ending in "
+            f"'{os.path.splitext(location.uri)[1]}' is a single {fmt} file.",
+            fix="Write to a folder path (no extension) to append part files, or use "
+                "`format: delta`.",
+        )
+
+
+def _write_atomically(path: str, write_one: Callable[[str], None]) -> None:
+    folder, name = os.path.split(path)
+    os.makedirs(folder or ".", exist_ok=True)
+    # Hidden (readers skip it) and ending in the real extension (writers infer compression).
+    temp = os.path.join(folder, f".tmp-{uuid.uuid4().hex}-{name}")
+    try:
+        write_one(temp)
+        os.replace(temp, path)
+    finally:
+        if os.path.exists(temp):
+            os.remove(temp)
+
+
+def _replace_folder(uri: str, fmt: str, write_one: Callable[[str], None]) -> None:
+    parent, name = os.path.split(uri.rstrip(os.sep))
+    os.makedirs(parent, exist_ok=True)
+    token = uuid.uuid4().hex
+    staging = os.path.join(parent, f".{name}.{token}.staging")
+    retired = os.path.join(parent, f".{name}.{token}.old")
+    os.makedirs(staging)
+    try:
+        write_one(os.path.join(staging, _part_name(0, fmt)))
+        had_target = os.path.exists(uri)
+        if had_target:
+            os.rename(uri, retired)
+        try:
+            os.rename(staging, uri)
+        except OSError:
+            if had_target:
+                os.rename(retired, uri)  # put the old data back before failing
+            raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    shutil.rmtree(retired, ignore_errors=True)
+
+
+def _part_name(index: int, fmt: str) -> str:
+    return f"part-{index:05d}-{uuid.uuid4()}{part_extension(fmt)}"
+
+
+def _hidden(path: str) -> bool:
+    return Path(path).name.startswith((".", "_"))
+
+
+def _static_prefix(pattern: str) -> str:
+    """The folder part of a glob before its first wildcard."""
+    head = pattern
+    while any(ch in head for ch in _GLOB_CHARS):
+        head = os.path.dirname(head)
+    return head

@@ -1,0 +1,36 @@
+"""The conformance suite: one set of tests, run on every engine.
+
+Tests here use only the Engine interface, ``odibi_core.testing`` and connections, so a new
+engine joins by being added to ``ENGINES``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from odibi_core.connections import LocalConnection
+from odibi_core.engines import get_engine
+from odibi_core.engines.base import Engine
+from odibi_core.transforms import clear_user_transforms
+
+ENGINES = ["pandas"]
+
+
+@pytest.fixture(params=ENGINES)
+def engine(request: pytest.FixtureRequest) -> Engine:
+    return get_engine(request.param)
+
+
+@pytest.fixture
+def lake(tmp_path: Path) -> LocalConnection:
+    """A local connection whose base folder is ``<tmp>/lake``."""
+    return LocalConnection("lake", "lake", tmp_path)
+
+
+@pytest.fixture(autouse=True)
+def _no_user_transforms():
+    clear_user_transforms()
+    yield
+    clear_user_transforms()

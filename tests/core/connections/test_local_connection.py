@@ -1,0 +1,81 @@
+"""Connections: local paths and their display, building from config, redaction."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from odibi_core.config.connections import LocalConnectionConfig
+from odibi_core.connections import Connection, LocalConnection, build_connection
+from odibi_core.engines.base import ResolvedLocation
+from odibi_core.errors import ConfigError
+
+
+def test_resolve_relative_to_base_and_project(tmp_path: Path):
+    lake = LocalConnection("lake", "./lake", tmp_path)
+    location = lake.resolve("silver/orders")
+    assert location.uri == str(tmp_path / "lake" / "silver" / "orders")
+    assert location.display == "lake:silver/orders"
+    assert location.connection == "lake" and location.is_local
+    assert dict(location.storage_options) == {}
+
+
+def test_display_is_normalised_and_dotdot_resolves_to_an_absolute_path(tmp_path: Path):
+    lake = LocalConnection("lake", "data/lake", tmp_path)
+    assert lake.resolve("./silver//orders").display == "lake:silver/orders"
+    outside = lake.resolve("../shared/x.csv")
+    assert outside.uri == str(tmp_path / "data" / "shared" / "x.csv")
+    assert outside.display == "lake:../shared/x.csv"
+    assert lake.resolve("orders/*.csv").uri.endswith("/lake/orders/*.csv")
+
+
+def test_absolute_base_path_and_no_path(tmp_path: Path):
+    lake = LocalConnection("lake", str(tmp_path / "abs"), "/somewhere/else")
+    assert lake.base_path == tmp_path / "abs"
+    assert lake.resolve().uri == str(tmp_path / "abs")
+    assert lake.resolve(None).display == "lake:"
+
+
+def test_tables_need_a_catalog(tmp_path: Path):
+    with pytest.raises(ConfigError, match=r"Connection 'lake' is a local folder and has no tables"):
+        LocalConnection("lake", "lake", tmp_path).resolve(table="sales.orders")
+
+
+def test_build_connection_from_a_model_or_a_mapping(tmp_path: Path):
+    from_model = build_connection("lake", LocalConnectionConfig(type="local", base_path="lake"),
+                                  tmp_path)
+    from_dict = build_connection("lake", {"type": "local", "base_path": "lake"}, tmp_path)
+    assert isinstance(from_model, LocalConnection) and isinstance(from_dict, LocalConnection)
+    assert from_model.resolve("x").uri == from_dict.resolve("x").uri
+
+
+@pytest.mark.parametrize("kind", ["azure_blob", "azure_adls", "http", "sql", "delta"])
+def test_later_connection_types_say_not_available_yet(kind, tmp_path: Path):
+    with pytest.raises(ConfigError, match=rf"connections.prod.type: Connection 'prod' has type "
+                                          rf"'{kind}'.*not available in this version yet"):
+        build_connection("prod", {"type": kind}, tmp_path)
+
+
+def test_unknown_connection_type_suggests(tmp_path: Path):
+    with pytest.raises(ConfigError, match=r"unknown type 'locl'\. Did you mean 'local'\?"):
+        build_connection("x", {"type": "locl"}, tmp_path)
+
+
+class _Vault(Connection):
+    type = "vault"
+
+    def resolve(self, path=None, *, table=None) -> ResolvedLocation:
+        return ResolvedLocation(connection=self.name, uri=f"az://c/{path}", display=self.name,
+                                storage_options=self.storage_options(), is_local=False)
+
+    def storage_options(self) -> dict[str, str]:
+        return {"account_name": "acme", "account_key": "K3Y==", "sas_token": "sv=2024&sig=abc"}
+
+
+def test_redaction_replaces_every_secret_value():
+    vault = _Vault("blob")
+    text = "failed with key K3Y== and token sv=2024&sig=abc for account acme"
+    assert vault.redact(text) == "failed with key *** and token *** for account acme"
+    assert vault.resolve("x").redact(text) == vault.redact(text)
+    assert LocalConnection("lake", "/tmp", "/").redact(text) == text
