@@ -1,0 +1,321 @@
+"""The node lifecycle: read -> contracts -> transform -> privacy -> validate -> write.
+
+`NodeRunner.run` reads top to bottom as that lifecycle and returns a :class:`NodeRun`: the
+:class:`~odibi_core.results.NodeResult` (always, also on failure) and the output frame for the
+nodes downstream. It never raises for a failing node: the caller decides what a failure means
+(Dagster fails the step and retries it only when ``result.error.transient``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from odibi_core.connections import Connection, build_connection
+from odibi_core.engines.base import Engine, Frame, ReadRequest, ResolvedLocation, WriteRequest
+from odibi_core.errors import ConfigError, ConfigProblem, DataError, NodeError, OdibiError, is_transient
+from odibi_core.results import ErrorInfo, NodeResult, PhaseTiming, WriteResult
+
+__all__ = ["NodeRun", "NodeRunner", "RunContext", "unsupported_features"]
+
+DEFAULT_SAMPLE_ROWS = 10
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """Who is running: the run id, the environment and whether anything may be written."""
+
+    run_id: str
+    environment: str | None = None
+    dry_run: bool = False
+    partition_key: str | None = None
+
+
+@dataclass
+class NodeRun:
+    """A node's result, its output frame (None when it failed) and the exception, if any."""
+
+    result: NodeResult
+    output: Frame | None = None
+    exception: BaseException | None = None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.result.status == "success"
+
+
+def unsupported_features(node: Any) -> list[str]:
+    """Blocks the project file may declare that this version cannot run yet.
+
+    They are validated by the config models from day one, but running a node that declares one
+    fails before anything is read rather than silently ignoring it.
+    """
+    found: list[str] = []
+    if node.contracts:
+        found.append("contracts")
+    if node.validation is not None:
+        found.append("validation")
+    if node.privacy is not None:
+        found.append("privacy")
+    if node.schema_policy is not None:
+        found.append("schema_policy")
+    if node.materialized != "table":
+        found.append(f"materialized: {node.materialized}")
+    if node.read is not None:
+        if node.read.incremental is not None:
+            found.append("read.incremental")
+        if node.read.dead_letter is not None:
+            found.append("read.dead_letter")
+    return found
+
+
+@dataclass
+class _Trace:
+    """What the lifecycle observed, gathered as it goes so a failure still reports it."""
+
+    timings: list[PhaseTiming] = field(default_factory=list)
+    sql: list[str] = field(default_factory=list)
+    phase: str = "plan"
+
+    def timed(self, phase: str, call: Callable[[], Any]) -> Any:
+        self.phase = phase
+        start = time.perf_counter()
+        try:
+            return call()
+        finally:
+            self.timings.append(PhaseTiming(phase, round(time.perf_counter() - start, 6)))
+
+
+class NodeRunner:
+    """Runs one node of a loaded project on one engine.
+
+    Args:
+        project: the loaded project (``odibi_core.config.Project``).
+        engine: the engine to run on.
+    """
+
+    def __init__(self, project: Any, engine: Engine) -> None:
+        self.project = project
+        self.engine = engine
+        self._connections: dict[str, Connection] = {}
+
+    # ---- public ----------------------------------------------------------------------------
+    def run(self, key: str, *, inputs: Mapping[str, Frame], context: RunContext) -> NodeRun:
+        """Run node ``key`` (``pipeline.node``) with its upstream frames by alias."""
+        ref = self.project.graph.node(key)
+        node = ref.config
+        started = datetime.now(timezone.utc)
+        clock = time.perf_counter()
+        trace = _Trace()
+        frame_in: Frame | None = None
+        frame_out: Frame | None = None
+        write: WriteResult | None = None
+        try:
+            self._check_supported(key, node)
+            frame_in = trace.timed("read", lambda: self._read_input(ref, inputs))
+            frame_out = trace.timed(
+                "transform", lambda: self._transform(ref, frame_in, inputs, trace.sql)
+            )
+            frame_out = self.engine.collect(frame_out)
+            if node.write is not None and not context.dry_run:
+                write = trace.timed("write", lambda: self._write(ref, frame_out))
+            result = self._result(ref, "success", started, clock, trace, frame_in, frame_out,
+                                  write, context)
+            return NodeRun(result, frame_out)
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a NodeResult
+            error = self._error_info(exc, trace.phase)
+            result = self._result(ref, "failed", started, clock, trace, frame_in, None, write,
+                                  context, error=error)
+            wrapped = NodeError(error.message, node=key, phase=trace.phase, fix=error.fix,
+                                transient=error.transient)
+            wrapped.__cause__ = exc
+            return NodeRun(result, None, wrapped)
+
+    def skipped(self, key: str, reason: str) -> NodeResult:
+        """The result of a node that was not run (disabled, or upstream failed)."""
+        ref = self.project.graph.node(key)
+        return NodeResult(
+            pipeline=ref.pipeline, node=ref.name, status="skipped",
+            started_at=_iso(datetime.now(timezone.utc)), duration_seconds=0.0,
+            engine=self.engine.name, skipped_reason=reason,
+        )
+
+    def connection(self, name: str) -> Connection:
+        if name not in self._connections:
+            cfg = self.project.config.connections[name]
+            self._connections[name] = build_connection(name, cfg, self.project.root)
+        return self._connections[name]
+
+    def target_location(self, key: str) -> ResolvedLocation | None:
+        """Where node ``key`` writes, or None when it has no write."""
+        write = self.project.graph.node(key).config.write
+        if write is None:
+            return None
+        return self.connection(write.connection).resolve(write.path, table=write.table)
+
+    def read_target(self, key: str) -> Frame:
+        """Read back what node ``key`` wrote: how downstream nodes in other processes get it."""
+        ref = self.project.graph.node(key)
+        write = ref.config.write
+        if write is None:
+            raise DataError(f"Node {key} has no write target to read back.", node=key)
+        location = self.target_location(key)
+        assert location is not None
+        return self.engine.read(ReadRequest(location=location, format=write.format,
+                                            node=key))
+
+    # ---- lifecycle phases ------------------------------------------------------------------
+    def _check_supported(self, key: str, node: Any) -> None:
+        missing = unsupported_features(node)
+        if missing:
+            raise OdibiError(
+                f"This node declares {', '.join(missing)}, which this version of odibi cannot "
+                "run yet.",
+                fix="Remove the block(s) from the node, or upgrade odibi.",
+                node=key,
+            )
+
+    def _read_input(self, ref: Any, inputs: Mapping[str, Frame]) -> Frame | None:
+        node = ref.config
+        if node.read is not None:
+            read = node.read
+            location = self.connection(read.connection).resolve(read.path, table=read.table)
+            travel = read.time_travel
+            return self.engine.read(ReadRequest(
+                location=location, format=read.format, options=dict(read.options or {}),
+                as_of_version=travel.as_of_version if travel else None,
+                as_of_timestamp=travel.as_of_timestamp if travel else None,
+                node=ref.key,
+            ))
+        source = self.project.graph.input_source(ref.key)
+        if source is None:
+            return None  # a node over `inputs` aliases only: its SQL names them
+        alias = self.project.graph.node(source).name
+        if alias not in inputs:
+            raise DataError(f"The output of upstream node {source} was not provided.",
+                            fix="Run the upstream node first.", node=ref.key)
+        return inputs[alias]
+
+    def _transform(self, ref: Any, frame: Frame | None, inputs: Mapping[str, Frame],
+                   sql_log: list[str]) -> Frame:
+        from odibi_core.transforms.registry import apply_transform
+
+        node = ref.config
+        tables: dict[str, Frame] = dict(inputs)
+        if node.transformer:
+            frame = apply_transform(self.engine, node.transformer, frame, dict(node.params or {}),
+                                    tables, node=ref.key)
+        for step in (node.transform.steps if node.transform else ()):
+            kind, body, params = _step_parts(step)
+            if kind in ("sql", "sql_file"):
+                query = body if kind == "sql" else self._sql_file(ref, body)
+                sql_log.append(query.strip())
+                visible = dict(tables)
+                if frame is not None:
+                    visible["df"] = frame
+                frame = self.engine.sql(query, visible, node=ref.key)
+            else:
+                frame = apply_transform(self.engine, body, frame, params, tables, node=ref.key)
+        if frame is None:
+            raise DataError(
+                "The node produced no data: it has no read, no depends_on input and no step "
+                "that creates a frame.",
+                fix="Add a `read` block, a `depends_on`, or a SQL step over its `inputs`.",
+                node=ref.key,
+            )
+        return frame
+
+    def _sql_file(self, ref: Any, relative: str) -> str:
+        path = (self.project.root / relative).resolve()
+        try:
+            return path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(ConfigProblem(
+                message=f"Node {ref.key}: cannot read sql_file '{relative}' ({exc.strerror}).",
+                file=self.project.file, fix=f"Create {path} or fix the path (relative to the "
+                "project file).",
+            )) from exc
+
+    def _write(self, ref: Any, frame: Frame) -> WriteResult:
+        write = ref.config.write
+        location = self.target_location(ref.key)
+        assert location is not None
+        return self.engine.write(frame, WriteRequest(
+            location=location, format=write.format, mode=write.mode,
+            options=dict(write.options or {}), partition_by=tuple(write.partition_by or ()),
+            merge_schema=bool(write.merge_schema), node=ref.key,
+        ))
+
+    # ---- result ----------------------------------------------------------------------------
+    def _result(self, ref: Any, status: str, started: datetime, clock: float, trace: _Trace,
+                frame_in: Frame | None, frame_out: Frame | None, write: WriteResult | None,
+                context: RunContext, *, error: ErrorInfo | None = None) -> NodeResult:
+        engine = self.engine
+        sample_rows = self._max_sample_rows()
+        return NodeResult(
+            pipeline=ref.pipeline,
+            node=ref.name,
+            status=status,  # type: ignore[arg-type]
+            started_at=_iso(started),
+            duration_seconds=round(time.perf_counter() - clock, 6),
+            engine=engine.name,
+            timings=tuple(trace.timings),
+            rows_in=_safe(lambda: engine.count(frame_in)) if frame_in is not None else None,
+            rows_out=_safe(lambda: engine.count(frame_out)) if frame_out is not None else None,
+            rows_written=write.rows_written if write else (0 if status == "success" else None),
+            schema_in=_safe(lambda: engine.schema(frame_in), ()) if frame_in is not None else (),
+            schema_out=_safe(lambda: engine.schema(frame_out), ()) if frame_out is not None else (),
+            sample_rows=tuple(_safe(lambda: engine.sample(frame_out, sample_rows), []))
+            if frame_out is not None and sample_rows else (),
+            sql_executed=tuple(trace.sql),
+            write=write,
+            error=error,
+            dry_run=context.dry_run,
+        )
+
+    def _max_sample_rows(self) -> int:
+        story = self.project.config.story
+        value = getattr(story, "max_sample_rows", None) if story is not None else None
+        return DEFAULT_SAMPLE_ROWS if value is None else int(value)
+
+    @staticmethod
+    def _error_info(exc: BaseException, phase: str) -> ErrorInfo:
+        if isinstance(exc, OdibiError):
+            return ErrorInfo(type=type(exc).__name__, message=exc.message, phase=phase,
+                             fix=exc.fix, transient=is_transient(exc))
+        return ErrorInfo(
+            type=type(exc).__name__, message=f"{type(exc).__name__}: {exc}", phase=phase,
+            fix="This error came from inside the node; see the message above and the node's "
+                "transform code.",
+            transient=is_transient(exc),
+        )
+
+
+def _step_parts(step: Any) -> tuple[str, str, dict[str, Any]]:
+    """(kind, body, params) of a transform step, whichever YAML form it was written in."""
+    if isinstance(step, str):
+        return "sql", step, {}
+    for kind in ("sql", "sql_file"):
+        body = getattr(step, kind, None)
+        if body is not None:
+            return kind, body, {}
+    for kind in ("function", "operation"):
+        name = getattr(step, kind, None)
+        if name is not None:
+            return kind, name, dict(getattr(step, "params", None) or {})
+    raise DataError(f"Unrecognised transform step: {step!r}")
+
+
+def _safe(call: Callable[[], Any], default: Any = None) -> Any:
+    """Describing a frame must never hide the node's real error."""
+    try:
+        return call()
+    except Exception:  # noqa: BLE001
+        return default
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -1,0 +1,180 @@
+"""Run records under the project's ``system`` store, and the story each pipeline run publishes.
+
+Every node, in whichever process it runs, records its :class:`NodeResult` under
+``<system>/runs/<run_id>/<pipeline>/<node>.json`` and then re-publishes its pipeline's story from
+all the records of that run so far. The story is therefore complete after the last node of the run,
+whoever runs the run (``odibi run``, the Dagster UI, ``dagster asset materialize``). A file lock per
+run serialises publishing between processes.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from odibi_core.errors import ConfigError, ConfigProblem
+from odibi_core.results import NodeResult
+
+__all__ = ["RunMeta", "RunRecords", "publish_story", "story_root", "system_root"]
+
+DEFAULT_STATE_DIR = ".odibi"
+
+
+@dataclass(frozen=True)
+class RunMeta:
+    """What is known of a run before any node finishes."""
+
+    run_id: str
+    project: str
+    started_at: str
+    environment: str | None = None
+    engine: str = "pandas"
+    parent_run_id: str | None = None
+    dry_run: bool = False
+
+
+def _local_root(project: Any, block: Any, default: str, what: str) -> Path:
+    if block is None or getattr(block, "connection", None) is None:
+        base = project.root / DEFAULT_STATE_DIR / default
+        path = getattr(block, "path", None) if block is not None else None
+        return (project.root / path).resolve() if path else base
+    from odibi_core.connections import build_connection
+
+    name = block.connection
+    location = build_connection(name, project.config.connections[name], project.root).resolve(
+        block.path or default)
+    if not location.is_local:
+        raise ConfigError(ConfigProblem(
+            message=f"The {what} store must be on a local connection for now; "
+                    f"'{name}' is {location.display}.",
+            file=project.file, key_path=f"{what}.connection",
+            fix=f"Point `{what}.connection` at a local connection.",
+        ))
+    return Path(location.uri)
+
+
+def system_root(project: Any) -> Path:
+    """Folder of the ``system`` store (run records, later HWMs and the write ledger)."""
+    return _local_root(project, project.config.system, "system", "system")
+
+
+def story_root(project: Any) -> Path:
+    """Folder stories are written under: ``<root>/<pipeline>/<date>/run_<time>.*``."""
+    return _local_root(project, project.config.story, "stories", "story")
+
+
+def _write_json_atomic(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(data, handle, indent=2, default=str)
+    os.replace(tmp, path)
+
+
+class RunRecords:
+    """The per-run records of node results, shared by every process of a run."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root / "runs"
+
+    def run_dir(self, run_id: str) -> Path:
+        return self.root / run_id
+
+    def start(self, meta: RunMeta) -> RunMeta:
+        """Record the run's start once; later callers get the first caller's record."""
+        path = self.run_dir(meta.run_id) / "run.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            return self.meta(meta.run_id) or meta
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(asdict(meta), handle, indent=2)
+        return meta
+
+    def meta(self, run_id: str) -> RunMeta | None:
+        path = self.run_dir(run_id) / "run.json"
+        try:
+            return RunMeta(**json.loads(path.read_text(encoding="utf-8")))
+        except (FileNotFoundError, json.JSONDecodeError):
+            return None
+
+    def record(self, run_id: str, result: NodeResult) -> None:
+        _write_json_atomic(self.run_dir(run_id) / result.pipeline / f"{result.node}.json",
+                           result.to_dict())
+
+    def results(self, run_id: str, pipeline: str) -> list[NodeResult]:
+        folder = self.run_dir(run_id) / pipeline
+        if not folder.is_dir():
+            return []
+        found = [NodeResult.from_dict(json.loads(p.read_text(encoding="utf-8")))
+                 for p in folder.glob("*.json")]
+        return sorted(found, key=lambda r: r.started_at)
+
+    @contextmanager
+    def lock(self, run_id: str) -> Iterator[None]:
+        path = self.run_dir(run_id) / ".lock"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a", encoding="utf-8") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def publish_story(project: Any, records: RunRecords, run_id: str, pipeline: str, *,
+                  expected: Sequence[str] = (), final: bool = False) -> Any:
+    """(Re)write the story of ``pipeline`` in run ``run_id`` from the records so far.
+
+    Args:
+        expected: node names of this pipeline the run selected; those without a record are
+            "running" until ``final``, then "skipped" (an upstream failure stopped them).
+        final: the run has ended.
+
+    Returns:
+        The :class:`~odibi_core.story.writer.StoryPaths` written.
+    """
+    from odibi_core.story import RunStory, status_from_nodes, write_story
+
+    meta = records.meta(run_id)
+    if meta is None:
+        raise RuntimeError(f"Run {run_id} has no run record; call RunRecords.start first.")
+    with records.lock(run_id):
+        results = records.results(run_id, pipeline)
+        done = {r.node for r in results}
+        pending = [name for name in expected if name not in done]
+        if final:
+            results += [NodeResult(pipeline=pipeline, node=name, status="skipped",
+                                   started_at=meta.started_at, duration_seconds=0.0,
+                                   engine=meta.engine,
+                                   skipped_reason="not run: an upstream node failed")
+                        for name in pending]
+        status = status_from_nodes(results)
+        if status == "success" and pending and not final:
+            status = "running"
+        ended = [r for r in results if r.status != "skipped"]
+        finished_at = max((_end_of(r) for r in ended), default=None) if status != "running" \
+            else None
+        story = RunStory(
+            project=meta.project, pipeline=pipeline, run_id=run_id,
+            environment=meta.environment, engine=meta.engine, started_at=meta.started_at,
+            finished_at=finished_at, status=status, nodes=tuple(results),
+            parent_run_id=meta.parent_run_id, dry_run=meta.dry_run,
+        )
+        return write_story(story, story_root(project))
+
+
+def _end_of(result: NodeResult) -> str:
+    from datetime import datetime, timedelta
+
+    start = datetime.fromisoformat(result.started_at.replace("Z", "+00:00"))
+    end = start + timedelta(seconds=result.duration_seconds)
+    return end.isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -1,0 +1,27 @@
+"""odibi_core stays framework-free: importing all of it loads no Dagster and no Spark."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+CHECK = """
+import importlib, pkgutil, sys
+import odibi_core
+for mod in pkgutil.walk_packages(odibi_core.__path__, "odibi_core."):
+    importlib.import_module(mod.name)
+print(sorted({m.split('.')[0] for m in sys.modules} & {"dagster", "pyspark", "dagster_pyspark"}))
+"""
+
+
+def test_odibi_core_never_imports_dagster_or_spark() -> None:
+    out = subprocess.run([sys.executable, "-c", CHECK], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def test_importing_odibi_core_loads_no_engine_library() -> None:
+    code = ("import odibi_core, sys; print(sorted({m.split('.')[0] for m in sys.modules} & "
+            "{'pandas', 'polars', 'pyspark', 'duckdb', 'deltalake', 'dagster'}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -1,0 +1,80 @@
+"""Run records and the story a run publishes as its nodes finish, possibly in other processes."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+from pathlib import Path
+
+from odibi_core.config import load_project
+from odibi_core.results import ErrorInfo, NodeResult
+from odibi_core.runs import RunMeta, RunRecords, publish_story, story_root, system_root
+
+PROJECT = """\
+project: runs
+connections:
+  lake: {type: local, base_path: ./lake}
+story: {connection: lake, path: _stories}
+system: {connection: lake, path: _system}
+pipelines:
+  - pipeline: p
+    nodes:
+      - {name: a, read: {connection: lake, format: csv, path: a.csv}}
+      - {name: b, depends_on: [a]}
+      - {name: c, depends_on: [b]}
+"""
+
+
+def result(node: str, status: str = "success", second: int = 1) -> NodeResult:
+    return NodeResult(pipeline="p", node=node, status=status,  # type: ignore[arg-type]
+                      started_at=f"2026-11-27T10:00:0{second}.000Z", duration_seconds=0.5,
+                      engine="pandas", rows_out=3,
+                      error=ErrorInfo("DataError", "bad", "transform", "fix it")
+                      if status == "failed" else None)
+
+
+def _record(args: tuple[str, str, str]) -> None:
+    root, run_id, node = args
+    project = load_project(Path(root) / "odibi.yaml")
+    records = RunRecords(system_root(project))
+    records.record(run_id, result(node))
+    publish_story(project, records, run_id, "p", expected=["a", "b", "c"])
+
+
+def test_story_grows_as_nodes_finish_and_is_final_at_the_end(tmp_path: Path) -> None:
+    (tmp_path / "odibi.yaml").write_text(PROJECT, encoding="utf-8")
+    project = load_project(tmp_path / "odibi.yaml")
+    records = RunRecords(system_root(project))
+    meta = records.start(RunMeta(run_id="run-1", project="runs",
+                                 started_at="2026-11-27T10:00:00.000Z", environment="dev"))
+    # A second process starting the same run gets the first record, not its own.
+    again = records.start(RunMeta(run_id="run-1", project="runs",
+                                  started_at="2026-11-27T11:11:11.000Z"))
+    assert again == meta
+
+    records.record("run-1", result("a"))
+    paths = publish_story(project, records, "run-1", "p", expected=["a", "b", "c"])
+    assert paths.json == story_root(project) / "p" / "2026-11-27" / "run_100000.json"
+    story = json.loads(paths.json.read_text())
+    assert story["status"] == "running" and story["environment"] == "dev"
+
+    records.record("run-1", result("b", "failed", second=2))
+    paths = publish_story(project, records, "run-1", "p", expected=["a", "b", "c"], final=True)
+    story = json.loads(paths.json.read_text())
+    assert story["status"] == "failed"
+    assert [(n["node"], n["status"]) for n in story["nodes"]] == [
+        ("a", "success"), ("b", "failed"), ("c", "skipped")]
+    assert story["finished_at"] == "2026-11-27T10:00:02.500Z"
+    assert paths.html.exists() and paths.md.exists()
+
+
+def test_nodes_finishing_in_parallel_processes_all_reach_the_story(tmp_path: Path) -> None:
+    (tmp_path / "odibi.yaml").write_text(PROJECT, encoding="utf-8")
+    project = load_project(tmp_path / "odibi.yaml")
+    records = RunRecords(system_root(project))
+    records.start(RunMeta(run_id="run-2", project="runs", started_at="2026-11-27T10:00:00.000Z"))
+    with multiprocessing.get_context("spawn").Pool(3) as pool:
+        pool.map(_record, [(str(tmp_path), "run-2", n) for n in ("a", "b", "c")])
+    story = json.loads(next((story_root(project) / "p").rglob("*.json")).read_text())
+    assert story["status"] == "success"
+    assert sorted(n["node"] for n in story["nodes"]) == ["a", "b", "c"]
