@@ -1,0 +1,111 @@
+"""One Dagster asset per node; the body runs the node through ``odibi_core``.
+
+The body holds no engine logic: it gathers the upstream frames Dagster loaded, calls
+:class:`odibi_core.node.NodeRunner`, records the result for the run's story, and turns the result
+into a materialization (or a failure that is retried only when the error is transient).
+"""
+
+# No `from __future__ import annotations` here: Dagster inspects the asset body's annotations.
+from datetime import datetime, timezone
+from typing import Any
+
+import dagster as dg
+
+from odibi_core.node import NodeRunner, RunContext
+from odibi_core.runs import RunMeta, RunRecords, publish_story, system_root
+from odibi_dagster import metadata as md
+from odibi_dagster.events import materialization_metadata
+from odibi_dagster.io_manager import NodeOutput
+from odibi_dagster.resources import OdibiEngineResource
+from odibi_dagster.specs import OdibiSpecs
+from odibi_dagster.translator import OdibiTranslator
+
+__all__ = ["build_odibi_assets"]
+
+ENGINE_RESOURCE_KEY = "odibi_engine"
+
+
+def build_odibi_assets(project: Any, specs: OdibiSpecs,
+                       translator: OdibiTranslator) -> list[dg.AssetsDefinition]:
+    """An asset per enabled node of ``project``, built from ``specs``."""
+    return [_build_asset(project, specs, translator, node_key) for node_key in specs.by_node]
+
+
+def _build_asset(project: Any, specs: OdibiSpecs, translator: OdibiTranslator,
+                 node_key: str) -> dg.AssetsDefinition:
+    spec = specs.by_node[node_key]
+    node_ref = project.graph.node(node_key)
+    # Input names are positional (in_0, in_1, ...) so that no alias can clash with `context`.
+    aliases: dict[str, str] = {}
+    ins: dict[str, dg.AssetIn] = {}
+    for index, upstream in enumerate(project.graph.upstream(node_key)):
+        name = f"in_{index}"
+        aliases[name] = upstream.alias
+        ins[name] = dg.AssetIn(key=specs.key(upstream.key))
+    tags = {k: v for k, v in spec.tags.items() if not k.startswith("dagster/kind/")}
+
+    @dg.asset(
+        key=spec.key,
+        ins=ins,
+        description=spec.description,
+        group_name=spec.group_name,
+        tags=tags,
+        kinds=spec.kinds,
+        metadata=spec.metadata,
+        owners=spec.owners,
+        code_version=spec.code_version,
+        automation_condition=spec.automation_condition,
+        retry_policy=translator.get_retry_policy(project, node_ref),
+        required_resource_keys={ENGINE_RESOURCE_KEY},
+    )
+    def _node_asset(context: dg.AssetExecutionContext, **upstream: Any) -> dg.MaterializeResult:
+        engine_resource: OdibiEngineResource = getattr(context.resources, ENGINE_RESOURCE_KEY)
+        runner = NodeRunner(project, engine_resource.get_engine())
+        run = context.run
+        dry_run = run.tags.get(md.TAG_DRY_RUN) == "true"
+        records = RunRecords(system_root(project))
+        records.start(RunMeta(
+            run_id=run.run_id, project=project.config.project,
+            started_at=_run_started_at(context), environment=project.env,
+            engine=project.config.engine, parent_run_id=run.parent_run_id, dry_run=dry_run,
+        ))
+        inputs = {aliases[name]: frame for name, frame in upstream.items()}
+        outcome = runner.run(node_key, inputs=inputs, context=RunContext(
+            run_id=run.run_id, environment=project.env, dry_run=dry_run,
+        ))
+        result = outcome.result
+        records.record(run.run_id, result)
+        story = publish_story(project, records, run.run_id, node_ref.pipeline,
+                              expected=_expected_nodes(run, specs, node_ref.pipeline))
+        if not outcome.succeeded:
+            error = result.error
+            assert error is not None and outcome.exception is not None
+            context.log.error(str(outcome.exception))
+            raise dg.Failure(
+                description=str(outcome.exception),
+                metadata=materialization_metadata(result, story_html=str(story.html)),
+                allow_retries=error.transient,
+            ) from outcome.exception
+        return dg.MaterializeResult(
+            metadata=materialization_metadata(result, story_html=str(story.html)),
+            value=NodeOutput(frame=outcome.output, written=result.write is not None),
+        )
+
+    return _node_asset
+
+
+def _run_started_at(context: dg.AssetExecutionContext) -> str:
+    record = context.instance.get_run_record_by_id(context.run.run_id)
+    moment = record.create_timestamp if record is not None else datetime.now(timezone.utc)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace(
+        "+00:00", "Z")
+
+
+def _expected_nodes(run: Any, specs: OdibiSpecs, pipeline: str) -> list[str]:
+    """Names of this pipeline's nodes the run selected (all of them when it selected all)."""
+    selection = run.asset_selection
+    keys = selection if selection else specs.node_by_key.keys()
+    names = [specs.node_by_key[k] for k in keys if k in specs.node_by_key]
+    return [n.split(".", 1)[1] for n in names if n.split(".", 1)[0] == pipeline]

@@ -1,0 +1,116 @@
+"""One function per ``odibi`` command. Each returns the process exit code."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from odibi_core.config import load_project
+from odibi_core.errors import ConfigError, ConfigProblem
+from odibi_core.node import unsupported_features
+
+from odibi_dagster.cli.output import EXIT_FAILED, EXIT_OK, ProgressPrinter, print_summary
+
+__all__ = ["graph", "init", "run", "story", "validate"]
+
+
+def run(args: argparse.Namespace) -> int:
+    from odibi_dagster.execution import run_project
+
+    project = load_project(args.project, env=args.env)
+    nodes = [n for group in args.node for n in group]
+    if args.only and not nodes:
+        raise ConfigError(ConfigProblem(message="--only needs --node.",
+                                        fix="Name the nodes to run: --node NAME --only."))
+    selected = project.graph.select(pipelines=args.pipeline, nodes=nodes, tags=args.tag,
+                                    include_upstream=not args.only)
+    disabled = project.graph.disabled()
+    runnable = [k for k in selected if k not in disabled]
+    env = project.env or "default"
+    print(f"odibi run: project {project.config.project} ({project.file}), environment {env}, "
+          f"engine {project.config.engine}{', DRY RUN' if args.dry_run else ''}")
+    for key in selected:
+        if key in disabled:
+            print(f"  skipped  {key} (disabled, or downstream of a disabled node)")
+    if not runnable:
+        print("Nothing to run: the selection matched no enabled node.")
+        return EXIT_FAILED
+    print(f"{len(runnable)} node(s): {', '.join(runnable)}")
+    outcome = run_project(project, runnable, dry_run=args.dry_run, executor=args.executor,
+                          progress=ProgressPrinter)
+    print_summary(outcome.results)
+    for path in outcome.stories:
+        print(f"Story: {path}")
+    if outcome.success:
+        print(f"Run {outcome.run_id} succeeded.")
+        return EXIT_OK
+    print(f"Run {outcome.run_id} FAILED. Fix the problem above, then run again; runs are "
+          "recorded in Dagster (dagster dev -w dagster_workspace.yaml).", file=sys.stderr)
+    return EXIT_FAILED
+
+
+def validate(args: argparse.Namespace) -> int:
+    project = load_project(args.project, env=args.env)
+    problems = [
+        ConfigProblem(
+            message=f"Node {key} declares {', '.join(missing)}, which this version cannot run "
+                    "yet.",
+            file=path, line=line, key_path=f"{key}",
+            fix="Remove the block, or upgrade odibi.",
+        )
+        for key, ref in project.graph.nodes.items()
+        if (missing := unsupported_features(ref.config))
+        for path, line in [project.locate(_node_path(project, ref))]
+    ]
+    if problems:
+        raise ConfigError(problems)
+    counts = len(project.graph.nodes)
+    pipelines = len(project.config.pipelines)
+    print(f"OK: {project.file} — {pipelines} pipeline(s), {counts} node(s), environment "
+          f"{project.env or 'default'}.")
+    return EXIT_OK
+
+
+def graph(args: argparse.Namespace) -> int:
+    from odibi_dagster.cli.render_graph import render_graph
+
+    project = load_project(args.project, env=args.env)
+    print(render_graph(project.graph, args.format))
+    return EXIT_OK
+
+
+def story(args: argparse.Namespace) -> int:
+    from odibi_core.runs import story_root
+    from odibi_core.story import find_stories, load_story, render_markdown
+
+    if args.action == "show":
+        if not args.path:
+            raise ConfigError(ConfigProblem(message="`odibi story show` needs a story file.",
+                                            fix="odibi story show PATH/TO/run_HHMMSS.json"))
+        path = Path(args.path)
+    else:
+        project = load_project(args.path or ".", env=args.env)
+        found = find_stories(story_root(project))
+        if not found:
+            print("No stories yet: run `odibi run` first.")
+            return EXIT_FAILED
+        path = found[0]
+    print(render_markdown(load_story(path)))
+    print(f"\n({path}; HTML beside it)")
+    return EXIT_OK
+
+
+def init(args: argparse.Namespace) -> int:
+    from odibi_dagster.cli.starter import write_starter
+
+    target = Path(args.name)
+    write_starter(target)
+    print(f"Created {target}/. Next:\n  odibi run {target}\n  odibi graph {target}")
+    return EXIT_OK
+
+
+def _node_path(project: object, ref: object) -> str:
+    config = project.config  # type: ignore[attr-defined]
+    p_index = [p.pipeline for p in config.pipelines].index(ref.pipeline)  # type: ignore[attr-defined]
+    return f"pipelines[{p_index}].nodes[{ref.index}]"  # type: ignore[attr-defined]

@@ -1,0 +1,87 @@
+"""The ``odibi`` command: thin commands over odibi_core and odibi_dagster.
+
+Each command parses its options (shared ones are declared once) and calls one function.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from odibi_core.errors import OdibiError
+
+from odibi_dagster.cli.output import EXIT_FAILED, print_error
+
+__all__ = ["main"]
+
+
+def _project_options() -> argparse.ArgumentParser:
+    shared = argparse.ArgumentParser(add_help=False)
+    shared.add_argument("project", nargs="?", default=".",
+                        help="project file or folder holding odibi.yaml (default: .)")
+    shared.add_argument("--env", "-e", default=None,
+                        help="environment to select (default: $ODIBI_ENV)")
+    return shared
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="odibi", description="Declarative data pipelines, run as Dagster assets.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    project = _project_options()
+
+    run = commands.add_parser("run", parents=[project], help="run pipelines through Dagster")
+    run.add_argument("--pipeline", "-p", action="append", default=[], metavar="P",
+                     help="only this pipeline (repeatable)")
+    run.add_argument("--node", "-n", action="append", default=[], nargs="+", metavar="N",
+                     help="only these nodes (name or pipeline.name) and what they need upstream")
+    run.add_argument("--only", action="store_true",
+                     help="with --node: do not pull in upstream nodes")
+    run.add_argument("--tag", "-t", action="append", default=[], metavar="T",
+                     help="only nodes with this tag (repeatable)")
+    run.add_argument("--dry-run", action="store_true",
+                     help="read, transform and validate; write nothing")
+    run.add_argument("--executor", choices=["in_process", "multiprocess"], default="in_process",
+                     help="Dagster executor (default: in_process)")
+
+    commands.add_parser("validate", parents=[project],
+                        help="check the project file and graph; no I/O")
+
+    graph = commands.add_parser("graph", parents=[project], help="print the dependency graph")
+    graph.add_argument("--format", "-f", choices=["ascii", "mermaid", "dot"], default="ascii")
+
+    story = commands.add_parser("story", help="show run stories")
+    story.add_argument("action", nargs="?", choices=["last", "show"], default="last")
+    story.add_argument("path", nargs="?", default=None,
+                       help="with show: a story .json file; with last: the project (default .)")
+    story.add_argument("--env", "-e", default=None)
+
+    init = commands.add_parser("init", help="create a runnable starter project")
+    init.add_argument("name", help="folder to create")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from odibi_dagster.cli import commands
+
+    handler = {
+        "run": commands.run,
+        "validate": commands.validate,
+        "graph": commands.graph,
+        "story": commands.story,
+        "init": commands.init,
+    }[args.command]
+    try:
+        return handler(args)
+    except OdibiError as exc:
+        print_error(exc)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

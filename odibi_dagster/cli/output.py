@@ -1,0 +1,118 @@
+"""What the CLI prints: errors, per-node progress, the run summary. Exit codes live here too."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Iterable
+from typing import Any, TextIO
+
+from odibi_core.errors import ConfigError, OdibiError
+from odibi_core.results import NodeResult
+
+__all__ = ["EXIT_FAILED", "EXIT_OK", "ProgressPrinter", "print_error", "print_summary"]
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+
+_SYMBOL = {"success": "✔", "failed": "✘", "skipped": "–", "running": "…"}
+
+
+def print_error(exc: BaseException, stream: TextIO | None = None) -> None:
+    """An odibi error as its own message (every problem, with file, line and fix)."""
+    stream = stream or sys.stderr
+    if isinstance(exc, ConfigError):
+        print(f"error: {exc}", file=stream)
+    elif isinstance(exc, OdibiError):
+        print(f"error: {exc.render()}", file=stream)
+    else:
+        print(f"error: {type(exc).__name__}: {exc}", file=stream)
+
+
+def print_summary(results: Iterable[NodeResult], stream: TextIO | None = None) -> None:
+    stream = stream or sys.stdout
+    rows = list(results)
+    if not rows:
+        return
+    width = max(len(r.key) for r in rows)
+    print("\nSummary", file=stream)
+    for r in rows:
+        detail = ""
+        if r.status == "success":
+            written = "dry run, not written" if r.dry_run else \
+                f"{r.rows_written or 0:,} rows written" if r.write else "not written (no write)"
+            version = f", Delta v{r.delta_version}" if r.delta_version is not None else ""
+            detail = f"{r.rows_out or 0:,} rows out, {written}{version}, {r.duration_seconds:.2f}s"
+        elif r.status == "failed" and r.error:
+            detail = f"{r.error.type} in {r.error.phase}: {r.error.message}"
+            if r.error.fix:
+                detail += f"\n{' ' * (width + 6)}Fix: {r.error.fix}"
+        elif r.status == "skipped":
+            detail = r.skipped_reason or "skipped"
+        print(f"  {_SYMBOL[r.status]} {r.key:<{width}}  {detail}", file=stream)
+
+
+class ProgressPrinter:
+    """Follows a Dagster run in the instance's event log and prints one line per step event.
+
+    It polls from a background thread because ``execute_job`` blocks the calling thread.
+    """
+
+    def __init__(self, instance: Any, run_tag: tuple[str, str], node_by_step: dict[str, str],
+                 stream: TextIO | None = None, interval: float = 0.2) -> None:
+        self.instance = instance
+        self.run_tag = run_tag
+        self.node_by_step = node_by_step
+        self.stream = stream or sys.stdout
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._cursor: str | None = None
+        self._run_id: str | None = None
+
+    def __enter__(self) -> ProgressPrinter:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self._poll()  # whatever arrived after the last tick
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self._poll()
+            except Exception:  # noqa: BLE001 - progress must never break the run
+                pass
+
+    def _poll(self) -> None:
+        from dagster import DagsterEventType
+        from dagster._core.storage.dagster_run import RunsFilter
+
+        if self._run_id is None:
+            runs = self.instance.get_runs(
+                filters=RunsFilter(tags={self.run_tag[0]: self.run_tag[1]}), limit=1)
+            if not runs:
+                return
+            self._run_id = runs[0].run_id
+            print(f"Dagster run {self._run_id}", file=self.stream, flush=True)
+        wanted = {DagsterEventType.STEP_START, DagsterEventType.STEP_SUCCESS,
+                  DagsterEventType.STEP_FAILURE, DagsterEventType.STEP_UP_FOR_RETRY,
+                  DagsterEventType.STEP_SKIPPED}
+        conn = self.instance.get_records_for_run(self._run_id, cursor=self._cursor,
+                                                 of_type=wanted)
+        self._cursor = conn.cursor
+        for record in conn.records:
+            event = record.event_log_entry.dagster_event
+            if event is None:
+                continue
+            node = self.node_by_step.get(event.step_key or "", event.step_key)
+            label = {
+                DagsterEventType.STEP_START: "started",
+                DagsterEventType.STEP_SUCCESS: "done",
+                DagsterEventType.STEP_FAILURE: "FAILED",
+                DagsterEventType.STEP_UP_FOR_RETRY: "will retry",
+                DagsterEventType.STEP_SKIPPED: "skipped",
+            }[event.event_type]
+            print(f"  {label:>10}  {node}", file=self.stream, flush=True)

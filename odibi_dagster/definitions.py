@@ -1,0 +1,72 @@
+"""``defs_from_project``: a project file as Dagster ``Definitions``; and the module-level ``defs``
+that ``dagster_workspace.yaml`` and ``dagster ... -m odibi_dagster.definitions`` load.
+
+The project file comes from ``ODIBI_PROJECT`` (default ``./odibi.yaml``), the environment from
+``ODIBI_ENV``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+
+from odibi_core.config import load_project
+from odibi_dagster.assets import ENGINE_RESOURCE_KEY, build_odibi_assets
+from odibi_dagster.io_manager import OdibiIOManager
+from odibi_dagster.resources import OdibiEngineResource
+from odibi_dagster.specs import build_odibi_specs
+from odibi_dagster.translator import OdibiTranslator
+
+__all__ = ["defs", "defs_from_loaded_project", "defs_from_project", "job_name_for",
+           "load_env_defs"]
+
+
+def job_name_for(pipeline: str) -> str:
+    """The job that materializes one pipeline."""
+    return f"{pipeline}_job"
+
+
+def defs_from_project(path: str | Path, env: str | None = None, *,
+                      translator: OdibiTranslator | None = None) -> dg.Definitions:
+    """Load the project file at ``path`` (with environment ``env``) and translate it.
+
+    Raises:
+        odibi_core.errors.ConfigError: with every problem of the project file.
+    """
+    return defs_from_loaded_project(load_project(path, env=env), translator=translator)
+
+
+def defs_from_loaded_project(project: Any, *, translator: OdibiTranslator | None = None
+                             ) -> dg.Definitions:
+    """Translate an already loaded ``odibi_core.config.Project``."""
+    translator = translator or OdibiTranslator()
+    specs = build_odibi_specs(project, translator)
+    assets = build_odibi_assets(project, specs, translator)
+    engine = OdibiEngineResource(engine=project.config.engine)
+    pipelines = sorted({key.split(".", 1)[0] for key in specs.by_node})
+    jobs = [dg.define_asset_job(job_name_for(p), selection=dg.AssetSelection.groups(p),
+                                description=f"Materialize every node of pipeline {p}.")
+            for p in pipelines]
+    return dg.Definitions(
+        assets=assets,
+        jobs=jobs,
+        resources={
+            ENGINE_RESOURCE_KEY: engine,
+            "io_manager": OdibiIOManager(project, dict(specs.node_by_key), engine),
+        },
+    )
+
+
+def load_env_defs() -> dg.Definitions:
+    """Definitions for the project named by ``ODIBI_PROJECT`` / ``ODIBI_ENV``."""
+    return defs_from_project(os.environ.get("ODIBI_PROJECT", "odibi.yaml"),
+                             os.environ.get("ODIBI_ENV") or None)
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    """Loaded when Dagster loads this module (not when Python imports it)."""
+    return load_env_defs()

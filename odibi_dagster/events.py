@@ -1,0 +1,72 @@
+"""A node's :class:`~odibi_core.results.NodeResult` as Dagster materialization metadata.
+
+The only module that knows both the core's result records and Dagster's metadata types.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dagster as dg
+
+from odibi_core.results import NodeResult
+from odibi_dagster import metadata as md
+
+__all__ = ["materialization_metadata", "summary_markdown"]
+
+
+def materialization_metadata(result: NodeResult, *, story_html: str | None = None
+                             ) -> dict[str, Any]:
+    meta: dict[str, Any] = {
+        md.ENGINE: result.engine,
+        md.DURATION: dg.MetadataValue.float(result.duration_seconds),
+        md.SUMMARY: dg.MetadataValue.md(summary_markdown(result)),
+    }
+    if result.rows_out is not None:
+        meta[md.ROW_COUNT] = dg.MetadataValue.int(result.rows_out)
+        meta[md.ROWS_OUT] = dg.MetadataValue.int(result.rows_out)
+    if result.rows_in is not None:
+        meta[md.ROWS_IN] = dg.MetadataValue.int(result.rows_in)
+    if result.rows_written is not None:
+        meta[md.ROWS_WRITTEN] = dg.MetadataValue.int(result.rows_written)
+    if result.schema_out:
+        meta[md.COLUMN_SCHEMA] = dg.TableSchema(
+            columns=[dg.TableColumn(c.name, c.type) for c in result.schema_out])
+    if result.write is not None:
+        write = result.write
+        meta[md.URI] = dg.MetadataValue.path(write.location)
+        meta[md.TARGET] = f"{write.connection}:{write.format}"
+        meta[md.WRITE_MODE] = write.mode
+        if write.delta_version is not None:
+            meta[md.DELTA_VERSION] = dg.MetadataValue.int(write.delta_version)
+    if result.sql_executed:
+        meta[md.SQL] = dg.MetadataValue.md(
+            "\n\n".join(f"```sql\n{q}\n```" for q in result.sql_executed))
+    if result.sample_rows:
+        meta[md.SAMPLE] = dg.MetadataValue.json(list(result.sample_rows))
+    if result.dry_run:
+        meta[md.DRY_RUN] = True
+    if story_html:
+        meta[md.STORY] = dg.MetadataValue.path(story_html)
+    return meta
+
+
+def summary_markdown(result: NodeResult) -> str:
+    lines = [f"**{result.key}** — {result.status} in {result.duration_seconds:.2f}s on "
+             f"`{result.engine}`", "",
+             "| rows in | rows out | rows written | Delta version |", "|---|---|---|---|",
+             f"| {_n(result.rows_in)} | {_n(result.rows_out)} | {_n(result.rows_written)} | "
+             f"{_n(result.delta_version)} |"]
+    if result.write is not None:
+        lines += ["", f"Written to `{result.write.location}` ({result.write.format}, "
+                      f"{result.write.mode})."]
+    if result.dry_run:
+        lines += ["", "_Dry run: nothing was written._"]
+    if result.timings:
+        lines += ["", "Phases: " + ", ".join(f"{t.phase} {t.seconds:.3f}s"
+                                             for t in result.timings)]
+    return "\n".join(lines)
+
+
+def _n(value: int | None) -> str:
+    return "–" if value is None else f"{value:,}"

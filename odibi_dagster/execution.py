@@ -1,0 +1,141 @@
+"""Running a selection of a project through Dagster against a persistent instance.
+
+This is what ``odibi run`` does: the same assets the UI shows, executed with ``execute_job`` and
+recorded under ``DAGSTER_HOME`` (default ``<project>/.odibi/dagster_home``), so that runs show up in
+``dagster dev`` and can be re-executed from failure.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import dagster as dg
+
+from odibi_core.results import NodeResult
+from odibi_core.runs import RunRecords, publish_story, system_root
+from odibi_dagster import metadata as md
+from odibi_dagster.specs import OdibiSpecs, build_odibi_specs
+
+__all__ = ["ProjectRun", "dagster_home_for", "project_environment", "run_project"]
+
+Executor = Literal["in_process", "multiprocess"]
+
+_DAGSTER_YAML = """\
+# Written by odibi: a local instance (sqlite storage under this folder).
+telemetry:
+  enabled: false
+"""
+
+
+@dataclass(frozen=True)
+class ProjectRun:
+    """The outcome of ``run_project``: the Dagster run, each node's result and the stories."""
+
+    run_id: str
+    success: bool
+    results: tuple[NodeResult, ...]
+    stories: tuple[Path, ...]  # one HTML story per pipeline of the run
+
+
+def dagster_home_for(project: Any) -> Path:
+    """``$DAGSTER_HOME`` if set, else ``<project>/.odibi/dagster_home`` (created, with a
+    ``dagster.yaml`` that turns telemetry off)."""
+    home = Path(os.environ.get("DAGSTER_HOME") or project.root / ".odibi" / "dagster_home")
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text(_DAGSTER_YAML, encoding="utf-8")
+    return home.resolve()
+
+
+@contextmanager
+def project_environment(project: Any) -> Iterator[None]:
+    """Point ``ODIBI_PROJECT`` / ``ODIBI_ENV`` / ``DAGSTER_HOME`` at ``project`` for the block, so
+    that step processes load the same project and environment."""
+    wanted = {"ODIBI_PROJECT": str(project.file), "ODIBI_ENV": project.env or "",
+              "DAGSTER_HOME": str(dagster_home_for(project))}
+    saved = {k: os.environ.get(k) for k in wanted}
+    os.environ.update(wanted)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def run_project(project: Any, node_keys: Sequence[str], *, dry_run: bool = False,
+                executor: Executor = "in_process", progress: Any = None) -> ProjectRun:
+    """Materialize ``node_keys`` (``pipeline.node``) of ``project`` in one Dagster run.
+
+    Args:
+        progress: a callable ``(instance, run_tag, node_by_step) -> context manager`` that
+            reports progress while the run executes (the CLI's printer), or None.
+    """
+    specs = build_odibi_specs(project)
+    keys = [specs.key(k) for k in node_keys if k in specs.by_node]
+    invocation = uuid.uuid4().hex
+    tags = {md.TAG_PROJECT: project.config.project, md.TAG_ENV: project.env or "default",
+            md.TAG_DRY_RUN: "true" if dry_run else "false", "odibi/invocation": invocation}
+    run_config = {"execution": {"config": {executor: {}}}}
+    with project_environment(project), dg.DagsterInstance.get() as instance:
+        step_names = {_step_key(spec.key): node for node, spec in specs.by_node.items()}
+        watcher = progress(instance, ("odibi/invocation", invocation), step_names) \
+            if progress else _nothing()
+        with watcher:
+            result = dg.execute_job(_asset_job(), instance=instance,
+                                    run_config=run_config, tags=tags, asset_selection=keys)
+        stories, results = _finish_stories(project, specs, result.run_id, node_keys)
+        return ProjectRun(run_id=result.run_id, success=result.success,
+                          results=tuple(results), stories=tuple(stories))
+
+
+def _finish_stories(project: Any, specs: OdibiSpecs, run_id: str,
+                    node_keys: Sequence[str]) -> tuple[list[Path], list[NodeResult]]:
+    """Publish each pipeline's final story: nodes the run never reached become 'skipped'."""
+    records = RunRecords(system_root(project))
+    if records.meta(run_id) is None:
+        return [], []
+    by_pipeline: dict[str, list[str]] = {}
+    for key in node_keys:
+        if key in specs.by_node:
+            pipeline, name = key.split(".", 1)
+            by_pipeline.setdefault(pipeline, []).append(name)
+    stories: list[Path] = []
+    results: list[NodeResult] = []
+    for pipeline, names in by_pipeline.items():
+        paths = publish_story(project, records, run_id, pipeline, expected=names, final=True)
+        stories.append(paths.html)
+        done = {r.node: r for r in records.results(run_id, pipeline)}
+        for name in names:
+            results.append(done.get(name) or NodeResult(
+                pipeline=pipeline, node=name, status="skipped", started_at="",
+                duration_seconds=0.0, engine=project.config.engine,
+                skipped_reason="not run: an upstream node failed"))
+    return stories, results
+
+
+def _asset_job() -> Any:
+    """Dagster's job over every asset of ``odibi_dagster.definitions``, rebuilt by module name in
+    each step process (so a multiprocess run loads the same ODIBI_PROJECT)."""
+    from dagster._core.definitions.reconstruct import ReconstructableRepository
+
+    repository = ReconstructableRepository.for_module("odibi_dagster.definitions", "defs")
+    return repository.get_reconstructable_job("__ASSET_JOB")
+
+
+def _step_key(key: dg.AssetKey) -> str:
+    return "__".join(key.path)
+
+
+@contextmanager
+def _nothing() -> Iterator[None]:
+    yield

@@ -1,0 +1,33 @@
+"""Metadata keys odibi puts on assets and materializations, defined once."""
+
+from __future__ import annotations
+
+# Dagster's well-known keys (shown specially in the UI).
+ROW_COUNT = "dagster/row_count"
+COLUMN_SCHEMA = "dagster/column_schema"
+URI = "dagster/uri"
+TABLE_NAME = "dagster/table_name"
+
+# odibi's own keys.
+PIPELINE = "odibi/pipeline"
+NODE = "odibi/node"
+LAYER = "odibi/layer"
+ENGINE = "odibi/engine"
+TARGET = "odibi/target"
+FORMAT = "odibi/format"
+WRITE_MODE = "odibi/write_mode"
+ROWS_IN = "odibi/rows_in"
+ROWS_OUT = "odibi/rows_out"
+ROWS_WRITTEN = "odibi/rows_written"
+DELTA_VERSION = "odibi/delta_version"
+DURATION = "odibi/duration_seconds"
+SUMMARY = "odibi/summary"
+SAMPLE = "odibi/sample"
+SQL = "odibi/sql"
+STORY = "odibi/story"
+DRY_RUN = "odibi/dry_run"
+
+# Run tags.
+TAG_ENV = "odibi/env"
+TAG_DRY_RUN = "odibi/dry_run"
+TAG_PROJECT = "odibi/project"
