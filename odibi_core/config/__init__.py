@@ -4,7 +4,14 @@ Every model is strict (``extra="forbid"``) and frozen; unions are discriminated 
 words (``type``, ``mode``). Importing this package loads no engine library and no Dagster.
 """
 
-from odibi_core.config.base import Duration, Identifier, InputRef, OdibiModel, TagName, parse_duration
+from odibi_core.config.base import (
+    Duration,
+    Identifier,
+    InputRef,
+    OdibiModel,
+    TagName,
+    parse_duration,
+)
 from odibi_core.config.connections import (
     AadMsiAuthConfig,
     AccountKeyAuthConfig,

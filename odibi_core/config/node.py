@@ -1,0 +1,363 @@
+"""A node and its blocks: read, transform, privacy, schema_policy, write, retry (SPEC §3-§5,
+§7)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import Discriminator, Field, Tag, model_validator
+
+from odibi_core.config.base import (
+    INPUT_REF_PATTERN,
+    Duration,
+    Identifier,
+    InputRef,
+    OdibiModel,
+    TagName,
+    config_error,
+)
+from odibi_core.config.validation import TestConfig, ValidationConfig
+
+__all__ = [
+    "DeadLetterConfig",
+    "FunctionStep",
+    "IncrementalConfig",
+    "NodeConfig",
+    "NodeRetryConfig",
+    "OperationStep",
+    "PrivacyConfig",
+    "ReadConfig",
+    "RollingWindowIncrementalConfig",
+    "SchemaPolicyConfig",
+    "SqlFileStep",
+    "SqlStep",
+    "StatefulIncrementalConfig",
+    "TimeTravelConfig",
+    "TransformConfig",
+    "TransformStep",
+    "WriteConfig",
+]
+
+Fraction = Annotated[float, Field(ge=0, le=1)]
+ReadFormat = Literal["csv", "parquet", "json", "delta", "avro", "sql", "api"]
+WriteFormat = Literal["delta", "parquet", "csv", "json"]
+
+
+# --- read --------------------------------------------------------------------------------------
+
+
+class TimeTravelConfig(OdibiModel):
+    """Read a Delta table as of a version or a timestamp (exactly one)."""
+
+    as_of_version: Annotated[int, Field(ge=0)] | None = None
+    as_of_timestamp: datetime | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> TimeTravelConfig:
+        if (self.as_of_version is None) == (self.as_of_timestamp is None):
+            raise config_error(
+                "time_travel needs exactly one of as_of_version or as_of_timestamp.",
+                fix='Write {as_of_version: 3} or {as_of_timestamp: "2026-01-01T00:00:00Z"}.')
+        return self
+
+
+class StatefulIncrementalConfig(OdibiModel):
+    """Read rows newer than the high-water mark of ``column`` kept in ``system``, minus
+    ``watermark_lag`` to catch late rows."""
+
+    mode: Literal["stateful"]
+    column: str
+    watermark_lag: Duration | None = None
+
+
+class RollingWindowIncrementalConfig(OdibiModel):
+    """Read rows whose ``column`` falls in the last ``lookback`` ``unit``s; no state."""
+
+    mode: Literal["rolling_window"]
+    column: str
+    lookback: Annotated[int, Field(ge=1)]
+    unit: Literal["minute", "hour", "day", "week", "month", "year"] = "day"
+
+
+IncrementalConfig = Annotated[
+    StatefulIncrementalConfig | RollingWindowIncrementalConfig, Field(discriminator="mode")
+]
+
+
+class DeadLetterConfig(OdibiModel):
+    """Where unparseable records go; above ``max_bad_fraction`` (when set) the node fails."""
+
+    connection: str
+    path: str | None = None
+    table: str | None = None
+    format: WriteFormat = "delta"
+    max_bad_fraction: Fraction | None = None
+
+    @model_validator(mode="after")
+    def _one_target(self) -> DeadLetterConfig:
+        if (self.path is None) == (self.table is None):
+            raise config_error("dead_letter needs exactly one of path or table.",
+                               fix="Keep path: (files) or table: (a catalog table), not both.")
+        return self
+
+
+class ReadConfig(OdibiModel):
+    """Where a node's input comes from (SPEC §4).
+
+    Files and Delta take exactly one of ``path`` or ``table``; ``sql`` reads take ``query`` or
+    ``table``; ``api`` reads take an optional ``path`` below the connection's ``base_url``.
+    """
+
+    connection: str
+    format: ReadFormat
+    path: str | None = None
+    table: str | None = None
+    query: str | None = None
+    options: dict[str, Any] = Field(default_factory=dict)
+    time_travel: TimeTravelConfig | None = None
+    incremental: IncrementalConfig | None = None
+    dead_letter: DeadLetterConfig | None = None
+
+    @model_validator(mode="after")
+    def _target(self) -> ReadConfig:
+        given = [key for key in ("path", "table", "query") if getattr(self, key) is not None]
+        if self.format == "sql":
+            if "path" in given:
+                raise config_error("A sql read takes query or table, not path.",
+                                   fix="Replace path: with query: (SQL) or table:.", key="path")
+            if len(given) != 1:
+                raise config_error("A sql read needs exactly one of query or table.",
+                                   fix="Keep query: (a SELECT) or table: (a table name), not both.")
+        elif self.format == "api":
+            if "table" in given or "query" in given:
+                extra = "table" if "table" in given else "query"
+                raise config_error(f"An api read takes path, not {extra}.",
+                                   fix="Put the endpoint below the connection's base_url in path:; "
+                                   "query parameters go in options.", key=extra)
+        else:
+            if "query" in given:
+                raise config_error(f"A {self.format} read takes path or table, not query.",
+                                   fix="Use format: sql to run a query, or read a path or table.",
+                                   key="query")
+            if len(given) != 1:
+                raise config_error(f"A {self.format} read needs exactly one of path or table.",
+                                   fix="Keep path: (files) or table: (a catalog table), not both.")
+        if self.time_travel is not None and self.format != "delta":
+            raise config_error(f"time_travel only works with format: delta, not {self.format}.",
+                               fix="Remove time_travel or read a Delta table.", key="time_travel")
+        return self
+
+
+# --- transform ---------------------------------------------------------------------------------
+
+
+class SqlStep(OdibiModel):
+    """SQL over ``df`` (the current frame), earlier nodes of the pipeline and ``inputs`` aliases.
+    A plain string step is read as this."""
+
+    sql: str
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_string(cls, value: Any) -> Any:
+        return {"sql": value} if isinstance(value, str) else value
+
+
+class SqlFileStep(OdibiModel):
+    """SQL kept in a file, relative to the project file."""
+
+    sql_file: str
+
+
+class FunctionStep(OdibiModel):
+    """A registered transform (built-in or from ``transforms.py``), called with ``params``."""
+
+    function: str
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class OperationStep(OdibiModel):
+    """A built-in operation, called with ``params``."""
+
+    operation: str
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+_STEP_KEYS = ("sql", "sql_file", "function", "operation")
+
+
+def _step_kind(value: Any) -> str | None:
+    if isinstance(value, str):
+        return "sql"
+    if isinstance(value, dict):
+        kinds = [key for key in _STEP_KEYS if key in value]
+        return kinds[0] if len(kinds) == 1 else None
+    if isinstance(value, OdibiModel):
+        return next((key for key in _STEP_KEYS if hasattr(value, key)), None)
+    return None
+
+
+TransformStep = Annotated[
+    Annotated[SqlStep, Tag("sql")]
+    | Annotated[SqlFileStep, Tag("sql_file")]
+    | Annotated[FunctionStep, Tag("function")]
+    | Annotated[OperationStep, Tag("operation")],
+    Discriminator(
+        _step_kind,
+        custom_error_type="transform_step",
+        custom_error_message="A step must be a SQL string or a map with exactly one of sql, "
+        "sql_file, function, operation.",
+    ),
+]
+
+
+class TransformConfig(OdibiModel):
+    steps: Annotated[list[TransformStep], Field(min_length=1)]
+
+
+# --- privacy, schema policy --------------------------------------------------------------------
+
+
+class PrivacyConfig(OdibiModel):
+    """Protect ``columns`` before validation and write: ``hash`` (salted SHA-256, identical on every
+    engine), ``mask`` or ``redact``."""
+
+    method: Literal["hash", "mask", "redact"]
+    columns: Annotated[list[str], Field(min_length=1)]
+    salt: str | None = None
+
+
+class SchemaPolicyConfig(OdibiModel):
+    """How the output's schema may differ from the target's.
+
+    ``on_new_columns`` defaults to ``ignore`` under ``enforce`` and ``add_nullable`` under
+    ``evolve``.
+    """
+
+    mode: Literal["enforce", "evolve"] = "enforce"
+    on_new_columns: Literal["ignore", "fail", "add_nullable"] = "ignore"
+    on_missing_columns: Literal["fill_null", "fail"] = "fill_null"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _mode_default(cls, value: Any) -> Any:
+        evolving = isinstance(value, dict) and value.get("mode") == "evolve"
+        if evolving and "on_new_columns" not in value:
+            return {**value, "on_new_columns": "add_nullable"}
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SchemaPolicyConfig:
+        if self.mode == "enforce" and self.on_new_columns == "add_nullable":
+            raise config_error("on_new_columns: add_nullable changes the target's schema, which "
+                               "mode: enforce forbids.",
+                               fix="Use mode: evolve, or on_new_columns: ignore | fail.",
+                               key="on_new_columns")
+        return self
+
+
+# --- write, retry ------------------------------------------------------------------------------
+
+
+class WriteConfig(OdibiModel):
+    """Where a node's output goes (SPEC §7). ``upsert`` and ``append_once`` match rows on
+    ``options.keys``."""
+
+    connection: str
+    format: WriteFormat
+    path: str | None = None
+    table: str | None = None
+    mode: Literal["overwrite", "append", "upsert", "append_once"] = "overwrite"
+    options: dict[str, Any] = Field(default_factory=dict)
+    partition_by: list[str] = Field(default_factory=list)
+    merge_schema: bool = False
+    skip_if_unchanged: bool = False
+
+    @model_validator(mode="after")
+    def _consistent(self) -> WriteConfig:
+        if (self.path is None) == (self.table is None):
+            raise config_error("write needs exactly one of path or table.",
+                               fix="Keep path: (files) or table: (a catalog table), not both.")
+        if self.mode in ("upsert", "append_once"):
+            keys = self.options.get("keys")
+            if not (isinstance(keys, list) and keys and all(isinstance(key, str) for key in keys)):
+                raise config_error(f"mode: {self.mode} needs the key columns in options.keys.",
+                                   fix="Add options: {keys: [id_column, ...]}.",
+                                   key="options.keys" if "keys" in self.options else "options")
+        return self
+
+    @property
+    def keys(self) -> list[str]:
+        """``options.keys``: the columns that identify a row (upsert, append_once, incremental)."""
+        keys = self.options.get("keys")
+        return list(keys) if isinstance(keys, list) else []
+
+
+class NodeRetryConfig(OdibiModel):
+    """A node's override of the project ``retry`` block; unset keys inherit it."""
+
+    enabled: bool | None = None
+    max_attempts: Annotated[int, Field(ge=1)] | None = None
+    backoff: Literal["exponential", "linear", "constant"] | None = None
+    initial_delay: Annotated[float, Field(ge=0)] | None = None
+    max_delay: Annotated[float, Field(ge=0)] | None = None
+
+
+# --- the node ----------------------------------------------------------------------------------
+
+
+class NodeConfig(OdibiModel):
+    """One step of a pipeline: read -> contracts -> transform -> privacy -> validation -> write.
+
+    Without ``read`` the input is the output of the first ``depends_on`` node.
+    """
+
+    name: Identifier
+    description: str | None = None
+    tags: list[TagName] = Field(default_factory=list)
+    depends_on: list[Identifier] = Field(default_factory=list)
+    inputs: dict[Identifier, InputRef] = Field(default_factory=dict)
+    enabled: bool = True
+    read: ReadConfig | None = None
+    contracts: list[TestConfig] = Field(default_factory=list)
+    transformer: str | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+    transform: TransformConfig | None = None
+    privacy: PrivacyConfig | None = None
+    validation: ValidationConfig | None = None
+    schema_policy: SchemaPolicyConfig | None = None
+    materialized: Literal["table", "view", "incremental"] = "table"
+    write: WriteConfig | None = None
+    retry: NodeRetryConfig | None = None
+    cache: bool = False
+
+    @model_validator(mode="after")
+    def _consistent(self) -> NodeConfig:
+        if self.params and self.transformer is None:
+            raise config_error("params is given without a transformer.",
+                               fix="Add transformer: NAME, or move the params into a transform "
+                               "step ({function: NAME, params: {...}}).", key="params")
+        for index, test in enumerate(self.contracts):
+            if test.on_fail != "fail":
+                raise config_error(
+                    f"Contract '{test.display_name}' has on_fail: {test.on_fail}, but contracts "
+                    "always block the node.",
+                    fix="Remove on_fail from the contract, or move the test to validation.tests.",
+                    key=f"contracts[{index}].on_fail")
+        return self
+
+    @property
+    def input_refs(self) -> dict[str, str]:
+        """``inputs`` as alias -> ``"pipeline.node"`` (without the ``$``)."""
+        refs: dict[str, str] = {}
+        for alias, ref in self.inputs.items():
+            match = INPUT_REF_PATTERN.match(ref)
+            if match:
+                refs[alias] = f"{match.group(1)}.{match.group(2)}"
+        return refs
+
+    @property
+    def steps(self) -> list[SqlStep | SqlFileStep | FunctionStep | OperationStep]:
+        """The transform steps, or ``[]``."""
+        return list(self.transform.steps) if self.transform else []

@@ -1,0 +1,238 @@
+"""The project file (SPEC §1, §3): project-wide blocks, pipelines, and lookups over them."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from odibi_core.config.base import Identifier, OdibiModel, config_error
+from odibi_core.config.connections import ConnectionConfig
+from odibi_core.config.node import NodeConfig
+
+__all__ = [
+    "AzureMonitorMetricsConfig",
+    "MetricsConfig",
+    "ObservabilityConfig",
+    "PipelineConfig",
+    "ProfilingConfig",
+    "ProjectConfig",
+    "PrometheusMetricsConfig",
+    "RetryConfig",
+    "SensorConfig",
+    "StatsdMetricsConfig",
+    "StoryConfig",
+    "SystemConfig",
+    "TracingConfig",
+]
+
+
+class StoryConfig(OdibiModel):
+    """Where run stories go: ``<path>/<pipeline>/<date>/run_<time>.{json,html,md}`` on
+    ``connection``."""
+
+    connection: str
+    path: str
+    max_sample_rows: Annotated[int, Field(ge=0)] = 10
+    retention_days: Annotated[int, Field(ge=1)] | None = 30
+
+
+class SystemConfig(OdibiModel):
+    """Where run state goes: high-water marks, the write ledger, run records."""
+
+    connection: str
+    path: str
+
+
+class RetryConfig(OdibiModel):
+    """Retries of transient failures. ``max_attempts`` counts the first attempt too."""
+
+    enabled: bool = True
+    max_attempts: Annotated[int, Field(ge=1)] = 3
+    backoff: Literal["exponential", "linear", "constant"] = "exponential"
+    initial_delay: Annotated[float, Field(ge=0)] = 1.0
+    max_delay: Annotated[float, Field(ge=0)] = 60.0
+
+    @model_validator(mode="after")
+    def _delays(self) -> RetryConfig:
+        if self.max_delay < self.initial_delay:
+            raise config_error(
+                f"max_delay ({self.max_delay}) is below initial_delay ({self.initial_delay}).",
+                fix="Make max_delay at least initial_delay.", key="max_delay")
+        return self
+
+
+ProfileMetric = Literal["null_percentage", "unique_count", "min_max", "histograms"]
+
+
+class ProfilingConfig(OdibiModel):
+    """Per-column profiles in the story and the Dagster metadata; ``sample_rows`` caps the rows
+    profiled (all rows when null)."""
+
+    enabled: bool = False
+    include: list[ProfileMetric] = Field(
+        default_factory=lambda: ["null_percentage", "unique_count", "min_max", "histograms"]
+    )
+    sample_rows: Annotated[int, Field(ge=1)] | None = None
+
+
+class PrometheusMetricsConfig(OdibiModel):
+    """Push to a Prometheus pushgateway at ``endpoint`` under ``job``."""
+
+    type: Literal["prometheus"]
+    enabled: bool = True
+    endpoint: str
+    job: str = "odibi"
+    labels: dict[str, str] = Field(default_factory=dict)
+
+
+class StatsdMetricsConfig(OdibiModel):
+    """Send to a StatsD daemon; ``endpoint`` is ``host:port``."""
+
+    type: Literal["statsd"]
+    enabled: bool = True
+    endpoint: str
+    prefix: str = "odibi"
+    labels: dict[str, str] = Field(default_factory=dict)
+
+
+class AzureMonitorMetricsConfig(OdibiModel):
+    """Send to Azure Monitor; ``connection_string`` is the Application Insights one."""
+
+    type: Literal["azure_monitor"]
+    enabled: bool = True
+    connection_string: str
+    endpoint: str | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+
+
+MetricsConfig = Annotated[
+    PrometheusMetricsConfig | StatsdMetricsConfig | AzureMonitorMetricsConfig,
+    Field(discriminator="type"),
+]
+
+
+class TracingConfig(OdibiModel):
+    """OpenTelemetry spans: one per pipeline run, one per node."""
+
+    enabled: bool = False
+    exporter: Literal["otlp", "console"] = "otlp"
+    endpoint: str | None = None
+
+
+class ObservabilityConfig(OdibiModel):
+    metrics: MetricsConfig | None = None
+    tracing: TracingConfig | None = None
+
+
+class SensorConfig(OdibiModel):
+    """Start the pipeline when files matching ``path`` (a glob) arrive on ``connection``."""
+
+    type: Literal["file_arrival"] = "file_arrival"
+    connection: str
+    path: str
+    minimum_interval_seconds: Annotated[int, Field(ge=1)] = 30
+
+
+_CRON_FIELD = re.compile(r"^[0-9A-Za-z*/,?#LW-]+$")
+_CRON_ALIASES = {"@hourly", "@daily", "@weekly", "@monthly", "@yearly", "@annually", "@midnight"}
+
+
+class PipelineConfig(OdibiModel):
+    """A named, ordered list of nodes; a Dagster asset group and job."""
+
+    pipeline: Identifier
+    layer: str | None = None
+    description: str | None = None
+    schedule: str | None = None
+    sensor: SensorConfig | None = None
+    on_failure: Literal["keep", "rollback"] = "keep"
+    nodes: Annotated[list[NodeConfig], Field(min_length=1)]
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        fields = value.split()
+        cron = len(fields) == 5 and all(_CRON_FIELD.match(field) for field in fields)
+        if cron or value.strip() in _CRON_ALIASES:
+            return value
+        raise config_error(f"'{value}' is not a cron schedule.",
+                           fix='Write five cron fields, quoted: "0 6 * * *" (06:00 daily), or '
+                           "@daily / @hourly.")
+
+    @property
+    def name(self) -> str:
+        """The pipeline's name (the ``pipeline:`` key)."""
+        return self.pipeline
+
+    def node(self, name: str) -> NodeConfig:
+        """The node called ``name``.
+
+        Raises:
+            KeyError: no such node; the message suggests the nearest name.
+        """
+        for node in self.nodes:
+            if node.name == name:
+                return node
+        names = [node.name for node in self.nodes]
+        raise KeyError(_not_found("node", name, names, where=f"pipeline '{self.pipeline}'"))
+
+
+class ProjectConfig(OdibiModel):
+    """The whole project file after imports, environment and ``${...}`` substitution."""
+
+    project: Annotated[str, Field(min_length=1)]
+    engine: Literal["pandas", "polars", "spark"] = "pandas"
+    vars: dict[str, Any] = Field(default_factory=dict)
+    connections: dict[str, ConnectionConfig]
+    story: StoryConfig | None = None
+    system: SystemConfig | None = None
+    retry: RetryConfig = Field(default_factory=RetryConfig)
+    profiling: ProfilingConfig = Field(default_factory=ProfilingConfig)
+    observability: ObservabilityConfig = Field(default_factory=ObservabilityConfig)
+    environments: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    imports: list[str] = Field(default_factory=list)
+    pipelines: Annotated[list[PipelineConfig], Field(min_length=1)]
+
+    def pipeline(self, name: str) -> PipelineConfig:
+        """The pipeline called ``name``.
+
+        Raises:
+            KeyError: no such pipeline; the message suggests the nearest name.
+        """
+        for pipeline in self.pipelines:
+            if pipeline.pipeline == name:
+                return pipeline
+        raise KeyError(_not_found("pipeline", name, [p.pipeline for p in self.pipelines]))
+
+    def node(self, key: str) -> NodeConfig:
+        """The node ``"pipeline.node"``.
+
+        Raises:
+            KeyError: no such node; the message suggests the nearest key.
+        """
+        pipeline_name, _, node_name = key.partition(".")
+        for pipeline in self.pipelines:
+            if pipeline.pipeline == pipeline_name:
+                for node in pipeline.nodes:
+                    if node.name == node_name:
+                        return node
+        keys = [f"{p.pipeline}.{n.name}" for p in self.pipelines for n in p.nodes]
+        raise KeyError(_not_found("node", key, keys))
+
+    def retry_for(self, node: NodeConfig) -> RetryConfig:
+        """The project ``retry`` block with the node's own ``retry`` keys laid over it."""
+        if node.retry is None:
+            return self.retry
+        overrides = node.retry.model_dump(exclude_none=True)
+        return RetryConfig.model_validate({**self.retry.model_dump(), **overrides})
+
+
+def _not_found(kind: str, name: str, known: list[str], *, where: str = "the project") -> str:
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f" Did you mean '{close[0]}'?" if close else ""
+    return f"No {kind} '{name}' in {where}.{hint} Known: {', '.join(known) or '(none)'}."
