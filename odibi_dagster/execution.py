@@ -85,7 +85,9 @@ def run_project(project: Any, node_keys: Sequence[str], *, dry_run: bool = False
     invocation = uuid.uuid4().hex
     tags = {md.TAG_PROJECT: project.config.project, md.TAG_ENV: project.env or "default",
             md.TAG_DRY_RUN: "true" if dry_run else "false", "odibi/invocation": invocation}
-    run_config = {"execution": {"config": {executor: {}}}}
+    # Dagster's console logger would repeat every event at DEBUG; odibi prints its own progress.
+    run_config = {"execution": {"config": {executor: {}}},
+                  "loggers": {"console": {"config": {"log_level": "WARNING"}}}}
     with project_environment(project), dg.DagsterInstance.get() as instance:
         step_names = {_step_key(spec.key): node for node, spec in specs.by_node.items()}
         watcher = progress(instance, ("odibi/invocation", invocation), step_names) \
