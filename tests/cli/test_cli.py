@@ -16,6 +16,7 @@ from deltalake import DeltaTable
 from odibi_dagster.cli.main import main
 
 ODIBI = [sys.executable, "-m", "odibi_dagster.cli.main"]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def odibi(*args: str | Path, cwd: Path | None = None, env: dict[str, str] | None = None
@@ -172,5 +173,11 @@ def test_console_entry_and_dagster_cli_materialize_a_selection(retail: Path) -> 
     assert run.returncode == 0, run.stderr[-2000:]
     assert (retail / "lake" / "bronze" / "products" / "_delta_log").exists()
     assert not (retail / "lake" / "silver").exists()
+    workspace = subprocess.run(
+        [sys.executable, "-m", "dagster", "definitions", "validate", "-w",
+         str(REPO / "dagster_workspace.yaml")], capture_output=True, text=True, cwd=REPO,
+        env={**os.environ, **env}, timeout=300)
+    assert workspace.returncode == 0, workspace.stderr[-2000:]
+    assert "passed validation" in workspace.stdout + workspace.stderr
     cli = odibi("validate", retail)
     assert cli.returncode == 0 and "OK" in cli.stdout
