@@ -70,7 +70,7 @@ class OdibiTranslator:
         """
         from odibi_dagster.retry import build_retry_policy
 
-        return build_retry_policy(project.config.retry, node.config.retry)
+        return build_retry_policy(project.config.retry_for(node.config))
 
     # ---- private helpers -------------------------------------------------------------------
     def _key(self, pipeline: str, node: str) -> dg.AssetKey:

@@ -56,12 +56,12 @@ def validate(args: argparse.Namespace) -> int:
         ConfigProblem(
             message=f"Node {key} declares {', '.join(missing)}, which this version cannot run "
                     "yet.",
-            file=path, line=line, key_path=f"{key}",
+            file=path, line=line, key_path=project.node_key_path(key),
             fix="Remove the block, or upgrade odibi.",
         )
         for key, ref in project.graph.nodes.items()
         if (missing := unsupported_features(ref.config))
-        for path, line in [project.locate(_node_path(project, ref))]
+        for path, line in [project.locate_node(key)]
     ]
     if problems:
         raise ConfigError(problems)
@@ -109,8 +109,3 @@ def init(args: argparse.Namespace) -> int:
     print(f"Created {target}/. Next:\n  odibi run {target}\n  odibi graph {target}")
     return EXIT_OK
 
-
-def _node_path(project: object, ref: object) -> str:
-    config = project.config  # type: ignore[attr-defined]
-    p_index = [p.pipeline for p in config.pipelines].index(ref.pipeline)  # type: ignore[attr-defined]
-    return f"pipelines[{p_index}].nodes[{ref.index}]"  # type: ignore[attr-defined]
