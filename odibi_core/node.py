@@ -10,14 +10,25 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from odibi_core.connections import Connection, build_connection
 from odibi_core.engines.base import Engine, Frame, ReadRequest, ResolvedLocation, WriteRequest
 from odibi_core.errors import ConfigError, ConfigProblem, DataError, NodeError, OdibiError, is_transient
-from odibi_core.results import ErrorInfo, NodeResult, PhaseTiming, WriteResult
+from odibi_core.results import (
+    ErrorInfo,
+    GateResult,
+    NodeResult,
+    PhaseTiming,
+    QuarantineResult,
+    ValidationResult,
+    WriteResult,
+)
+
+if TYPE_CHECKING:
+    from odibi_core.validation import Split
 
 __all__ = ["NodeRun", "NodeRunner", "RunContext", "unsupported_features"]
 
@@ -26,12 +37,17 @@ DEFAULT_SAMPLE_ROWS = 10
 
 @dataclass(frozen=True)
 class RunContext:
-    """Who is running: the run id, the environment and whether anything may be written."""
+    """Who is running: the run id, the environment and whether anything may be written.
+
+    ``batch_id`` identifies the batch being processed; without it the partition key does, and
+    without either a node's batch is a fingerprint of its input.
+    """
 
     run_id: str
     environment: str | None = None
     dry_run: bool = False
     partition_key: str | None = None
+    batch_id: str | None = None
 
 
 @dataclass
@@ -54,10 +70,6 @@ def unsupported_features(node: Any) -> list[str]:
     fails before anything is read rather than silently ignoring it.
     """
     found: list[str] = []
-    if node.contracts:
-        found.append("contracts")
-    if node.validation is not None:
-        found.append("validation")
     if node.privacy is not None:
         found.append("privacy")
     if node.schema_policy is not None:
@@ -79,6 +91,10 @@ class _Trace:
     timings: list[PhaseTiming] = field(default_factory=list)
     sql: list[str] = field(default_factory=list)
     phase: str = "plan"
+    contracts: ValidationResult | None = None
+    validation: ValidationResult | None = None
+    quarantine: QuarantineResult | None = None
+    gate: GateResult | None = None
 
     def timed(self, phase: str, call: Callable[[], Any]) -> Any:
         self.phase = phase
@@ -116,10 +132,20 @@ class NodeRunner:
         try:
             self._check_supported(key, node)
             frame_in = trace.timed("read", lambda: self._read_input(ref, inputs))
+            if node.contracts:
+                trace.timed("contracts",
+                            lambda: self._check_contracts(ref, frame_in, started, context, trace))
             frame_out = trace.timed(
                 "transform", lambda: self._transform(ref, frame_in, inputs, trace.sql)
             )
             frame_out = self.engine.collect(frame_out)
+            if node.validation is not None:
+                checked = trace.timed("validate", lambda: self._validate(
+                    ref, frame_out, started, context, trace))
+                frame_out = checked.output
+                if node.validation.quarantine is not None:
+                    trace.timed("quarantine", lambda: self._quarantine(
+                        ref, checked, frame_in, context, trace))
             if node.write is not None and not context.dry_run:
                 write = trace.timed("write", lambda: self._write(ref, frame_out))
             result = self._result(ref, "success", started, clock, trace, frame_in, frame_out,
@@ -239,6 +265,77 @@ class NodeRunner:
                 "project file).",
             )) from exc
 
+    def _check_contracts(self, ref: Any, frame: Frame | None, now: datetime,
+                         context: RunContext, trace: _Trace) -> None:
+        """Contracts: tests on the input, before the transform; any failure fails the node."""
+        from odibi_core.validation import evaluate_tests, failure_error
+
+        if frame is None:
+            raise DataError(
+                "The node declares contracts, but it has no input frame to check (no read and "
+                "no depends_on).",
+                fix="Move the tests to validation.tests (they check the output), or give the "
+                    "node a read / depends_on.", node=ref.key)
+        evaluation = evaluate_tests(self.engine, frame, ref.config.contracts,
+                                    self._evaluation_context(ref, "contract", now, context))
+        trace.contracts = evaluation.result
+        if not evaluation.result.passed:
+            raise failure_error(evaluation.result, node=ref.key)
+
+    def _validate(self, ref: Any, frame: Frame, now: datetime, context: RunContext,
+                  trace: _Trace) -> Split:
+        """Validation: tests on the output; blocking failures, then the gate, then the split of
+        the rows that go on from the rows that go to quarantine."""
+        from odibi_core.validation import (
+            decide_gate,
+            evaluate_tests,
+            failure_error,
+            gate_error,
+            split_rows,
+        )
+
+        config = ref.config.validation
+        evaluation = evaluate_tests(
+            self.engine, frame, config.tests,
+            self._evaluation_context(ref, "validation", now, context),
+            mode=config.mode, fail_fast=config.fail_fast, cache=config.cache_df)
+        result = evaluation.result
+        trace.validation = result
+        blocking = [t for t in result.failed_tests if t.on_fail == "fail"]
+        if blocking:
+            raise failure_error(result, node=ref.key, tests=blocking)
+        gate = decide_gate(result, config.gate) if config.gate is not None else None
+        if gate is not None and gate.action == "abort":
+            trace.gate = gate
+            raise gate_error(gate, node=ref.key)
+        split = split_rows(self.engine, evaluation,
+                           valid_only=gate is not None and gate.action == "write_valid_only")
+        if gate is not None:
+            gate = replace(gate, rows_dropped=split.dropped_rows)
+        trace.gate = gate
+        return split
+
+    def _quarantine(self, ref: Any, split: Split, frame_in: Frame | None, context: RunContext,
+                    trace: _Trace) -> None:
+        from odibi_core.validation import write_quarantine
+
+        config = ref.config.validation.quarantine
+        location = self.connection(config.connection).resolve(config.path, table=config.table)
+        trace.quarantine = write_quarantine(
+            self.engine, split, config=config, location=location,
+            batch_id=context.batch_id or context.partition_key, node=ref.key, source=frame_in,
+            dry_run=context.dry_run)
+
+    def _evaluation_context(self, ref: Any, kind: str, now: datetime,
+                            context: RunContext) -> Any:
+        from odibi_core.runs import RunRecords, system_root
+        from odibi_core.validation import EvaluationContext, RunHistory
+
+        history = RunHistory(lambda: RunRecords(system_root(self.project)).root, ref.pipeline,
+                             ref.name, current_run_id=context.run_id)
+        return EvaluationContext(node=ref.key, kind=kind, now=now,  # type: ignore[arg-type]
+                                 history=history)
+
     def _write(self, ref: Any, frame: Frame) -> WriteResult:
         write = ref.config.write
         location = self.target_location(ref.key)
@@ -274,6 +371,11 @@ class NodeRunner:
             write=write,
             error=error,
             dry_run=context.dry_run,
+            contracts=trace.contracts,
+            validation=trace.validation,
+            quarantine=trace.quarantine,
+            gate=trace.gate,
+            extra=_quality_summary(trace),
         )
 
     def _max_sample_rows(self) -> int:
@@ -307,6 +409,16 @@ def _step_parts(step: Any) -> tuple[str, str, dict[str, Any]]:
         if name is not None:
             return kind, name, dict(getattr(step, "params", None) or {})
     raise DataError(f"Unrecognised transform step: {step!r}")
+
+
+def _quality_summary(trace: _Trace) -> dict[str, Any]:
+    """The data-quality results as JSON-friendly ``extra`` entries, for the story."""
+    extra: dict[str, Any] = {}
+    for key in ("contracts", "validation", "quarantine", "gate"):
+        value = getattr(trace, key)
+        if value is not None:
+            extra[key] = value.summary()
+    return extra
 
 
 def _safe(call: Callable[[], Any], default: Any = None) -> Any:

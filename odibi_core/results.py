@@ -9,15 +9,22 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 __all__ = [
+    "CheckKind",
     "ColumnSchema",
+    "DeadLetterResult",
+    "ErrorInfo",
+    "GateResult",
     "NodeResult",
     "NodeStatus",
     "PhaseTiming",
+    "QuarantineResult",
+    "TestResult",
+    "ValidationResult",
     "WriteResult",
-    "ErrorInfo",
 ]
 
 NodeStatus = Literal["success", "failed", "skipped"]
+CheckKind = Literal["contract", "validation"]
 
 
 @dataclass(frozen=True)
@@ -52,6 +59,41 @@ class WriteResult:
 
 
 @dataclass(frozen=True)
+class DeadLetterResult:
+    """What a read with ``read.dead_letter`` set aside.
+
+    ``rows_read`` counts every record read, valid ones and dead letters; ``bad_fraction`` is
+    ``bad_records / rows_read``; ``written`` is the rows written to ``destination`` (shown
+    without credentials); ``samples`` hold the first dead letters' file, line and error.
+    """
+
+    batch_id: str
+    rows_read: int
+    bad_records: int
+    bad_fraction: float
+    destination: str
+    written: int
+    max_bad_fraction: float | None = None
+    samples: tuple[dict[str, Any], ...] = ()
+
+    def summary(self) -> dict[str, Any]:
+        """A JSON-friendly row for stories and materialization metadata."""
+        return {"rows_read": self.rows_read, "bad_records": self.bad_records,
+                "bad_fraction": self.bad_fraction, "destination": self.destination,
+                "written": self.written, "batch_id": self.batch_id,
+                "max_bad_fraction": self.max_bad_fraction}
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DeadLetterResult:
+        data = dict(data)
+        data["samples"] = tuple(data.get("samples", ()))
+        return cls(**data)
+
+
+@dataclass(frozen=True)
 class ErrorInfo:
     """A failure, reduced to what a reader needs: its kind, message, the phase and the fix."""
 
@@ -60,6 +102,156 @@ class ErrorInfo:
     phase: str | None = None
     fix: str | None = None
     transient: bool = False
+
+
+@dataclass(frozen=True)
+class TestResult:
+    """One contract or validation test, evaluated on one frame.
+
+    Row-level tests (not_null, unique, accepted_values, range, regex_match, custom_sql) count
+    ``failing_rows``. Aggregate tests (row_count, freshness, schema, distribution, volume_drop)
+    judge the whole frame: their ``failing_rows`` is None, ``pass_rate`` is 1.0 or 0.0 and
+    ``observed`` holds what was measured. ``skipped`` tests come after the one ``fail_fast``
+    stopped at: they were neither reported as passed nor acted on.
+    """
+
+    __test__ = False  # a result record, not a pytest test class
+
+    name: str
+    type: str
+    kind: CheckKind
+    index: int  # position in `contracts` or in `validation.tests`
+    on_fail: str  # the action taken: fail | warn | quarantine (after `validation.mode`)
+    passed: bool
+    total_rows: int
+    failing_rows: int | None = None
+    pass_rate: float = 1.0
+    sample: tuple[Any, ...] = ()  # failing values (at most a few, JSON-safe)
+    message: str = ""
+    observed: Any = None  # aggregate tests: the measured value (JSON-safe)
+    skipped: bool = False
+
+    @property
+    def failed(self) -> bool:
+        return not self.passed and not self.skipped
+
+    @property
+    def location(self) -> str:
+        """Where the test is declared: ``contracts[0]`` or ``validation.tests[2]``."""
+        return f"contracts[{self.index}]" if self.kind == "contract" \
+            else f"validation.tests[{self.index}]"
+
+    def summary(self) -> dict[str, Any]:
+        """A JSON-friendly row for stories."""
+        return {
+            "test": self.name, "type": self.type, "on_fail": self.on_fail,
+            "status": "skipped" if self.skipped else ("passed" if self.passed else "failed"),
+            "failing_rows": self.failing_rows, "total_rows": self.total_rows,
+            "pass_rate": round(self.pass_rate, 6), "sample": list(self.sample),
+            "message": self.message,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TestResult:
+        data = dict(data)
+        data["sample"] = tuple(data.get("sample", ()))
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class ValidationResult:
+    """Every test of one kind (contracts, or validation) evaluated on one frame in one pass.
+
+    ``rows_passing`` counts rows passing every row-level test that was acted on (all of them
+    unless ``fail_fast`` stopped at ``stopped_at``).
+    """
+
+    kind: CheckKind
+    total_rows: int
+    tests: tuple[TestResult, ...] = ()
+    rows_passing: int = 0
+    stopped_at: str | None = None  # the failing test fail_fast stopped at
+
+    @property
+    def passed(self) -> bool:
+        return not self.failed_tests
+
+    @property
+    def failed_tests(self) -> tuple[TestResult, ...]:
+        return tuple(t for t in self.tests if t.failed)
+
+    @property
+    def pass_rate(self) -> float:
+        """Fraction of rows passing every (acted-on) row-level test; 1.0 for no rows."""
+        return self.rows_passing / self.total_rows if self.total_rows else 1.0
+
+    def summary(self) -> list[dict[str, Any]]:
+        """One JSON-friendly row per test, for stories."""
+        return [t.summary() for t in self.tests]
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ValidationResult:
+        data = dict(data)
+        data["tests"] = tuple(TestResult.from_dict(t) for t in data.get("tests", ()))
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class QuarantineResult:
+    """Rows moved aside by ``on_fail: quarantine`` tests.
+
+    ``rows`` is the true number of rows that failed a quarantine test; ``rows_written`` what
+    reached the destination after ``max_rows`` / ``sample_fraction`` (0 on a dry run).
+    """
+
+    rows: int
+    rows_written: int
+    destination: str  # the resolved location, never with credentials
+    format: str
+    batch_id: str | None = None
+    tests: tuple[str, ...] = ()  # quarantine tests that failed at least one row
+    delta_version: int | None = None
+
+    def summary(self) -> dict[str, Any]:
+        return {"rows": self.rows, "rows_written": self.rows_written,
+                "destination": self.destination, "format": self.format,
+                "batch_id": self.batch_id, "tests": ", ".join(self.tests),
+                "delta_version": self.delta_version}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> QuarantineResult:
+        data = dict(data)
+        data["tests"] = tuple(data.get("tests", ()))
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class GateResult:
+    """The gate's decision on whether (and what of) the validated output is written.
+
+    ``action`` is ``write`` when the gate passed, else the configured ``on_fail``:
+    ``abort``, ``warn_and_write`` or ``write_valid_only``.
+    """
+
+    passed: bool
+    action: str
+    pass_rate: float
+    require_pass_rate: float
+    failures: tuple[str, ...] = ()
+    rows_dropped: int = 0  # write_valid_only: rows left out that were not quarantined
+
+    def summary(self) -> dict[str, Any]:
+        return {"passed": self.passed, "action": self.action,
+                "pass_rate": round(self.pass_rate, 6),
+                "require_pass_rate": self.require_pass_rate,
+                "failures": "; ".join(self.failures) or None,
+                "rows_dropped": self.rows_dropped}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> GateResult:
+        data = dict(data)
+        data["failures"] = tuple(data.get("failures", ()))
+        return cls(**data)
 
 
 @dataclass(frozen=True)
@@ -88,6 +280,10 @@ class NodeResult:
     error: ErrorInfo | None = None
     skipped_reason: str | None = None
     dry_run: bool = False
+    contracts: ValidationResult | None = None  # tests on the input, before transform
+    validation: ValidationResult | None = None  # tests on the output, after transform
+    quarantine: QuarantineResult | None = None
+    gate: GateResult | None = None
     # Slots later features fill in (validation, quarantine, dead letters, retries, profile).
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -114,4 +310,8 @@ class NodeResult:
             data["write"] = WriteResult(**data["write"])
         if data.get("error"):
             data["error"] = ErrorInfo(**data["error"])
+        for key, kind in (("contracts", ValidationResult), ("validation", ValidationResult),
+                          ("quarantine", QuarantineResult), ("gate", GateResult)):
+            if data.get(key):
+                data[key] = kind.from_dict(data[key])
         return cls(**data)

@@ -11,14 +11,27 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from odibi_core.errors import DataError, OdibiError, TransientError, is_transient
+from odibi_core.errors import (
+    ConfigError,
+    ConfigProblem,
+    DataError,
+    OdibiError,
+    TransientError,
+    is_transient,
+)
 from odibi_core.results import ColumnSchema, WriteResult
 
+if TYPE_CHECKING:
+    from odibi_core.dead_letters.model import DeadLetter, DeadLetterBatch
+
 __all__ = [
+    "BatchReplace",
     "Engine",
+    "FlagSummary",
     "Frame",
+    "RowPredicate",
     "ReadRequest",
     "ResolvedLocation",
     "WriteRequest",
@@ -83,7 +96,23 @@ class ReadRequest:
 
 
 @dataclass(frozen=True)
+class BatchReplace:
+    """The rows of one batch: those whose ``column`` equals ``value``."""
+
+    column: str
+    value: str
+
+
+@dataclass(frozen=True)
 class WriteRequest:
+    """What to write where.
+
+    ``replace_batch`` (with ``mode: append``) makes the write replace the rows of that batch
+    instead of adding to them, so that writing the same batch twice leaves one copy: on Delta one
+    atomic overwrite of the rows matching ``column = value`` (new columns merged into the
+    table's schema); on a folder of part files the batch's own part file.
+    """
+
     location: ResolvedLocation
     format: FileFormat
     mode: WriteMode = "overwrite"
@@ -91,6 +120,32 @@ class WriteRequest:
     partition_by: Sequence[str] = ()
     merge_schema: bool = False
     node: str | None = None
+    replace_batch: BatchReplace | None = None
+
+
+@dataclass(frozen=True)
+class RowPredicate:
+    """A row-level test compiled for an engine.
+
+    ``sql`` is a SQL boolean expression over the frame's columns that is TRUE for a passing row
+    and never NULL (the compiler already decided how NULLs count). It may use window functions
+    (``count(*) OVER (PARTITION BY ...)``). ``test_type`` and ``params`` describe the same test
+    for engines that compile it to native expressions instead of SQL.
+    """
+
+    flag: str  # the boolean column :meth:`Engine.add_row_flags` adds
+    sql: str
+    test_type: str = "custom_sql"
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FlagSummary:
+    """Counts and samples of failing rows per flag column (see :meth:`Engine.summarize_flags`)."""
+
+    rows: int
+    failing: Mapping[str, int]
+    samples: Mapping[str, list[dict[str, Any]]]
 
 
 class Engine(ABC):
@@ -108,6 +163,37 @@ class Engine(ABC):
     def read(self, request: ReadRequest) -> Frame:
         """Read ``request`` into a native frame; errors name the node, the location and the fix."""
         return self._guard("read", request.node, request.location, lambda: self._read(request))
+
+    def read_with_dead_letters(self, request: ReadRequest, *,
+                               batch_id: str | None = None) -> tuple[Frame, DeadLetterBatch]:
+        """Read ``request``, setting malformed records aside instead of failing on them.
+
+        Malformed CSV rows, invalid JSON lines, undecodable bytes and values that do not fit
+        ``options.schema`` become dead letters (file, line, raw text, error); every other
+        record is read exactly as :meth:`read` reads it. Nothing is written here (see
+        ``odibi_core.dead_letters.read_with_dead_letter_queue``).
+
+        Args:
+            request: a csv or json read.
+            batch_id: the batch's id; by default a fingerprint of the node and of the source
+                files' paths, sizes and mtimes.
+
+        Raises:
+            ConfigError: the format has no records to set aside (parquet, delta, ...).
+            DataError: a problem that is not one record's (a missing file, a bad header).
+        """
+        return self._guard("read", request.node, request.location,
+                           lambda: self._read_with_dead_letters(request, batch_id=batch_id))
+
+    def reparse_dead_letters(self, letters: Sequence[DeadLetter], *, format: str,
+                             options: Mapping[str, Any]) -> tuple[Frame, dict[int, str]]:
+        """Parse the (possibly corrected) raw text of ``letters`` with the read's rules.
+
+        Returns:
+            The records that now parse, as a frame typed as the read would type them, and the
+            error of each letter that still fails, by its index in ``letters``.
+        """
+        raise NotImplementedError(f"The {self.name} engine does not replay dead letters.")
 
     def write(self, frame: Frame, request: WriteRequest) -> WriteResult:
         """Write ``frame`` to ``request.location``; returns what was written (rows, Delta version)."""
@@ -177,6 +263,79 @@ class Engine(ABC):
             kwargs["engine"] = self
         return fn(frame, **kwargs)
 
+    # ---- row predicates and data quality ---------------------------------------------------
+    # Validation evaluates every row-level test of a node in one pass: add_row_flags adds one
+    # boolean column per test (True = the row passes); the other methods read those flags.
+    def add_row_flags(self, frame: Frame, predicates: Sequence[RowPredicate]) -> Frame:
+        """``frame`` plus one boolean column per predicate, all evaluated in ONE pass.
+
+        Rows keep their order. Eager engines evaluate now; lazy engines add the expressions.
+
+        Raises:
+            DataError: a predicate does not compile or names a missing column.
+        """
+        raise NotImplementedError(f"The {self.name} engine does not evaluate row predicates.")
+
+    def summarize_flags(self, frame: Frame, flags: Mapping[str, Sequence[str]], *,
+                        sample_size: int) -> FlagSummary:
+        """Per flag column: the number of rows where it is False, and the first ``sample_size``
+        such rows restricted to the listed columns (no columns: every column but the flags),
+        as JSON-safe dicts."""
+        raise NotImplementedError(f"The {self.name} engine does not summarize flags.")
+
+    def count_rows(self, frame: Frame, *, all_true: Sequence[str] = (),
+                   any_false: Sequence[str] = ()) -> int:
+        """Rows where every ``all_true`` flag is True and (if given) some ``any_false`` flag is
+        False."""
+        return self.count(self.filter_rows(frame, all_true=all_true, any_false=any_false))
+
+    def filter_rows(self, frame: Frame, *, all_true: Sequence[str] = (),
+                    any_false: Sequence[str] = ()) -> Frame:
+        """The rows :meth:`count_rows` counts, in order."""
+        raise NotImplementedError(f"The {self.name} engine does not filter on flags.")
+
+    def add_columns(self, frame: Frame, expressions: Mapping[str, str]) -> Frame:
+        """``frame`` plus one column per SQL expression (row-wise, no window functions)."""
+        raise NotImplementedError(f"The {self.name} engine does not add SQL columns.")
+
+    def with_constants(self, frame: Frame, values: Mapping[str, Any]) -> Frame:
+        """``frame`` plus one column per constant (``str``, ``int``, ``float``, ``bool``, or an
+        aware ``datetime``, stored as a UTC ``timestamp``)."""
+        raise NotImplementedError(f"The {self.name} engine does not add constant columns.")
+
+    def drop_columns(self, frame: Frame, names: Sequence[str]) -> Frame:
+        """``frame`` without the columns ``names`` (those it has)."""
+        raise NotImplementedError(f"The {self.name} engine does not drop columns.")
+
+    def head(self, frame: Frame, n: int) -> Frame:
+        """The first ``n`` rows."""
+        raise NotImplementedError(f"The {self.name} engine does not take the first rows.")
+
+    def sample_fraction(self, frame: Frame, fraction: float, *, seed: int) -> Frame:
+        """A random ``fraction`` of the rows (deterministic for a ``seed``), in frame order."""
+        raise NotImplementedError(f"The {self.name} engine does not sample rows.")
+
+    def aggregate(self, frame: Frame, expressions: Mapping[str, str]) -> dict[str, Any]:
+        """One SQL aggregate per name, computed in one pass; Python values (datetimes stay
+        datetimes)."""
+        raise NotImplementedError(f"The {self.name} engine does not compute aggregates.")
+
+    def fingerprint(self, frame: Frame) -> str:
+        """A deterministic digest of the frame's content and schema, independent of row order:
+        the same data gives the same text in every process."""
+        raise NotImplementedError(f"The {self.name} engine does not fingerprint frames.")
+
+    def cache(self, frame: Frame) -> Frame:
+        """Keep ``frame`` computed for several passes (Spark ``cache``); eager engines return it
+        unchanged."""
+        return frame
+
+    def sql_regex_match(self, column_sql: str, pattern: str) -> str:
+        """SQL that is TRUE when ``column_sql`` (a string) contains a match of ``pattern``
+        (search semantics; anchor with ``^...$`` to match the whole value)."""
+        literal = "'" + pattern.replace("'", "''") + "'"
+        return f"regexp_like({column_sql}, {literal})"
+
     # ---- intermediate storage for nodes without a write ------------------------------------
     @abstractmethod
     def write_intermediate(self, frame: Frame, path: str) -> None:
@@ -188,6 +347,14 @@ class Engine(ABC):
     # ---- subclass hooks --------------------------------------------------------------------
     @abstractmethod
     def _read(self, request: ReadRequest) -> Frame: ...
+
+    def _read_with_dead_letters(self, request: ReadRequest, *,
+                                batch_id: str | None) -> tuple[Frame, DeadLetterBatch]:
+        raise ConfigError(ConfigProblem(
+            message=f"read.dead_letter is not available on the {self.name} engine yet.",
+            key_path="read.dead_letter",
+            fix="Remove read.dead_letter, or run the node on the pandas engine.",
+        ))
 
     @abstractmethod
     def _write(self, frame: Frame, request: WriteRequest) -> WriteResult: ...

@@ -7,24 +7,46 @@ frame as ``df``), so expressions mean what SQL means on every engine.
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
 import os
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from odibi_core.engines.base import Engine, ReadRequest, WriteRequest
+from odibi_core.dead_letters.model import (
+    DeadLetter,
+    DeadLetterBatch,
+    SourceFile,
+    build_batch_id,
+    relative_source,
+)
+from odibi_core.engines.base import (
+    Engine,
+    FlagSummary,
+    ReadRequest,
+    RowPredicate,
+    WriteRequest,
+)
 from odibi_core.engines.delta_io import read_delta, write_delta
-from odibi_core.engines.duckdb_sql import run_duckdb
+from odibi_core.engines.duckdb_sql import quote_identifier, run_duckdb
 from odibi_core.engines.file_layout import (
     check_file_mode,
     is_single_file_target,
     list_source_files,
+    part_extension,
     write_file_target,
 )
 from odibi_core.engines.json_safe import json_safe_row
 from odibi_core.engines.logical_types import arrow_type_of, logical_type_of_arrow
 from odibi_core.engines.pandas_arrow import from_arrow, normalized, to_arrow
-from odibi_core.engines.pandas_files import read_file, validate_options, write_file
+from odibi_core.engines.pandas_files import (
+    read_file,
+    read_file_records,
+    reparse_records,
+    validate_options,
+    write_file,
+)
 from odibi_core.errors import ConfigError, ConfigProblem, DataError, is_transient
 from odibi_core.results import ColumnSchema, WriteResult
 
@@ -35,6 +57,7 @@ if TYPE_CHECKING:
 __all__ = ["PandasEngine"]
 
 _FILE_FORMATS = ("csv", "parquet", "json")
+_ROW_INDEX = "__odibi_row"
 
 
 class PandasEngine(Engine):
@@ -93,6 +116,128 @@ class PandasEngine(Engine):
         result = super().call_function(fn, frame, params, tables)
         return normalized(result) if isinstance(result, pd.DataFrame) else result
 
+    # ---- row predicates and data quality ---------------------------------------------------
+    def add_row_flags(self, frame: pd.DataFrame,
+                      predicates: Sequence[RowPredicate]) -> pd.DataFrame:
+        """One DuckDB query computes every predicate over the frame's Arrow data; only the
+        boolean results come back (not a copy of the frame) and are put back in row order."""
+        import numpy as np
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        frame = normalized(frame)
+        if not predicates:
+            return frame
+        clash = sorted({p.flag for p in predicates} & {str(c) for c in frame.columns})
+        if clash:
+            raise DataError(f"The frame already has column(s) {', '.join(clash)}.",
+                            fix="Rename those columns; odibi uses them for its own flags.")
+        table = to_arrow(frame)
+        rows = table.num_rows
+        indexed = table.append_column(_ROW_INDEX, pa.array(np.arange(rows, dtype=np.int64)))
+        query = "SELECT " + ", ".join(
+            [quote_identifier(_ROW_INDEX)]
+            + [f"({p.sql}) AS {quote_identifier(p.flag)}" for p in predicates]) + " FROM df"
+        try:
+            result = run_duckdb(query, {"df": indexed})
+        except DataError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - DuckDB errors become DataErrors
+            raise DataError(str(exc),
+                            fix="Check the columns, values and SQL of the tests.") from exc
+        # Window functions (unique) may reorder rows: scatter the flags back by row index.
+        order = result.column(_ROW_INDEX).to_numpy()
+        flags = {}
+        for predicate in predicates:
+            values = pc.fill_null(result.column(predicate.flag), True).to_numpy()
+            aligned = np.empty(rows, dtype=bool)
+            aligned[order] = values
+            flags[predicate.flag] = aligned
+        return frame.assign(**flags)
+
+    def summarize_flags(self, frame: pd.DataFrame, flags: Mapping[str, Sequence[str]], *,
+                        sample_size: int) -> FlagSummary:
+        import numpy as np
+
+        failing: dict[str, int] = {}
+        samples: dict[str, list[dict[str, Any]]] = {}
+        others = [c for c in frame.columns if c not in flags]
+        for flag, columns in flags.items():
+            positions = np.flatnonzero(~frame[flag].to_numpy(dtype=bool))
+            failing[flag] = int(positions.size)
+            picked = frame.iloc[positions[:max(sample_size, 0)]][list(columns) or others]
+            samples[flag] = [json_safe_row(r) for r in to_arrow(picked).to_pylist()]
+        return FlagSummary(rows=len(frame), failing=failing, samples=samples)
+
+    def count_rows(self, frame: pd.DataFrame, *, all_true: Sequence[str] = (),
+                   any_false: Sequence[str] = ()) -> int:
+        return int(_flag_mask(frame, all_true, any_false).sum())
+
+    def filter_rows(self, frame: pd.DataFrame, *, all_true: Sequence[str] = (),
+                    any_false: Sequence[str] = ()) -> pd.DataFrame:
+        return frame[_flag_mask(frame, all_true, any_false)].reset_index(drop=True)
+
+    def add_columns(self, frame: pd.DataFrame, expressions: Mapping[str, str]) -> pd.DataFrame:
+        if not expressions:
+            return frame
+        select = ", ".join(["*"] + [f"({sql}) AS {quote_identifier(name)}"
+                                    for name, sql in expressions.items()])
+        return self.sql(f"SELECT {select} FROM df", {"df": frame})
+
+    def with_constants(self, frame: pd.DataFrame, values: Mapping[str, Any]) -> pd.DataFrame:
+        import pandas as pd
+        import pyarrow as pa
+
+        columns = {}
+        for name, value in values.items():
+            if isinstance(value, dt.datetime):
+                value = value.astimezone(dt.timezone.utc)
+                array = pa.array([value] * len(frame), type=pa.timestamp("us", tz="UTC"))
+            else:
+                array = pa.array([value] * len(frame), type=pa.scalar(value).type)
+            columns[name] = pd.Series(array, index=frame.index, dtype=pd.ArrowDtype(array.type))
+        return frame.assign(**columns)
+
+    def drop_columns(self, frame: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:
+        present = [n for n in names if n in frame.columns]
+        return frame.drop(columns=present) if present else frame
+
+    def head(self, frame: pd.DataFrame, n: int) -> pd.DataFrame:
+        return frame.head(max(n, 0)).reset_index(drop=True)
+
+    def sample_fraction(self, frame: pd.DataFrame, fraction: float, *,
+                        seed: int) -> pd.DataFrame:
+        if fraction >= 1:
+            return frame
+        picked = frame.sample(frac=fraction, random_state=seed % 2**32)
+        return picked.sort_index().reset_index(drop=True)
+
+    def aggregate(self, frame: pd.DataFrame, expressions: Mapping[str, str]) -> dict[str, Any]:
+        if not expressions:
+            return {}
+        select = ", ".join(f"{sql} AS {quote_identifier(name)}"
+                           for name, sql in expressions.items())
+        table = run_duckdb(f"SELECT {select} FROM df", {"df": to_arrow(frame)})
+        return table.to_pylist()[0]
+
+    def fingerprint(self, frame: pd.DataFrame) -> str:
+        """sha256 of the schema, the row count and the sum and xor of DuckDB's row hashes."""
+        table = to_arrow(frame)
+        schema = ";".join(f"{f.name}:{f.type}" for f in table.schema)
+        if table.num_columns:
+            row_hash = "hash(" + ", ".join(quote_identifier(c) for c in table.column_names) + ")"
+            query = (f"SELECT count(*) AS n, CAST(sum({row_hash}) AS VARCHAR) AS s, "
+                     f"CAST(bit_xor({row_hash}) AS VARCHAR) AS x FROM df")
+            facts = run_duckdb(query, {"df": table}).to_pylist()[0]
+        else:
+            facts = {"n": table.num_rows}
+        text = f"{schema}|{facts.get('n')}|{facts.get('s')}|{facts.get('x')}"
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+    def sql_regex_match(self, column_sql: str, pattern: str) -> str:
+        literal = "'" + pattern.replace("'", "''") + "'"
+        return f"regexp_matches({column_sql}, {literal})"
+
     # ---- intermediate storage --------------------------------------------------------------
     def write_intermediate(self, frame: pd.DataFrame, path: str) -> None:
         import pyarrow.parquet as pq
@@ -113,6 +258,39 @@ class PandasEngine(Engine):
         return from_arrow(pq.read_table(path))
 
     # ---- subclass hooks --------------------------------------------------------------------
+    def _read_with_dead_letters(self, request: ReadRequest, *,
+                                batch_id: str | None) -> tuple[pd.DataFrame, DeadLetterBatch]:
+        fmt = request.format
+        if fmt not in ("csv", "json"):
+            raise ConfigError(ConfigProblem(
+                message=f"read.dead_letter works with csv and json reads; this read is {fmt}.",
+                key_path="read.dead_letter",
+                fix=f"Remove read.dead_letter: {fmt} data has no malformed records to set "
+                    "aside.",
+            ))
+        validate_options(fmt, "read", request.options)
+        location = request.location
+        files = list_source_files(location, fmt)
+        sources, tables, letters, records = [], [], [], 0
+        for path in files:
+            relative = relative_source(location, path)
+            stat = os.stat(path)
+            sources.append(SourceFile(relative, stat.st_size, stat.st_mtime_ns))
+            found = read_file_records(fmt, path, request.options, source=relative)
+            tables.append(found.table)
+            letters.extend(found.dead_letters)
+            records += found.records_read
+        batch = DeadLetterBatch(
+            batch_id=batch_id or build_batch_id(request.node, sources), records_read=records,
+            dead_letters=tuple(letters), files=tuple(sources), node=request.node, format=fmt)
+        return from_arrow(_concat(tables, files, location.display)), batch
+
+    def reparse_dead_letters(self, letters: Sequence[DeadLetter], *, format: str,
+                             options: Mapping[str, Any]) -> tuple[pd.DataFrame, dict[int, str]]:
+        validate_options(format, "read", options)
+        table, errors = reparse_records(format, letters, options)
+        return from_arrow(table), errors
+
     def _read(self, request: ReadRequest) -> pd.DataFrame:
         fmt = request.format
         travels = request.as_of_version is not None or request.as_of_timestamp is not None
@@ -136,6 +314,8 @@ class PandasEngine(Engine):
         fmt = request.format
         location = request.location
         shown = location.redact(location.uri)
+        if request.replace_batch is not None:
+            return self._replace_batch(frame, request)
         if fmt == "delta":
             _refuse_options("delta", "write", request.options, allowed=("keys",))
             outcome = write_delta(to_arrow(frame), request)
@@ -171,11 +351,49 @@ class PandasEngine(Engine):
         return from_arrow(run_duckdb(query, {name: to_arrow(frame)
                                              for name, frame in tables.items()}))
 
+    def _replace_batch(self, frame: pd.DataFrame, request: WriteRequest) -> WriteResult:
+        """Write ``frame`` as the whole of its batch: a rerun replaces, never duplicates."""
+        batch = request.replace_batch
+        assert batch is not None
+        location, fmt = request.location, request.format
+        shown = location.redact(location.uri)
+        if request.mode != "append":
+            raise ConfigError(ConfigProblem(
+                message=f"Replacing a batch needs mode append; this write is {request.mode}.",
+                key_path="write.mode", fix="Write the batch with mode: append."))
+        if fmt == "delta":
+            version = _replace_delta_batch(to_arrow(frame), request)
+            return WriteResult(connection=location.connection, format=fmt, mode=request.mode,
+                               location=shown, rows_written=len(frame), delta_version=version,
+                               files_written=1)
+        if fmt not in _FILE_FORMATS:
+            raise _not_available(fmt, "write")
+        if is_single_file_target(location.uri, fmt):
+            raise DataError(
+                f"{location.display} is a single {fmt} file, so one batch's rows cannot be "
+                "replaced in it.",
+                fix="Give a folder path (no extension): each batch is its own part file.")
+        validate_options(fmt, "write", request.options)
+        digest = hashlib.sha256(f"{batch.column}={batch.value}".encode()).hexdigest()[:32]
+        path = os.path.join(location.uri, f"part-batch-{digest}{part_extension(fmt)}")
+        os.makedirs(location.uri, exist_ok=True)
+        temp = os.path.join(location.uri, f".tmp-{uuid.uuid4().hex}-{os.path.basename(path)}")
+        try:
+            write_file(fmt, frame, temp, request.options, lines=True)
+            os.replace(temp, path)
+        finally:
+            if os.path.exists(temp):
+                os.remove(temp)
+        return WriteResult(connection=location.connection, format=fmt, mode=request.mode,
+                           location=shown, rows_written=len(frame), files_written=1)
+
     # ---- helpers ---------------------------------------------------------------------------
     @staticmethod
     def _read_one(fmt: str, path: str, request: ReadRequest) -> pa.Table:
+        location = request.location
         try:
-            return read_file(fmt, path, request.options)
+            return read_file(fmt, path, request.options, source=f"{location.connection}:"
+                             f"{relative_source(location, path)}")
         except (DataError, ConfigError):
             raise
         except Exception as exc:
@@ -186,6 +404,40 @@ class PandasEngine(Engine):
                 f"{type(exc).__name__}: {exc}",
                 fix="Check the file and the read options.",
             ) from exc
+
+
+def _flag_mask(frame: pd.DataFrame, all_true: Sequence[str],
+               any_false: Sequence[str]) -> Any:
+    import numpy as np
+
+    mask = np.ones(len(frame), dtype=bool)
+    for flag in all_true:
+        mask &= frame[flag].to_numpy(dtype=bool)
+    if any_false:
+        failed = np.zeros(len(frame), dtype=bool)
+        for flag in any_false:
+            failed |= ~frame[flag].to_numpy(dtype=bool)
+        mask &= failed
+    return mask
+
+
+def _replace_delta_batch(data: pa.Table, request: WriteRequest) -> int:
+    """One Delta commit that replaces the rows of the batch (and creates the table if needed);
+    new columns are merged into the table's schema."""
+    import pyarrow as pa
+    from deltalake import DeltaTable, write_deltalake
+
+    batch = request.replace_batch
+    assert batch is not None
+    for index, field in enumerate(data.schema):
+        if pa.types.is_null(field.type):  # Delta has no null type
+            data = data.set_column(index, field.name, data.column(index).cast(pa.string()))
+    value = batch.value.replace("'", "''")
+    options = dict(request.location.storage_options) or None
+    write_deltalake(request.location.uri, data, mode="overwrite",
+                    predicate=f"{quote_identifier(batch.column)} = '{value}'",
+                    schema_mode="merge", storage_options=options)
+    return DeltaTable(request.location.uri, storage_options=options).version()
 
 
 def _typed(frame: pd.DataFrame) -> bool:

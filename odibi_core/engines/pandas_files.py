@@ -9,6 +9,14 @@ Reading:
 - json: a file holding a JSON array of objects (or one object) is a document; any other file is
   JSON Lines (one object per line). Detected from the first character; ``lines: true|false``
   forces it. String values stay strings (no date guessing).
+- csv and json: ``schema: {column: type}`` declares logical types (``int64``, ``decimal(10,2)``,
+  ``date``, ...); those columns are read as text and cast (see ``odibi_core.dead_letters.casting``).
+
+Malformed records (a CSV row with the wrong number of fields or an unclosed quote, a line that is
+not a JSON object, bytes that do not decode, a value that does not fit ``schema``) fail the read
+with the file and line (:func:`read_file`), or are set aside as dead letters
+(:func:`read_file_records`). The fast vectorized reader runs first; the record-level parser of
+``odibi_core.dead_letters.parse`` runs only when it fails or cannot vouch for every record.
 
 Writing: csv (header, sep/delimiter, encoding, quote, null_value, date_format, float_format;
 booleans written ``true``/``false``), parquet (``compression``, default snappy), json (a single
@@ -22,10 +30,21 @@ import gzip
 import inspect
 import io
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, replace
 from difflib import get_close_matches
 from typing import TYPE_CHECKING, Any
 
+from odibi_core.dead_letters.casting import CastOutcome, cast_declared, parse_declared_schema
+from odibi_core.dead_letters.model import DeadLetter
+from odibi_core.dead_letters.parse import (
+    CsvDialect,
+    CsvScan,
+    json_kind,
+    scan_csv,
+    scan_json_lines,
+    split_lines,
+)
 from odibi_core.engines.json_safe import json_safe_row
 from odibi_core.engines.pandas_arrow import from_arrow, to_arrow
 from odibi_core.errors import ConfigError, ConfigProblem, DataError
@@ -34,15 +53,16 @@ if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
-__all__ = ["read_file", "validate_options", "write_file"]
+__all__ = ["FileRecords", "read_file", "read_file_records", "reparse_records", "validate_options",
+           "write_file"]
 
 _CSV_READ_ALIASES = {"delimiter": "sep", "quote": "quotechar", "escape": "escapechar",
                      "null_values": "na_values", "null_value": "na_values",
                      "skip_rows": "skiprows"}
 _CSV_WRITE_ALIASES = {"delimiter": "sep", "quote": "quotechar", "escape": "escapechar",
                       "null_value": "na_rep"}
-_OWN_READ_OPTIONS = {"csv": {"header", "infer_schema"}, "parquet": {"columns"},
-                     "json": {"lines", "encoding"}}
+_OWN_READ_OPTIONS = {"csv": {"header", "infer_schema", "schema"}, "parquet": {"columns"},
+                     "json": {"lines", "encoding", "schema"}}
 _OWN_WRITE_OPTIONS = {"csv": {"header"}, "parquet": {"compression"}, "json": {"lines"}}
 
 
@@ -77,54 +97,424 @@ def validate_options(fmt: str, action: str, options: Mapping[str, Any]) -> None:
                    + ("read_csv" if action == "read" else "DataFrame.to_csv")
                    if fmt == "csv" else "") + ".",
         ))
+    if action == "read" and "schema" in options and "schema" in own:
+        try:
+            parse_declared_schema(options["schema"])
+        except ConfigError as exc:
+            problems.extend(exc.problems)
     if problems:
         raise ConfigError(problems)
 
 
 # ---- reading ---------------------------------------------------------------------------------
-def read_file(fmt: str, path: str, options: Mapping[str, Any]) -> pa.Table:
-    """One file as an Arrow table.
+@dataclass(frozen=True)
+class FileRecords:
+    """One file read record by record: its valid records, its dead letters, and how many records
+    it held in all (valid + dead letters)."""
+
+    table: pa.Table
+    dead_letters: tuple[DeadLetter, ...] = ()
+    records_read: int = 0
+
+
+def read_file(fmt: str, path: str, options: Mapping[str, Any], *,
+              source: str | None = None) -> pa.Table:
+    """One file as an Arrow table; the first malformed record fails the read.
+
+    Args:
+        source: how messages name the file (default: ``path``), e.g. ``lake:raw/orders.csv``.
 
     Raises:
-        DataError: the file cannot be parsed; the message names the file (and line, when known).
+        DataError: a malformed record, naming the file and the line, and the fix.
     """
-    reader = _READERS[fmt]
+    shown = source or path
+    records = read_file_records(fmt, path, options, source=shown)
+    if records.dead_letters:
+        raise _malformed(fmt, shown, records.dead_letters)
+    return records.table
+
+
+def read_file_records(fmt: str, path: str, options: Mapping[str, Any], *,
+                      source: str) -> FileRecords:
+    """One file split into valid records and dead letters (``source`` names the file in them).
+
+    Raises:
+        DataError: a problem that is not one record's: an empty file, a malformed header, a
+            JSON field mixing value types that ``schema`` does not declare.
+    """
     try:
-        return reader(path, options)
+        if fmt == "csv":
+            return _csv_records(path, options, source)
+        if fmt == "json":
+            return _json_records(path, options, source)
+        table = _read_parquet(path, options)
+        return FileRecords(table, (), table.num_rows)
     except (DataError, ConfigError):
         raise
-    except UnicodeDecodeError as exc:
-        raise DataError(
-            f"Cannot decode {path} as {options.get('encoding', 'utf-8')}: {exc.reason} at byte "
-            f"{exc.start}.",
-            fix="Set `options: {encoding: ...}` to the file's encoding (e.g. latin-1).",
-        ) from exc
     except Exception as exc:
-        if type(exc).__name__ in ("ParserError", "EmptyDataError", "ArrowInvalid"):
+        if type(exc).__name__ in ("ParserError", "EmptyDataError", "ArrowInvalid",
+                                  "UnicodeDecodeError"):
             raise DataError(
-                f"Cannot parse {fmt} file {path}: {exc}",
-                fix="Fix the malformed record, or set the read options (sep, quote, header) "
-                    "to match the file.",
+                f"Cannot parse {fmt} file {source}: {exc}",
+                fix="Fix the file, or set the read options (sep, quote, header, encoding) "
+                    "to match it.",
             ) from exc
         raise
 
 
-def _read_csv(path: str, options: Mapping[str, Any]) -> pa.Table:
+def _malformed(fmt: str, source: str, letters: Sequence[DeadLetter]) -> DataError:
+    first = letters[0]
+    more = len(letters) - 1
+    raw = first.raw if len(first.raw) <= 120 else first.raw[:120] + "..."
+    return DataError(
+        f"Cannot parse {fmt} file {source}, line {first.line}: {first.error}. Line: {raw!r}."
+        + (f" {more} more record{'s' if more > 1 else ''} of this file "
+           f"{'are' if more > 1 else 'is'} malformed." if more else ""),
+        fix=f"Fix line {first.line} of the file (or the read options: sep, quote, encoding, "
+            "schema), or add read.dead_letter to send malformed records to a dead-letter "
+            "queue and read the rest.",
+    )
+
+
+# ---- csv -------------------------------------------------------------------------------------
+def _csv_records(path: str, options: Mapping[str, Any], source: str) -> FileRecords:
+    import pandas as pd
+
+    declared = _declared(options)
+    header = options.get("header", True) is not False
+    frame, failure = None, None
+    try:
+        frame = pd.read_csv(path, dtype_backend="pyarrow",
+                            **_csv_kwargs(options, declared, header=header))
+    except ValueError as exc:  # ParserError, EmptyDataError and UnicodeDecodeError among them
+        failure = exc
+    table = None
+    if frame is not None:
+        table = _csv_table(frame, header=header)
+        if not _csv_may_hide_bad_rows(frame, options):
+            outcome = _cast(table, declared, source, "error")
+            if not outcome.bad_rows:
+                return FileRecords(outcome.table, (), table.num_rows)
+    dialect = CsvDialect.from_options(options)
+    if dialect is None:  # a tokenization this parser does not follow: trust the fast reader
+        if failure is not None:
+            raise failure
+        assert table is not None
+        outcome = _cast(table, declared, source, "error")
+        if outcome.bad_rows:
+            row, error = min(outcome.bad_rows.items())
+            raise DataError(f"Cannot read csv file {source}, record {row + 1}: {error}.",
+                            fix="Fix the value, or the type declared in read.options.schema.")
+        return FileRecords(outcome.table, (), table.num_rows)
+    scan = scan_csv(_read_bytes(path), dialect, source=source)
+    if failure is not None and not scan.dead_letters:
+        raise failure
+    if table is None or scan.dead_letters:
+        table = _csv_reread(scan, options, declared)
+    return _with_cast_letters(scan, table, declared, source)
+
+
+def _with_cast_letters(scan: CsvScan, table: pa.Table, declared: Mapping[str, str],
+                       source: str) -> FileRecords:
+    if table.num_rows != len(scan.record_lines):
+        raise DataError(
+            f"Cannot match the rows of {source} to its lines ({table.num_rows} rows, "
+            f"{len(scan.record_lines)} records).",
+            fix="Check the read options (comment, skip_rows, quote) against the file.")
+    outcome = _cast(table, declared, source, "error")
+    letters = list(scan.dead_letters)
+    for row, error in outcome.bad_rows.items():
+        record = scan.record(row)
+        letters.append(DeadLetter(source, record.line, record.text, error, scan.header, "csv"))
+    letters.sort(key=lambda letter: letter.line)
+    return FileRecords(outcome.valid_rows(), tuple(letters), scan.records_read)
+
+
+def _csv_kwargs(options: Mapping[str, Any], declared: Mapping[str, str], *, header: bool,
+                in_memory: bool = False) -> dict[str, Any]:
     import pandas as pd
     import pyarrow as pa
 
-    kwargs: dict[str, Any] = {"encoding": "utf-8"}
+    kwargs: dict[str, Any] = {} if in_memory else {"encoding": "utf-8"}
+    dropped = {"header", "infer_schema", "schema"}
+    if in_memory:  # text the record-level parser already decoded, skipped and split
+        dropped |= {"encoding", "skip_rows", "skiprows", "compression"}
     for key, value in options.items():
-        if key not in ("header", "infer_schema"):
+        if key not in dropped:
             kwargs[_CSV_READ_ALIASES.get(key, key)] = value
-    header = options.get("header", True)
-    kwargs["header"] = 0 if header is True else (None if header is False else header)
+    written = options.get("header", True)
+    if in_memory:
+        kwargs["header"] = 0
+    else:
+        kwargs["header"] = 0 if written is True else (None if written is False else written)
+    text = pd.ArrowDtype(pa.string())
     if options.get("infer_schema", True) is False:
-        kwargs["dtype"] = pd.ArrowDtype(pa.string())
-    frame = pd.read_csv(path, dtype_backend="pyarrow", **kwargs)
-    if kwargs["header"] is None:
+        kwargs["dtype"] = text
+    elif declared:
+        # Declared columns are read as text and cast: "007" stays "007" for a string column.
+        by_position = not header and not in_memory
+        names = {(int(c[2:]) if by_position and c[2:].isdigit() else c): text for c in declared}
+        given = kwargs.get("dtype")
+        kwargs["dtype"] = {**given, **names} if isinstance(given, Mapping) else names
+    return kwargs
+
+
+def _csv_table(frame: pd.DataFrame, *, header: bool) -> pa.Table:
+    if not header:
         frame.columns = [f"_c{i}" for i in range(len(frame.columns))]
     return to_arrow(frame)
+
+
+def _csv_may_hide_bad_rows(frame: pd.DataFrame, options: Mapping[str, Any]) -> bool:
+    """True when pandas may have accepted a malformed row silently: a short row fills its last
+    fields with nulls, and rows one field too long turn the first column into an index."""
+    import pandas as pd
+
+    if "usecols" in options or "index_col" in options:
+        return True
+    if not isinstance(frame.index, pd.RangeIndex):
+        return True
+    return frame.shape[1] > 1 and bool(frame.iloc[:, -1].isna().any())
+
+
+def _csv_reread(scan: CsvScan, options: Mapping[str, Any],
+                declared: Mapping[str, str]) -> pa.Table:
+    """The well-formed records, typed by pandas exactly as a clean file would be."""
+    import pandas as pd
+
+    if scan.header is None:
+        return _empty_table()
+    kwargs = _csv_kwargs(options, declared, header=True, in_memory=True)
+    frame = pd.read_csv(io.StringIO(scan.text()), dtype_backend="pyarrow", **kwargs)
+    return to_arrow(frame)
+
+
+# ---- json ------------------------------------------------------------------------------------
+def _json_records(path: str, options: Mapping[str, Any], source: str) -> FileRecords:
+    declared = _declared(options)
+    encoding = options.get("encoding", "utf-8")
+    data = _read_bytes(path)
+    try:
+        text: str | None = data.decode(encoding).lstrip("\ufeff")
+    except UnicodeDecodeError:
+        text = None
+    lines = options.get("lines")
+    if lines is None:
+        head = text.lstrip() if text is not None else data.lstrip(b"\xef\xbb\xbf \t\r\n")
+        lines = not head.startswith("[" if text is not None else b"[")
+    if not lines:
+        return _json_document_records(data, text, encoding, declared, source)
+    if text is not None:
+        values = _json_lines_fast(text)
+        if values is not None:
+            outcome = _cast(_records_to_arrow(values, source, declared), declared, source, "null")
+            if not outcome.bad_rows:
+                return FileRecords(outcome.table, (), len(values))
+    scan = scan_json_lines(data, encoding=encoding, source=source)
+    outcome = _cast(_records_to_arrow([r.value for r in scan.records], source, declared),
+                    declared, source, "null")
+    letters = list(scan.dead_letters)
+    for row, error in outcome.bad_rows.items():
+        record = scan.records[row]
+        letters.append(DeadLetter(source, record.line, record.text, error, None, "json"))
+    letters.sort(key=lambda letter: letter.line)
+    return FileRecords(outcome.valid_rows(), tuple(letters), scan.records_read)
+
+
+def _json_lines_fast(text: str) -> list[dict[str, Any]] | None:
+    """Every line parsed in ONE ``json.loads`` call; None when some line is not one object
+    (the caller then parses line by line to find which)."""
+    lines = list(filter(None, map(str.strip, text.split("\n"))))
+    try:
+        values = json.loads("[" + ",".join(lines) + "]")
+    except (json.JSONDecodeError, RecursionError):
+        return None
+    if len(values) != len(lines) or not all(
+            type(v) is dict and line[0] == "{" and line[-1] == "}"
+            for v, line in zip(values, lines)):
+        return None
+    return values
+
+
+def _json_document_records(data: bytes, text: str | None, encoding: str,
+                           declared: Mapping[str, str], source: str) -> FileRecords:
+    """A JSON array document is one record for dead letters: it cannot be split into lines, so
+    a document that fails is set aside whole (line 1, its full text)."""
+    problem = None
+    if text is None:
+        lines, bad = split_lines(data, encoding, source=source)
+        index = min(bad)
+        problem = f"line {index + 1}: {bad[index]}"
+        text = "\n".join(lines)
+    else:
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as exc:
+            problem = f"invalid JSON document: {exc.msg} at line {exc.lineno}, column {exc.colno}"
+        else:
+            records = [value] if isinstance(value, dict) else value
+            if not isinstance(records, list) or not all(isinstance(v, dict) for v in records):
+                problem = ("not a JSON array of objects (found "
+                           f"{json_kind(value) if not isinstance(value, list) else 'an array'}"
+                           " holding other values)")
+            else:
+                outcome = _cast(_records_to_arrow(records, source, declared), declared, source,
+                                "null")
+                if not outcome.bad_rows:
+                    return FileRecords(outcome.table, (), len(records))
+                row, error = min(outcome.bad_rows.items())
+                problem = f"record {row + 1} of the array: {error}"
+    letter = DeadLetter(source, 1, text, problem, None, "json")
+    return FileRecords(_empty_table(), (letter,), 1)
+
+
+def _records_to_arrow(records: list[dict[str, Any]], path: str,
+                      declared: Collection[str] = ()) -> pa.Table:
+    import pyarrow as pa
+
+    names = list(dict.fromkeys(key for record in records for key in record))
+    columns = {}
+    for name in names:
+        values = [record.get(name) for record in records]
+        if name in declared:  # cast from the text, as for csv
+            columns[name] = pa.array([_json_text(v) for v in values], type=pa.string())
+            continue
+        try:
+            array = pa.array(values)
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+            raise DataError(f"Field '{name}' of {path} mixes value types: {exc}",
+                            fix="Make the field hold one type in every record, or declare its "
+                                "type in read.options.schema.") from exc
+        columns[name] = array.cast(pa.string()) if pa.types.is_null(array.type) else array
+    return pa.table(columns) if columns else pa.table({})
+
+
+def _json_text(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+# ---- replay ----------------------------------------------------------------------------------
+def reparse_records(fmt: str, letters: Sequence[DeadLetter],
+                    options: Mapping[str, Any]) -> tuple[pa.Table, dict[int, str]]:
+    """Parse the raw text of ``letters`` with the read's rules (see
+    ``Engine.reparse_dead_letters``): the records that now parse, and by letter index the
+    error of each that still fails."""
+    if fmt == "csv":
+        return _reparse_csv(letters, options)
+    if fmt == "json":
+        return _reparse_json(letters, options)
+    raise ConfigError(ConfigProblem(message=f"Dead letters of a {fmt} read cannot be replayed.",
+                                    key_path="read.format",
+                                    fix="Only csv and json reads have dead letters."))
+
+
+def _reparse_csv(letters: Sequence[DeadLetter],
+                 options: Mapping[str, Any]) -> tuple[pa.Table, dict[int, str]]:
+    import pandas as pd
+
+    dialect = CsvDialect.from_options(options)
+    if dialect is None:
+        raise ConfigError(ConfigProblem(
+            message="csv dead letters can be replayed with a one-character sep only.",
+            key_path="read.options.sep", fix="Use a one-character separator."))
+    dialect = replace(dialect, header=True, skip_rows=None, comment=None)
+    declared = _declared(options)
+    errors: dict[int, str] = {}
+    groups: dict[str, list[tuple[int, str]]] = {}
+    for index, letter in enumerate(letters):
+        if letter.header is None:
+            errors[index] = "no header is recorded for this csv dead letter"
+            continue
+        try:
+            scan = scan_csv(letter.header + "\n" + letter.raw, dialect, source=letter.source_file)
+        except DataError as exc:
+            errors[index] = exc.message
+            continue
+        if scan.dead_letters:
+            errors[index] = scan.dead_letters[0].error
+        elif len(scan.record_texts) != 1:
+            errors[index] = (f"the raw text holds {len(scan.record_texts)} records instead "
+                             "of one")
+        else:
+            groups.setdefault(letter.header, []).append((index, scan.record_texts[0]))
+    tables = []
+    kwargs = _csv_kwargs(options, declared, header=True, in_memory=True)
+    for header, members in groups.items():
+        text = "\n".join([header, *(t for _, t in members)]) + "\n"
+        table = to_arrow(pd.read_csv(io.StringIO(text), dtype_backend="pyarrow", **kwargs))
+        outcome = _cast(table, declared, members[0][1], "error")
+        for row, error in outcome.bad_rows.items():
+            errors[members[row][0]] = error
+        tables.append(outcome.valid_rows())
+    return _concat_replayed(tables), errors
+
+
+def _reparse_json(letters: Sequence[DeadLetter],
+                  options: Mapping[str, Any]) -> tuple[pa.Table, dict[int, str]]:
+    import numpy as np
+    import pyarrow as pa
+
+    declared = _declared(options)
+    errors: dict[int, str] = {}
+    values: list[dict[str, Any]] = []
+    owners: list[int] = []
+    for index, letter in enumerate(letters):
+        if letter.raw.lstrip().startswith("["):
+            try:
+                parsed = json.loads(letter.raw)
+            except json.JSONDecodeError as exc:
+                errors[index] = (f"invalid JSON document: {exc.msg} at line {exc.lineno}, "
+                                 f"column {exc.colno}")
+                continue
+            if not all(isinstance(v, dict) for v in parsed):
+                errors[index] = "not a JSON array of objects"
+                continue
+            found = parsed
+        else:
+            scan = scan_json_lines(letter.raw, source=letter.source_file)
+            if scan.dead_letters:
+                errors[index] = scan.dead_letters[0].error
+                continue
+            found = [r.value for r in scan.records]
+        values.extend(found)
+        owners.extend([index] * len(found))
+    outcome = _cast(_records_to_arrow(values, "the dead letters", declared), declared,
+                    "the dead letters", "null")
+    for row, error in sorted(outcome.bad_rows.items()):
+        errors.setdefault(owners[row], error)
+    keep = np.array([owner not in errors for owner in owners], dtype=bool)
+    table = outcome.table.filter(pa.array(keep)) if len(keep) else outcome.table
+    return table, errors
+
+
+def _concat_replayed(tables: list[pa.Table]) -> pa.Table:
+    import pyarrow as pa
+
+    if not tables:
+        return _empty_table()
+    return tables[0] if len(tables) == 1 else pa.concat_tables(tables,
+                                                               promote_options="permissive")
+
+
+# ---- shared ----------------------------------------------------------------------------------
+def _declared(options: Mapping[str, Any]) -> dict[str, str]:
+    schema = options.get("schema")
+    return parse_declared_schema(schema) if schema is not None else {}
+
+
+def _cast(table: pa.Table, declared: Mapping[str, str], source: str,
+          missing: str) -> CastOutcome:
+    if not declared:
+        return CastOutcome(table)
+    return cast_declared(table, declared, source=source, missing=missing)  # type: ignore[arg-type]
+
+
+def _empty_table() -> pa.Table:
+    import pyarrow as pa
+
+    return pa.table({})
 
 
 def _read_parquet(path: str, options: Mapping[str, Any]) -> pa.Table:
@@ -133,78 +523,12 @@ def _read_parquet(path: str, options: Mapping[str, Any]) -> pa.Table:
     return pq.read_table(path, columns=options.get("columns"))
 
 
-def _read_json(path: str, options: Mapping[str, Any]) -> pa.Table:
-    text = _read_text(path, options.get("encoding", "utf-8")).lstrip("\ufeff")
-    lines = options.get("lines")
-    if lines is None:
-        lines = not text.lstrip().startswith("[")
-    records = _json_lines(text, path) if lines else _json_document(text, path)
-    return _records_to_arrow(records, path)
-
-
-def _json_lines(text: str, path: str) -> list[dict[str, Any]]:
-    records = []
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            value = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataError(
-                f"Cannot parse JSON Lines file {path}, line {number}: {exc.msg} "
-                f"(column {exc.colno}).",
-                fix="Fix the line; a JSON array document needs `options: {lines: false}`.",
-            ) from exc
-        if not isinstance(value, dict):
-            raise DataError(f"{path}, line {number}: expected a JSON object, found "
-                            f"{type(value).__name__}.",
-                            fix="Each line of a JSON Lines file must be one object.")
-        records.append(value)
-    return records
-
-
-def _json_document(text: str, path: str) -> list[dict[str, Any]]:
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise DataError(
-            f"Cannot parse JSON file {path}, line {exc.lineno}: {exc.msg} (column {exc.colno}).",
-            fix="Fix the document; JSON Lines files are read with `options: {lines: true}`.",
-        ) from exc
-    if isinstance(value, dict):
-        value = [value]
-    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
-        raise DataError(f"{path} is not a JSON array of objects.",
-                        fix="Store records as [{...}, {...}] or as JSON Lines.")
-    return value
-
-
-def _records_to_arrow(records: list[dict[str, Any]], path: str) -> pa.Table:
-    import pyarrow as pa
-
-    names = list(dict.fromkeys(key for record in records for key in record))
-    columns = {}
-    for name in names:
-        try:
-            array = pa.array([record.get(name) for record in records])
-        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-            raise DataError(f"Field '{name}' of {path} mixes value types: {exc}",
-                            fix="Make the field hold one type in every record.") from exc
-        columns[name] = array.cast(pa.string()) if pa.types.is_null(array.type) else array
-    return pa.table(columns) if columns else pa.table({})
-
-
-def _read_text(path: str, encoding: str) -> str:
+def _read_bytes(path: str) -> bytes:
     if path.lower().endswith(".gz"):
-        with gzip.open(path, "rt", encoding=encoding) as handle:
+        with gzip.open(path, "rb") as handle:
             return handle.read()
-    with open(path, encoding=encoding) as handle:
+    with open(path, "rb") as handle:
         return handle.read()
-
-
-_READERS: dict[str, Callable[[str, Mapping[str, Any]], pa.Table]] = {
-    "csv": _read_csv, "parquet": _read_parquet, "json": _read_json,
-}
 
 
 # ---- writing ---------------------------------------------------------------------------------

@@ -103,10 +103,8 @@ def test_missing_source_fails_in_read_naming_the_location(tmp_path: Path) -> Non
 
 def test_blocks_not_runnable_yet_fail_before_reading(tmp_path: Path) -> None:
     path = make_project(tmp_path, extra="""\
-        validation:
-          tests:
-            - {type: not_null, columns: [adults]}
+        schema_policy: {mode: enforce}
     """)
     run = runner_for(path).run("p.stats", inputs={}, context=RunContext(run_id="r1"))
     assert run.result.error is not None
-    assert "validation" in run.result.error.message and run.result.error.phase == "plan"
+    assert "schema_policy" in run.result.error.message and run.result.error.phase == "plan"
