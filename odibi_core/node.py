@@ -17,7 +17,9 @@ from typing import TYPE_CHECKING, Any
 from odibi_core.connections import Connection, build_connection
 from odibi_core.engines.base import Engine, Frame, ReadRequest, ResolvedLocation, WriteRequest
 from odibi_core.errors import ConfigError, ConfigProblem, DataError, NodeError, OdibiError, is_transient
+from odibi_core.dead_letters import read_with_dead_letter_queue
 from odibi_core.results import (
+    DeadLetterResult,
     ErrorInfo,
     GateResult,
     NodeResult,
@@ -79,8 +81,6 @@ def unsupported_features(node: Any) -> list[str]:
     if node.read is not None:
         if node.read.incremental is not None:
             found.append("read.incremental")
-        if node.read.dead_letter is not None:
-            found.append("read.dead_letter")
     return found
 
 
@@ -95,6 +95,7 @@ class _Trace:
     validation: ValidationResult | None = None
     quarantine: QuarantineResult | None = None
     gate: GateResult | None = None
+    dead_letters: DeadLetterResult | None = None
 
     def timed(self, phase: str, call: Callable[[], Any]) -> Any:
         self.phase = phase
@@ -131,7 +132,8 @@ class NodeRunner:
         write: WriteResult | None = None
         try:
             self._check_supported(key, node)
-            frame_in = trace.timed("read", lambda: self._read_input(ref, inputs))
+            frame_in = trace.timed("read", lambda: self._read_input(ref, inputs, context,
+                                                                    trace))
             if node.contracts:
                 trace.timed("contracts",
                             lambda: self._check_contracts(ref, frame_in, started, context, trace))
@@ -204,18 +206,26 @@ class NodeRunner:
                 node=key,
             )
 
-    def _read_input(self, ref: Any, inputs: Mapping[str, Frame]) -> Frame | None:
+    def _read_input(self, ref: Any, inputs: Mapping[str, Frame], context: RunContext,
+                    trace: _Trace) -> Frame | None:
         node = ref.config
         if node.read is not None:
             read = node.read
             location = self.connection(read.connection).resolve(read.path, table=read.table)
             travel = read.time_travel
-            return self.engine.read(ReadRequest(
+            request = ReadRequest(
                 location=location, format=read.format, options=dict(read.options or {}),
                 as_of_version=travel.as_of_version if travel else None,
                 as_of_timestamp=travel.as_of_timestamp if travel else None,
                 node=ref.key,
-            ))
+            )
+            if read.dead_letter is None:
+                return self.engine.read(request)
+            frame, trace.dead_letters = read_with_dead_letter_queue(
+                self.engine, request, read.dead_letter,
+                self.connection(read.dead_letter.connection),
+                batch_id=context.batch_id, dry_run=context.dry_run)
+            return frame
         source = self.project.graph.input_source(ref.key)
         if source is None:
             return None  # a node over `inputs` aliases only: its SQL names them
@@ -414,7 +424,7 @@ def _step_parts(step: Any) -> tuple[str, str, dict[str, Any]]:
 def _quality_summary(trace: _Trace) -> dict[str, Any]:
     """The data-quality results as JSON-friendly ``extra`` entries, for the story."""
     extra: dict[str, Any] = {}
-    for key in ("contracts", "validation", "quarantine", "gate"):
+    for key in ("dead_letters", "contracts", "validation", "quarantine", "gate"):
         value = getattr(trace, key)
         if value is not None:
             extra[key] = value.summary()

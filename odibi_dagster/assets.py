@@ -6,6 +6,7 @@ into a materialization (or a failure that is retried only when the error is tran
 """
 
 # No `from __future__ import annotations` here: Dagster inspects the asset body's annotations.
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import Any
 
@@ -14,6 +15,7 @@ import dagster as dg
 from odibi_core.node import NodeRunner, RunContext
 from odibi_core.runs import RunMeta, RunRecords, publish_story, system_root
 from odibi_dagster import metadata as md
+from odibi_dagster.checks import build_check_results
 from odibi_dagster.events import materialization_metadata
 from odibi_dagster.io_manager import NodeOutput
 from odibi_dagster.resources import OdibiEngineResource
@@ -43,6 +45,8 @@ def _build_asset(project: Any, specs: OdibiSpecs, translator: OdibiTranslator,
         aliases[name] = upstream.alias
         ins[name] = dg.AssetIn(key=specs.key(upstream.key))
     tags = {k: v for k, v in spec.tags.items() if not k.startswith("dagster/kind/")}
+    check_specs = translator.get_asset_check_specs(project, node_ref, spec.key)
+    declared_checks = {c.name for c in check_specs}
 
     @dg.asset(
         key=spec.key,
@@ -56,9 +60,10 @@ def _build_asset(project: Any, specs: OdibiSpecs, translator: OdibiTranslator,
         code_version=spec.code_version,
         automation_condition=spec.automation_condition,
         retry_policy=translator.get_retry_policy(project, node_ref),
+        check_specs=check_specs or None,
         required_resource_keys={ENGINE_RESOURCE_KEY},
     )
-    def _node_asset(context: dg.AssetExecutionContext, **upstream: Any) -> dg.MaterializeResult:
+    def _node_asset(context: dg.AssetExecutionContext, **upstream: Any) -> Iterator[Any]:
         engine_resource: OdibiEngineResource = getattr(context.resources, ENGINE_RESOURCE_KEY)
         runner = NodeRunner(project, engine_resource.get_engine())
         run = context.run
@@ -77,17 +82,22 @@ def _build_asset(project: Any, specs: OdibiSpecs, translator: OdibiTranslator,
         records.record(run.run_id, result)
         story = publish_story(project, records, run.run_id, node_ref.pipeline,
                               expected=_expected_nodes(run, specs, node_ref.pipeline))
+        check_results = [r for r in build_check_results(node_ref.config, spec.key, result)
+                         if r.check_name in declared_checks]
         if not outcome.succeeded:
             error = result.error
             assert error is not None and outcome.exception is not None
             context.log.error(str(outcome.exception))
+            # Failing checks are recorded even though nothing was materialized.
+            yield from check_results
             raise dg.Failure(
                 description=str(outcome.exception),
                 metadata=materialization_metadata(result, story_html=str(story.html)),
                 allow_retries=error.transient,
             ) from outcome.exception
-        return dg.MaterializeResult(
+        yield dg.MaterializeResult(
             metadata=materialization_metadata(result, story_html=str(story.html)),
+            check_results=check_results,
             value=NodeOutput(frame=outcome.output, written=result.write is not None),
         )
 

@@ -44,6 +44,16 @@ def materialization_metadata(result: NodeResult, *, story_html: str | None = Non
             "\n\n".join(f"```sql\n{q}\n```" for q in result.sql_executed))
     if result.sample_rows:
         meta[md.SAMPLE] = dg.MetadataValue.json(list(result.sample_rows))
+    if result.quarantine is not None:
+        meta[md.QUARANTINE_ROWS] = dg.MetadataValue.int(result.quarantine.rows)
+        meta[md.QUARANTINE_WRITTEN] = dg.MetadataValue.int(result.quarantine.rows_written)
+        meta[md.QUARANTINE_TARGET] = result.quarantine.destination
+    dead = result.extra.get("dead_letters")
+    if dead:
+        meta[md.DEAD_LETTERS] = dg.MetadataValue.int(dead["bad_records"])
+        meta[md.DEAD_LETTER_TARGET] = dead["destination"]
+    if result.gate is not None:
+        meta[md.GATE] = dg.MetadataValue.json(result.gate.summary())
     if result.dry_run:
         meta[md.DRY_RUN] = True
     if story_html:
@@ -60,6 +70,20 @@ def summary_markdown(result: NodeResult) -> str:
     if result.write is not None:
         lines += ["", f"Written to `{result.write.location}` ({result.write.format}, "
                       f"{result.write.mode})."]
+    if result.quarantine is not None:
+        lines += ["", f"Quarantined {result.quarantine.rows:,} row(s) "
+                      f"({result.quarantine.rows_written:,} written to "
+                      f"`{result.quarantine.destination}`)."]
+    dead = result.extra.get("dead_letters")
+    if dead:
+        lines += ["", f"Dead-lettered {dead['bad_records']:,} of {dead['rows_read']:,} record(s) "
+                      f"to `{dead['destination']}`."]
+    for block in (result.contracts, result.validation):
+        failed = block.failed_tests if block is not None else ()
+        if failed:
+            lines += ["", f"Failing {block.kind} tests: " + ", ".join(
+                f"{t.name} ({t.failing_rows if t.failing_rows is not None else 'aggregate'}"
+                f", {t.on_fail})" for t in failed)]
     if result.dry_run:
         lines += ["", "_Dry run: nothing was written._"]
     if result.timings:

@@ -63,6 +63,23 @@ class OdibiTranslator:
             metadata=self._metadata(project, node, pipeline),
         )
 
+    def get_asset_check_specs(self, project: Any, node: Any, asset_key: dg.AssetKey
+                              ) -> list[dg.AssetCheckSpec]:
+        """One asset check per contract and validation test of ``node``, on ``asset_key``.
+
+        Contracts always block downstream assets; tests block when ``on_fail: fail``.
+
+        Example:
+            .. code-block:: python
+
+                class NoChecks(OdibiTranslator):
+                    def get_asset_check_specs(self, project, node, asset_key):
+                        return []  # tests still run; they just are not asset checks
+        """
+        from odibi_dagster.checks import build_check_specs
+
+        return build_check_specs(node.config, asset_key)
+
     def get_retry_policy(self, project: Any, node: Any) -> dg.RetryPolicy | None:
         """Dagster retries for ``node`` from the project ``retry`` block and the node's override.
 

@@ -42,7 +42,16 @@ def print_summary(results: Iterable[NodeResult], stream: TextIO | None = None) -
             written = "dry run, not written" if r.dry_run else \
                 f"{r.rows_written or 0:,} rows written" if r.write else "not written (no write)"
             version = f", Delta v{r.delta_version}" if r.delta_version is not None else ""
-            detail = f"{r.rows_out or 0:,} rows out, {written}{version}, {r.duration_seconds:.2f}s"
+            detail = f"{r.rows_out or 0:,} rows out, {written}{version}"
+            if r.quarantine is not None and r.quarantine.rows:
+                detail += f", {r.quarantine.rows:,} quarantined"
+            if r.extra.get("dead_letters", {}).get("bad_records"):
+                detail += f", {r.extra['dead_letters']['bad_records']:,} dead-lettered"
+            failed = [f"{t.name} ({t.on_fail})" for b in (r.contracts, r.validation) if b
+                      for t in b.failed_tests]
+            if failed:
+                detail += f", tests failed: {', '.join(failed)}"
+            detail += f", {r.duration_seconds:.2f}s"
         elif r.status == "failed" and r.error:
             detail = f"{r.error.type} in {r.error.phase}: {r.error.message}"
             if r.error.fix:

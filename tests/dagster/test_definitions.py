@@ -77,10 +77,15 @@ def test_materialize_everything_writes_targets_metadata_and_story(retail: Path) 
 
     orders_meta = events[("sales", "clean_orders")]
     silver = DeltaTable(str(retail / "lake" / "silver" / "orders")).to_pandas()
-    # 10 order versions -> 8 orders -> 7 after dropping the cancelled one.
-    assert sorted(silver["order_id"]) == [1001, 1002, 1003, 1005, 1006, 1007, 1008]
-    assert orders_meta["dagster/row_count"].value == 7
-    assert orders_meta["odibi/rows_written"].value == 7
+    # 10 order versions -> 8 orders -> 7 after dropping the cancelled one -> 6 after quarantining
+    # order 1007 (quantity 10 fails plausible_quantity).
+    assert sorted(silver["order_id"]) == [1001, 1002, 1003, 1005, 1006, 1008]
+    assert orders_meta["dagster/row_count"].value == 6
+    assert orders_meta["odibi/rows_written"].value == 6
+    assert orders_meta["odibi/quarantine_rows"].value == 1
+    quarantined = DeltaTable(str(retail / "lake" / "_quarantine" / "orders")).to_pandas()
+    assert list(quarantined["order_id"]) == [1007]
+    assert "plausible_quantity" in quarantined["_failed_tests"][0]
     assert orders_meta["odibi/delta_version"].value == 0
     columns = [c.name for c in orders_meta["dagster/column_schema"].schema.columns]
     assert "amount_with_tax" in columns
