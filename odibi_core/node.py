@@ -120,8 +120,13 @@ class NodeRunner:
         self._connections: dict[str, Connection] = {}
 
     # ---- public ----------------------------------------------------------------------------
-    def run(self, key: str, *, inputs: Mapping[str, Frame], context: RunContext) -> NodeRun:
-        """Run node ``key`` (``pipeline.node``) with its upstream frames by alias."""
+    def run(self, key: str, *, inputs: Mapping[str, Frame], context: RunContext,
+            source: Frame | None = None, write_mode: str | None = None) -> NodeRun:
+        """Run node ``key`` (``pipeline.node``) with its upstream frames by alias.
+
+        ``source`` replaces what the node's ``read`` would read (a replay of fixed dead letters);
+        ``write_mode`` overrides ``write.mode`` (a replay appends).
+        """
         ref = self.project.graph.node(key)
         node = ref.config
         started = datetime.now(timezone.utc)
@@ -132,8 +137,8 @@ class NodeRunner:
         write: WriteResult | None = None
         try:
             self._check_supported(key, node)
-            frame_in = trace.timed("read", lambda: self._read_input(ref, inputs, context,
-                                                                    trace))
+            frame_in = source if source is not None else trace.timed(
+                "read", lambda: self._read_input(ref, inputs, context, trace))
             if node.contracts:
                 trace.timed("contracts",
                             lambda: self._check_contracts(ref, frame_in, started, context, trace))
@@ -149,7 +154,7 @@ class NodeRunner:
                     trace.timed("quarantine", lambda: self._quarantine(
                         ref, checked, frame_in, context, trace))
             if node.write is not None and not context.dry_run:
-                write = trace.timed("write", lambda: self._write(ref, frame_out))
+                write = trace.timed("write", lambda: self._write(ref, frame_out, write_mode))
             result = self._result(ref, "success", started, clock, trace, frame_in, frame_out,
                                   write, context)
             return NodeRun(result, frame_out)
@@ -346,12 +351,12 @@ class NodeRunner:
         return EvaluationContext(node=ref.key, kind=kind, now=now,  # type: ignore[arg-type]
                                  history=history)
 
-    def _write(self, ref: Any, frame: Frame) -> WriteResult:
+    def _write(self, ref: Any, frame: Frame, mode: str | None = None) -> WriteResult:
         write = ref.config.write
         location = self.target_location(ref.key)
         assert location is not None
         return self.engine.write(frame, WriteRequest(
-            location=location, format=write.format, mode=write.mode,
+            location=location, format=write.format, mode=mode or write.mode,
             options=dict(write.options or {}), partition_by=tuple(write.partition_by or ()),
             merge_schema=bool(write.merge_schema), node=ref.key,
         ))

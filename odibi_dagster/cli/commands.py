@@ -12,7 +12,7 @@ from odibi_core.node import unsupported_features
 
 from odibi_dagster.cli.output import EXIT_FAILED, EXIT_OK, ProgressPrinter, print_summary
 
-__all__ = ["graph", "init", "run", "story", "validate"]
+__all__ = ["dlq", "graph", "init", "run", "story", "validate"]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -109,3 +109,39 @@ def init(args: argparse.Namespace) -> int:
     print(f"Created {target}/. Next:\n  odibi run {target}\n  odibi graph {target}")
     return EXIT_OK
 
+
+
+def dlq(args: argparse.Namespace) -> int:
+    """Dead letters of one node: list them, or replay the ones that parse now.
+
+    A replay runs outside Dagster, straight through the node's lifecycle, and appends.
+    """
+    from odibi_core.dead_letters import load_corrections
+    from odibi_core.engines import get_engine
+    from odibi_core.node import NodeRunner
+    from odibi_core.replay import replay_node, show_node
+
+    project = load_project(args.project, env=args.env)
+    (key,) = project.graph.select(nodes=[args.node], include_upstream=False)
+    runner = NodeRunner(project, get_engine(project.config.engine))
+    if args.action == "show":
+        listing = show_node(runner, key, limit=args.limit, include_replayed=args.all)
+        print(f"{key}: {listing.total} dead letter(s) at {listing.destination}, "
+              f"{listing.pending} pending, {listing.replayed} replayed")
+        for row in listing.rows:
+            state = "replayed" if row.get("_replayed_at") else "pending"
+            print(f"  {row['source_file']}:{row['line']}  [{state}] {row['error']}\n"
+                  f"      {row['raw']!r}")
+        return EXIT_OK
+    corrections = load_corrections(Path(args.corrections)) if args.corrections else None
+    outcome = replay_node(runner, key, corrections=corrections, dry_run=args.dry_run)
+    replay = outcome.replay
+    verb = "would replay" if args.dry_run else "replayed"
+    print(f"{key}: {verb} {replay.replayed} dead letter(s); {replay.still_failing} still fail")
+    for failure in replay.failures:
+        print(f"  {failure['source_file']}:{failure['line']}  {failure['error']}")
+    if outcome.node_result is not None and outcome.node_result.write is not None:
+        write = outcome.node_result.write
+        print(f"Appended {write.rows_written} row(s) to {write.location}"
+              + (f" (Delta v{write.delta_version})" if write.delta_version is not None else ""))
+    return EXIT_OK if replay.still_failing == 0 else EXIT_FAILED

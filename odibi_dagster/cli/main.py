@@ -57,6 +57,19 @@ def build_parser() -> argparse.ArgumentParser:
                        help="with show: a story .json file; with last: the project (default .)")
     story.add_argument("--env", "-e", default=None)
 
+    dlq = commands.add_parser("dlq", help="list or replay a node's dead letters")
+    dlq.add_argument("action", choices=["show", "replay"])
+    dlq.add_argument("project", nargs="?", default=".",
+                     help="project file or folder holding odibi.yaml (default: .)")
+    dlq.add_argument("--env", "-e", default=None)
+    dlq.add_argument("--node", "-n", required=True, help="the node (name or pipeline.name)")
+    dlq.add_argument("--limit", type=int, default=20, help="show: rows to list (default 20)")
+    dlq.add_argument("--all", action="store_true", help="show: include replayed dead letters")
+    dlq.add_argument("--corrections", default=None, metavar="FILE",
+                     help="replay: CSV/JSON Lines of source_file,line,raw with fixed raw text")
+    dlq.add_argument("--dry-run", action="store_true",
+                     help="replay: say what would be replayed; write and mark nothing")
+
     init = commands.add_parser("init", help="create a runnable starter project")
     init.add_argument("name", help="folder to create")
     return parser
@@ -72,6 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "graph": commands.graph,
         "story": commands.story,
         "init": commands.init,
+        "dlq": commands.dlq,
     }[args.command]
     try:
         return handler(args)
