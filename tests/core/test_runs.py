@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-import multiprocessing
+import subprocess
+import sys
 from pathlib import Path
 
 from odibi_core.config import load_project
@@ -33,12 +34,18 @@ def result(node: str, status: str = "success", second: int = 1) -> NodeResult:
                       if status == "failed" else None)
 
 
-def _record(args: tuple[str, str, str]) -> None:
-    root, run_id, node = args
-    project = load_project(Path(root) / "odibi.yaml")
-    records = RunRecords(system_root(project))
-    records.record(run_id, result(node))
-    publish_story(project, records, run_id, "p", expected=["a", "b", "c"])
+RECORD = """
+import sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[4])
+from test_runs import result
+from odibi_core.config import load_project
+from odibi_core.runs import RunRecords, publish_story, system_root
+project = load_project(Path(sys.argv[1]) / "odibi.yaml")
+records = RunRecords(system_root(project))
+records.record(sys.argv[2], result(sys.argv[3]))
+publish_story(project, records, sys.argv[2], "p", expected=["a", "b", "c"])
+"""
 
 
 def test_story_grows_as_nodes_finish_and_is_final_at_the_end(tmp_path: Path) -> None:
@@ -73,8 +80,10 @@ def test_nodes_finishing_in_parallel_processes_all_reach_the_story(tmp_path: Pat
     project = load_project(tmp_path / "odibi.yaml")
     records = RunRecords(system_root(project))
     records.start(RunMeta(run_id="run-2", project="runs", started_at="2026-11-27T10:00:00.000Z"))
-    with multiprocessing.get_context("spawn").Pool(3) as pool:
-        pool.map(_record, [(str(tmp_path), "run-2", n) for n in ("a", "b", "c")])
+    here = str(Path(__file__).parent)
+    workers = [subprocess.Popen([sys.executable, "-c", RECORD, str(tmp_path), "run-2", n, here])
+               for n in ("a", "b", "c")]
+    assert [w.wait(timeout=120) for w in workers] == [0, 0, 0]
     story = json.loads(next((story_root(project) / "p").rglob("*.json")).read_text())
     assert story["status"] == "success"
     assert sorted(n["node"] for n in story["nodes"]) == ["a", "b", "c"]
