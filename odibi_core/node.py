@@ -20,6 +20,7 @@ from odibi_core.errors import ConfigError, ConfigProblem, DataError, NodeError, 
 from odibi_core.dead_letters import read_with_dead_letter_queue
 from odibi_core.results import (
     DeadLetterResult,
+    iso_utc,
     ErrorInfo,
     GateResult,
     NodeResult,
@@ -166,15 +167,6 @@ class NodeRunner:
                                 transient=error.transient)
             wrapped.__cause__ = exc
             return NodeRun(result, None, wrapped)
-
-    def skipped(self, key: str, reason: str) -> NodeResult:
-        """The result of a node that was not run (disabled, or upstream failed)."""
-        ref = self.project.graph.node(key)
-        return NodeResult(
-            pipeline=ref.pipeline, node=ref.name, status="skipped",
-            started_at=_iso(datetime.now(timezone.utc)), duration_seconds=0.0,
-            engine=self.engine.name, skipped_reason=reason,
-        )
 
     def connection(self, name: str) -> Connection:
         if name not in self._connections:
@@ -371,7 +363,7 @@ class NodeRunner:
             pipeline=ref.pipeline,
             node=ref.name,
             status=status,  # type: ignore[arg-type]
-            started_at=_iso(started),
+            started_at=iso_utc(started),
             duration_seconds=round(time.perf_counter() - clock, 6),
             engine=engine.name,
             timings=tuple(trace.timings),
@@ -443,6 +435,3 @@ def _safe(call: Callable[[], Any], default: Any = None) -> Any:
     except Exception:  # noqa: BLE001
         return default
 
-
-def _iso(moment: datetime) -> str:
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -6,9 +6,11 @@ These are the only objects that cross from ``odibi_core`` into stories and into 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
 from typing import Any, Literal
 
 __all__ = [
+    "iso_utc",
     "CheckKind",
     "ColumnSchema",
     "DeadLetterResult",
@@ -22,6 +24,17 @@ __all__ = [
     "ValidationResult",
     "WriteResult",
 ]
+
+
+def iso_utc(moment: datetime) -> str:
+    """The form every timestamp in a record takes: ISO-8601, UTC, milliseconds, ``Z``.
+
+    A naive ``moment`` is taken to be UTC.
+    """
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    text = moment.astimezone(timezone.utc).isoformat(timespec="milliseconds")
+    return text.replace("+00:00", "Z")
 
 NodeStatus = Literal["success", "failed", "skipped"]
 CheckKind = Literal["contract", "validation"]

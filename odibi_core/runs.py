@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from odibi_core.errors import ConfigError, ConfigProblem
-from odibi_core.results import NodeResult
+from odibi_core.results import NodeResult, iso_utc
 
 __all__ = ["RunMeta", "RunRecords", "publish_story", "story_root", "system_root"]
 
@@ -173,8 +173,9 @@ def publish_story(project: Any, records: RunRecords, run_id: str, pipeline: str,
 
 
 def _end_of(result: NodeResult) -> str:
-    from datetime import datetime, timedelta
+    from datetime import timedelta
 
-    start = datetime.fromisoformat(result.started_at.replace("Z", "+00:00"))
-    end = start + timedelta(seconds=result.duration_seconds)
-    return end.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    from odibi_core.story import parse_timestamp
+
+    return iso_utc(parse_timestamp(result.started_at)
+                   + timedelta(seconds=result.duration_seconds))

@@ -13,6 +13,7 @@ from typing import Any
 import dagster as dg
 
 from odibi_core.node import NodeRunner, RunContext
+from odibi_core.results import iso_utc
 from odibi_core.runs import RunMeta, RunRecords, publish_story, system_root
 from odibi_dagster import metadata as md
 from odibi_dagster.checks import build_check_results
@@ -106,11 +107,7 @@ def _build_asset(project: Any, specs: OdibiSpecs, translator: OdibiTranslator,
 
 def _run_started_at(context: dg.AssetExecutionContext) -> str:
     record = context.instance.get_run_record_by_id(context.run.run_id)
-    moment = record.create_timestamp if record is not None else datetime.now(timezone.utc)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace(
-        "+00:00", "Z")
+    return iso_utc(record.create_timestamp if record is not None else datetime.now(timezone.utc))
 
 
 def _expected_nodes(run: Any, specs: OdibiSpecs, pipeline: str) -> list[str]:

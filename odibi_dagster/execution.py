@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -19,6 +19,7 @@ import dagster as dg
 
 from odibi_core.results import NodeResult
 from odibi_core.runs import RunRecords, publish_story, system_root
+from odibi_core.story import load_story
 from odibi_dagster import metadata as md
 from odibi_dagster.specs import OdibiSpecs, build_odibi_specs
 
@@ -91,7 +92,7 @@ def run_project(project: Any, node_keys: Sequence[str], *, dry_run: bool = False
     with project_environment(project), dg.DagsterInstance.get() as instance:
         step_names = {_step_key(spec.key): node for node, spec in specs.by_node.items()}
         watcher = progress(instance, ("odibi/invocation", invocation), step_names) \
-            if progress else _nothing()
+            if progress else nullcontext()
         with watcher:
             result = dg.execute_job(_asset_job(), instance=instance,
                                     run_config=run_config, tags=tags, asset_selection=keys)
@@ -116,12 +117,8 @@ def _finish_stories(project: Any, specs: OdibiSpecs, run_id: str,
     for pipeline, names in by_pipeline.items():
         paths = publish_story(project, records, run_id, pipeline, expected=names, final=True)
         stories.append(paths.html)
-        done = {r.node: r for r in records.results(run_id, pipeline)}
-        for name in names:
-            results.append(done.get(name) or NodeResult(
-                pipeline=pipeline, node=name, status="skipped", started_at="",
-                duration_seconds=0.0, engine=project.config.engine,
-                skipped_reason="not run: an upstream node failed"))
+        by_name = {r.node: r for r in load_story(paths.json).nodes}
+        results += [by_name[name] for name in names if name in by_name]
     return stories, results
 
 
@@ -136,8 +133,3 @@ def _asset_job() -> Any:
 
 def _step_key(key: dg.AssetKey) -> str:
     return "__".join(key.path)
-
-
-@contextmanager
-def _nothing() -> Iterator[None]:
-    yield

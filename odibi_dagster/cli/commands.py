@@ -52,17 +52,17 @@ def run(args: argparse.Namespace) -> int:
 
 def validate(args: argparse.Namespace) -> int:
     project = load_project(args.project, env=args.env)
-    problems = [
-        ConfigProblem(
-            message=f"Node {key} declares {', '.join(missing)}, which this version cannot run "
-                    "yet.",
-            file=path, line=line, key_path=project.node_key_path(key),
-            fix="Remove the block, or upgrade odibi.",
-        )
-        for key, ref in project.graph.nodes.items()
-        if (missing := unsupported_features(ref.config))
-        for path, line in [project.locate_node(key)]
-    ]
+    problems: list[ConfigProblem] = []
+    for key, ref in project.graph.nodes.items():
+        missing = unsupported_features(ref.config)
+        if missing:
+            path, line = project.locate_node(key)
+            problems.append(ConfigProblem(
+                message=f"Node {key} declares {', '.join(missing)}, which this version cannot "
+                        "run yet.",
+                file=path, line=line, key_path=project.node_key_path(key),
+                fix="Remove the block, or upgrade odibi.",
+            ))
     if problems:
         raise ConfigError(problems)
     counts = len(project.graph.nodes)
