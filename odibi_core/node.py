@@ -18,6 +18,16 @@ from odibi_core.connections import Connection, build_connection
 from odibi_core.engines.base import Engine, Frame, ReadRequest, ResolvedLocation, WriteRequest
 from odibi_core.errors import ConfigError, ConfigProblem, DataError, NodeError, OdibiError, is_transient
 from odibi_core.dead_letters import read_with_dead_letter_queue
+from odibi_core.incremental import (
+    HwmStore,
+    apply_read_incremental,
+    commit_hwm,
+    incremental_column,
+    missing_incremental_column,
+    newer_than_target,
+)
+from odibi_core.privacy import apply_privacy
+from odibi_core.schema_policy import harmonize_schema
 from odibi_core.results import (
     DeadLetterResult,
     iso_utc,
@@ -31,9 +41,11 @@ from odibi_core.results import (
 )
 
 if TYPE_CHECKING:
+    from odibi_core.incremental import IncrementalWindow
+    from odibi_core.schema_policy import SchemaHarmony
     from odibi_core.validation import Split
 
-__all__ = ["NodeRun", "NodeRunner", "RunContext", "unsupported_features"]
+__all__ = ["NodeRun", "NodeRunner", "RunContext"]
 
 DEFAULT_SAMPLE_ROWS = 10
 
@@ -66,25 +78,6 @@ class NodeRun:
         return self.result.status == "success"
 
 
-def unsupported_features(node: Any) -> list[str]:
-    """Blocks the project file may declare that this version cannot run yet.
-
-    They are validated by the config models from day one, but running a node that declares one
-    fails before anything is read rather than silently ignoring it.
-    """
-    found: list[str] = []
-    if node.privacy is not None:
-        found.append("privacy")
-    if node.schema_policy is not None:
-        found.append("schema_policy")
-    if node.materialized != "table":
-        found.append(f"materialized: {node.materialized}")
-    if node.read is not None:
-        if node.read.incremental is not None:
-            found.append("read.incremental")
-    return found
-
-
 @dataclass
 class _Trace:
     """What the lifecycle observed, gathered as it goes so a failure still reports it."""
@@ -97,6 +90,10 @@ class _Trace:
     quarantine: QuarantineResult | None = None
     gate: GateResult | None = None
     dead_letters: DeadLetterResult | None = None
+    incremental: IncrementalWindow | None = None
+    schema_policy: SchemaHarmony | None = None
+    view: str | None = None
+    incremental_target_max: Any = None
 
     def timed(self, phase: str, call: Callable[[], Any]) -> Any:
         self.phase = phase
@@ -137,7 +134,6 @@ class NodeRunner:
         frame_out: Frame | None = None
         write: WriteResult | None = None
         try:
-            self._check_supported(key, node)
             frame_in = source if source is not None else trace.timed(
                 "read", lambda: self._read_input(ref, inputs, context, trace))
             if node.contracts:
@@ -146,7 +142,16 @@ class NodeRunner:
             frame_out = trace.timed(
                 "transform", lambda: self._transform(ref, frame_in, inputs, trace.sql)
             )
-            frame_out = self.engine.collect(frame_out)
+            if node.privacy is not None:
+                frame_out = trace.timed("privacy", lambda: apply_privacy(
+                    self.engine, frame_out, node.privacy, node=key))
+            if node.materialized == "view":
+                trace.view = node.name
+                frame_out = self.engine.create_view(node.name, frame_out)
+            else:
+                frame_out = self.engine.collect(frame_out)
+            if node.cache:
+                frame_out = self.engine.cache(frame_out)
             if node.validation is not None:
                 checked = trace.timed("validate", lambda: self._validate(
                     ref, frame_out, started, context, trace))
@@ -155,7 +160,12 @@ class NodeRunner:
                     trace.timed("quarantine", lambda: self._quarantine(
                         ref, checked, frame_in, context, trace))
             if node.write is not None and not context.dry_run:
-                write = trace.timed("write", lambda: self._write(ref, frame_out, write_mode))
+                frame_out, merge_schema, mode = self._prepare_write(ref, frame_out, write_mode,
+                                                                   trace)
+                write = trace.timed("write", lambda: self._write(
+                    ref, frame_out, mode, merge_schema=merge_schema))
+                if trace.incremental is not None:
+                    commit_hwm(self._hwm_store(), ref.pipeline, ref.name, trace.incremental)
             result = self._result(ref, "success", started, clock, trace, frame_in, frame_out,
                                   write, context)
             return NodeRun(result, frame_out)
@@ -193,16 +203,6 @@ class NodeRunner:
                                             node=key))
 
     # ---- lifecycle phases ------------------------------------------------------------------
-    def _check_supported(self, key: str, node: Any) -> None:
-        missing = unsupported_features(node)
-        if missing:
-            raise OdibiError(
-                f"This node declares {', '.join(missing)}, which this version of odibi cannot "
-                "run yet.",
-                fix="Remove the block(s) from the node, or upgrade odibi.",
-                node=key,
-            )
-
     def _read_input(self, ref: Any, inputs: Mapping[str, Frame], context: RunContext,
                     trace: _Trace) -> Frame | None:
         node = ref.config
@@ -217,11 +217,17 @@ class NodeRunner:
                 node=ref.key,
             )
             if read.dead_letter is None:
-                return self.engine.read(request)
-            frame, trace.dead_letters = read_with_dead_letter_queue(
-                self.engine, request, read.dead_letter,
-                self.connection(read.dead_letter.connection),
-                batch_id=context.batch_id, dry_run=context.dry_run)
+                frame = self.engine.read(request)
+            else:
+                frame, trace.dead_letters = read_with_dead_letter_queue(
+                    self.engine, request, read.dead_letter,
+                    self.connection(read.dead_letter.connection),
+                    batch_id=context.batch_id, dry_run=context.dry_run)
+            if read.incremental is not None:
+                frame, trace.incremental = apply_read_incremental(
+                    self.engine, frame, read.incremental, store=self._hwm_store(),
+                    pipeline=ref.pipeline, node=ref.name, now=datetime.now(timezone.utc),
+                    key=ref.key)
             return frame
         source = self.project.graph.input_source(ref.key)
         if source is None:
@@ -343,14 +349,52 @@ class NodeRunner:
         return EvaluationContext(node=ref.key, kind=kind, now=now,  # type: ignore[arg-type]
                                  history=history)
 
-    def _write(self, ref: Any, frame: Frame, mode: str | None = None) -> WriteResult:
+    def _prepare_write(self, ref: Any, frame: Frame, mode: str | None,
+                       trace: _Trace) -> tuple[Frame, bool, str]:
+        """The frame, schema merging and mode the write gets after ``schema_policy`` and
+        ``materialized: incremental`` had their say."""
+        node = ref.config
+        write = node.write
+        location = self.target_location(ref.key)
+        assert location is not None
+        merge_schema = bool(write.merge_schema)
+        if node.schema_policy is not None:
+            trace.schema_policy = trace.timed("schema_policy", lambda: harmonize_schema(
+                self.engine, frame, node.schema_policy, location=location,
+                format=write.format, node=ref.key))
+            frame = trace.schema_policy.frame
+            merge_schema = merge_schema or trace.schema_policy.merge_schema
+        if node.materialized == "incremental" and mode is None:
+            column = self._incremental_column(ref)
+            target = self.read_target(ref.key) if self.engine.read_schema(ReadRequest(
+                location=location, format=write.format, node=ref.key)) is not None else None
+            frame, trace.incremental_target_max = trace.timed("incremental", lambda: (
+                newer_than_target(self.engine, frame, target, column, key=ref.key)))
+            if "mode" not in write.model_fields_set:
+                mode = "upsert" if write.keys else "append"
+        return frame, merge_schema, mode or write.mode
+
+    def _incremental_column(self, ref: Any) -> str:
+        column = incremental_column(self.project, ref.key)
+        if column is None:
+            raise ConfigError(missing_incremental_column(self.project, ref.key))
+        return column
+
+    def _hwm_store(self) -> HwmStore:
+        from odibi_core.runs import system_root
+
+        return HwmStore(system_root(self.project))
+
+    def _write(self, ref: Any, frame: Frame, mode: str | None = None, *,
+               merge_schema: bool | None = None) -> WriteResult:
         write = ref.config.write
         location = self.target_location(ref.key)
         assert location is not None
         return self.engine.write(frame, WriteRequest(
             location=location, format=write.format, mode=mode or write.mode,
             options=dict(write.options or {}), partition_by=tuple(write.partition_by or ()),
-            merge_schema=bool(write.merge_schema), node=ref.key,
+            merge_schema=bool(write.merge_schema) if merge_schema is None else merge_schema,
+            node=ref.key,
         ))
 
     # ---- result ----------------------------------------------------------------------------
@@ -419,12 +463,20 @@ def _step_parts(step: Any) -> tuple[str, str, dict[str, Any]]:
 
 
 def _quality_summary(trace: _Trace) -> dict[str, Any]:
-    """The data-quality results as JSON-friendly ``extra`` entries, for the story."""
+    """The data-quality and materialization results as JSON-friendly ``extra`` entries, for
+    the story."""
     extra: dict[str, Any] = {}
-    for key in ("dead_letters", "contracts", "validation", "quarantine", "gate"):
+    for key in ("dead_letters", "contracts", "validation", "quarantine", "gate", "incremental",
+                "schema_policy"):
         value = getattr(trace, key)
         if value is not None:
             extra[key] = value.summary()
+    if trace.view is not None:
+        extra["view"] = trace.view
+    if trace.incremental_target_max is not None:
+        value = trace.incremental_target_max
+        extra["incremental_target_max"] = value.isoformat() if hasattr(value, "isoformat") \
+            else value
     return extra
 
 

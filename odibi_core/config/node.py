@@ -338,6 +338,33 @@ class NodeConfig(OdibiModel):
             raise config_error("params is given without a transformer.",
                                fix="Add transformer: NAME, or move the params into a transform "
                                "step ({function: NAME, params: {...}}).", key="params")
+        if self.materialized == "view" and self.write is not None:
+            raise config_error(
+                "materialized: view registers a view computed on read, so the node cannot also "
+                "have a write block.",
+                fix="Remove write:, or use materialized: table to store the output.",
+                key="materialized")
+        if self.materialized == "incremental":
+            if self.write is None:
+                raise config_error("materialized: incremental needs a write target.",
+                                   fix="Add a write: block.", key="materialized")
+            if self.read is not None and self.read.incremental is None:
+                raise config_error(
+                    "materialized: incremental writes only rows newer than the target's, by the "
+                    "column of read.incremental, and this node's read has no incremental block.",
+                    fix="Add incremental: {mode: stateful, column: updated_at} to read:, or use "
+                        "materialized: table.", key="materialized")
+            if "mode" in self.write.model_fields_set and self.write.mode == "overwrite":
+                raise config_error(
+                    "materialized: incremental adds rows; write.mode: overwrite would replace "
+                    "the target with them.",
+                    fix="Remove write.mode (append, or upsert on options.keys), or use "
+                        "materialized: table.", key="write.mode")
+        if self.schema_policy is not None and self.write is None:
+            raise config_error("schema_policy shapes the output like its write target, and this "
+                               "node has no write.",
+                               fix="Add a write: block, or remove schema_policy.",
+                               key="schema_policy")
         for index, test in enumerate(self.contracts):
             if test.on_fail != "fail":
                 raise config_error(

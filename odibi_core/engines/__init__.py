@@ -17,12 +17,16 @@ __all__ = ["ENGINES", "ENGINE_ALIASES", "Engine", "available_engines", "get_engi
 
 ENGINES: dict[str, str] = {
     "pandas": "odibi_core.engines.pandas:PandasEngine",
+    "polars": "odibi_core.engines.polars:PolarsEngine",
+    "spark": "odibi_core.engines.spark:SparkEngine",
 }
 ENGINE_ALIASES: dict[str, str] = {
     "pd": "pandas",
+    "pl": "polars",
+    "pyspark": "spark",
 }
-# Named by the SPEC, implemented by a later release: a clearer message than "unknown".
-_PLANNED = ("polars", "spark")
+# The extra that installs an engine's library, for the message when it is missing.
+_EXTRAS = {"spark": "odibi-dagster[spark]"}
 
 
 def available_engines() -> list[str]:
@@ -44,7 +48,15 @@ def get_engine(name: str, **options: Any) -> Engine:
     if key not in ENGINES:
         raise ConfigError(_unknown(name))
     module_name, _, class_name = ENGINES[key].partition(":")
-    cls = getattr(importlib.import_module(module_name), class_name)
+    try:
+        cls = getattr(importlib.import_module(module_name), class_name)
+    except ModuleNotFoundError as exc:
+        raise ConfigError(ConfigProblem(
+            message=f"The {key} engine needs the Python package '{exc.name}', which is not "
+                    "installed.",
+            key_path="engine",
+            fix=f"pip install '{_EXTRAS.get(key, exc.name)}'",
+        )) from exc
     try:
         return cls(**options)
     except TypeError as exc:
@@ -57,12 +69,6 @@ def get_engine(name: str, **options: Any) -> Engine:
 
 def _unknown(name: str) -> ConfigProblem:
     known = available_engines()
-    if name in _PLANNED:
-        return ConfigProblem(
-            message=f"The {name} engine is not available in this version yet.",
-            key_path="engine",
-            fix="Use one of: " + ", ".join(known) + ".",
-        )
     close = get_close_matches(name, [*known, *ENGINE_ALIASES], n=1)
     hint = f" Did you mean '{ENGINE_ALIASES.get(close[0], close[0])}'?" if close else ""
     return ConfigProblem(

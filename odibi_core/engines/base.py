@@ -330,6 +330,66 @@ class Engine(ABC):
         unchanged."""
         return frame
 
+    def rows_after(self, frame: Frame, column: str, value: Any) -> Frame:
+        """The rows whose ``column`` is greater than ``value`` (a Python scalar of the column's
+        type: int, float, str, ``date`` or ``datetime``); nulls are dropped. Incremental loads
+        use it to keep only rows newer than a high-water mark."""
+        raise NotImplementedError(f"The {self.name} engine does not filter on a watermark.")
+
+    # ---- schema policy, privacy, views (SPEC §3, §7) ---------------------------------------
+    def read_schema(self, request: ReadRequest) -> tuple[ColumnSchema, ...] | None:
+        """The schema of what ``request`` would read, or None when nothing is there yet.
+
+        Engines override this to read only metadata (a Delta log, a parquet footer); the
+        default reads the data.
+        """
+        try:
+            return self.schema(self.read(request))
+        except DataError:
+            if _exists(request.location):
+                raise
+            return None
+
+    def conform(self, frame: Frame, columns: Sequence[ColumnSchema]) -> Frame:
+        """``frame`` with exactly ``columns``, in that order.
+
+        A column the frame has is cast to the listed logical type (a value that does not
+        convert is a :class:`DataError` naming the column); a column it lacks is added as
+        nulls of that type; a column not listed is dropped. Used by ``schema_policy`` to shape
+        an output like its target table.
+        """
+        raise NotImplementedError(f"The {self.name} engine does not conform schemas.")
+
+    def anonymize(self, frame: Frame, columns: Sequence[str],
+                  method: Literal["hash", "mask", "redact"], salt: str | None = None) -> Frame:
+        """``frame`` with each of ``columns`` protected; every result column is a string and
+        nulls stay null. The result is the same on every engine:
+
+        - ``hash``: lowercase hex SHA-256 of ``(salt or "") + text``;
+        - ``mask``: ``text`` with every character but the last 4 replaced by ``*`` (a value of
+          4 characters or fewer becomes all ``*``, keeping its length);
+        - ``redact``: the string ``[REDACTED]``.
+
+        ``text`` is the value's canonical text: strings as they are, integers in decimal,
+        booleans ``true``/``false``, dates ``YYYY-MM-DD``. Callers check the column types first
+        (``odibi_core.privacy``); other types are not given to this method.
+        """
+        raise NotImplementedError(f"The {self.name} engine does not anonymize columns.")
+
+    def create_view(self, name: str, frame: Frame) -> Frame:
+        """Register ``frame`` as the view ``name`` in the engine's catalog and return a frame
+        that reads it.
+
+        A view is a definition, computed when read, never a stored table: a Spark temporary
+        view, a view in the engine's DuckDB catalog (pandas), a lazy frame registered in the
+        engine's SQL context (polars). Later :meth:`sql` calls may name it.
+        """
+        raise NotImplementedError(f"The {self.name} engine does not create views.")
+
+    def view_names(self) -> list[str]:
+        """Names of the views :meth:`create_view` registered on this engine, sorted."""
+        return []
+
     def sql_regex_match(self, column_sql: str, pattern: str) -> str:
         """SQL that is TRUE when ``column_sql`` (a string) contains a match of ``pattern``
         (search semantics; anchor with ``^...$`` to match the whole value)."""
@@ -394,6 +454,13 @@ class Engine(ABC):
                 fix=f"Check the format and options of the {action} block.",
                 node=node,
             ) from exc
+
+
+def _exists(location: ResolvedLocation) -> bool:
+    """Whether a local location exists (remote ones are assumed to)."""
+    import os
+
+    return not location.is_local or os.path.exists(location.uri)
 
 
 def timed(call: Callable[[], Any]) -> tuple[Any, float]:

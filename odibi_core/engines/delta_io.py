@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
     from deltalake import DeltaTable
 
-__all__ = ["DeltaWriteOutcome", "read_delta", "version_at", "write_delta"]
+__all__ = ["DeltaWriteOutcome", "delta_schema", "read_delta", "version_at", "write_delta"]
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,13 @@ def read_delta(location: ResolvedLocation, *, as_of_version: int | None = None,
             f"{latest}; recent versions are still readable.",
             fix="Read a newer version, or lengthen the table's vacuum retention.",
         ) from exc
+
+
+def delta_schema(location: ResolvedLocation) -> pa.Schema:
+    """The Arrow schema of the Delta table at ``location`` from its log (no data read)."""
+    import pyarrow as pa
+
+    return pa.schema(_open(location).schema().to_arrow())
 
 
 def version_at(history: Sequence[Mapping[str, Any]], moment: dt.datetime, display: str) -> int:

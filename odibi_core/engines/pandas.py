@@ -28,7 +28,7 @@ from odibi_core.engines.base import (
     RowPredicate,
     WriteRequest,
 )
-from odibi_core.engines.delta_io import read_delta, write_delta
+from odibi_core.engines.delta_io import delta_schema, read_delta, write_delta
 from odibi_core.engines.duckdb_sql import quote_identifier, run_duckdb
 from odibi_core.engines.file_layout import (
     check_file_mode,
@@ -73,7 +73,10 @@ class PandasEngine(Engine):
     name = "pandas"
     is_lazy = False
     supports_time_travel = True
-    supports_views = False
+    supports_views = True
+
+    def __init__(self) -> None:
+        self._views: Any = None  # a DuckDB connection holding the views, made on first use
 
     # ---- frames ----------------------------------------------------------------------------
     def count(self, frame: pd.DataFrame) -> int:
@@ -234,6 +237,97 @@ class PandasEngine(Engine):
         text = f"{schema}|{facts.get('n')}|{facts.get('s')}|{facts.get('x')}"
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
+    def rows_after(self, frame: pd.DataFrame, column: str, value: Any) -> pd.DataFrame:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        table = to_arrow(frame)
+        values = table.column(column)
+        bound = pa.scalar(_as_utc(value) if isinstance(value, dt.datetime) else value)
+        if bound.type != values.type:
+            bound = bound.cast(values.type)
+        keep = pc.fill_null(pc.greater(values, bound), False)
+        return from_arrow(table.filter(keep))
+
+    # ---- schema policy, privacy, views -----------------------------------------------------
+    def read_schema(self, request: ReadRequest) -> tuple[ColumnSchema, ...] | None:
+        """Delta: the log's schema; parquet: the footers'; csv/json: read the data."""
+        location = request.location
+        if location.is_local and not os.path.exists(location.uri) and not any(
+                ch in location.uri for ch in "*?["):
+            return None
+        if request.format == "delta":
+            arrow_schema = delta_schema(location)
+        elif request.format == "parquet":
+            import pyarrow.dataset as ds
+
+            files = list_source_files(location, "parquet")
+            arrow_schema = ds.dataset(files, format="parquet").schema
+        else:
+            return super().read_schema(request)
+        return tuple(ColumnSchema(f.name, logical_type_of_arrow(f.type), f.nullable)
+                     for f in arrow_schema)
+
+    def conform(self, frame: pd.DataFrame, columns: Sequence[ColumnSchema]) -> pd.DataFrame:
+        import pyarrow as pa
+
+        table = to_arrow(frame)
+        arrays, fields = [], []
+        for column in columns:
+            kind = arrow_type_of(column.type)
+            if column.name in table.column_names:
+                arrays.append(_cast_column(table.column(column.name), kind, column))
+            else:
+                arrays.append(pa.nulls(table.num_rows, type=kind))
+            fields.append(pa.field(column.name, kind))
+        return from_arrow(pa.Table.from_arrays(arrays, schema=pa.schema(fields)))
+
+    def anonymize(self, frame: pd.DataFrame, columns: Sequence[str], method: str,
+                  salt: str | None = None) -> pd.DataFrame:
+        """Through DuckDB: ``sha256``, ``repeat``/``right`` and a literal give one pass."""
+        prefix = "'" + (salt or "").replace("'", "''") + "'"
+
+        def protected(column: str) -> str:
+            text = _canonical_text_sql(quote_identifier(column))
+            if method == "hash":
+                return f"sha256({prefix} || {text})"
+            if method == "mask":
+                return (f"CASE WHEN {text} IS NULL THEN NULL "
+                        f"WHEN length({text}) <= 4 THEN repeat('*', length({text})) "
+                        f"ELSE repeat('*', length({text}) - 4) || right({text}, 4) END")
+            return f"CASE WHEN {quote_identifier(column)} IS NULL THEN NULL " \
+                   f"ELSE '[REDACTED]' END"
+
+        select = [f"{protected(c)} AS {quote_identifier(c)}" if c in columns
+                  else quote_identifier(c) for c in self.columns(frame)]
+        return self.sql(f"SELECT {', '.join(select)} FROM df", {"df": frame})
+
+    def create_view(self, name: str, frame: pd.DataFrame) -> pd.DataFrame:
+        """A view in this engine's DuckDB catalog over the frame's Arrow data: reading it runs
+        the view's query; nothing is stored."""
+        import duckdb
+
+        if self._views is None:
+            self._views = duckdb.connect()
+            self._views.execute("SET TimeZone = 'UTC'")
+        source = f"__odibi_view_source_{name}"
+        self._views.register(source, to_arrow(frame))
+        self._views.execute(f"CREATE OR REPLACE VIEW {quote_identifier(name)} AS "
+                            f"SELECT * FROM {quote_identifier(source)}")
+        return self._read_view(name)
+
+    def _read_view(self, name: str) -> pd.DataFrame:
+        return from_arrow(self._views.sql(f"SELECT * FROM {quote_identifier(name)}")
+                          .to_arrow_table())
+
+    def view_names(self) -> list[str]:
+        if self._views is None:
+            return []
+        rows = self._views.execute(
+            "SELECT view_name FROM duckdb_views() WHERE NOT internal "
+            "AND view_name NOT LIKE '\\_\\_odibi\\_%' ESCAPE '\\' ORDER BY view_name").fetchall()
+        return [r[0] for r in rows]
+
     def sql_regex_match(self, column_sql: str, pattern: str) -> str:
         literal = "'" + pattern.replace("'", "''") + "'"
         return f"regexp_matches({column_sql}, {literal})"
@@ -348,8 +442,10 @@ class PandasEngine(Engine):
         if empty:
             raise DataError(f"Table(s) {', '.join(empty)} have no data (None) for this SQL.",
                             fix="Make sure the upstream nodes ran and produced a frame.")
+        views = {name: self._read_view(name) for name in self.view_names()
+                 if name not in tables and name in query}
         return from_arrow(run_duckdb(query, {name: to_arrow(frame)
-                                             for name, frame in tables.items()}))
+                                             for name, frame in {**views, **tables}.items()}))
 
     def _replace_batch(self, frame: pd.DataFrame, request: WriteRequest) -> WriteResult:
         """Write ``frame`` as the whole of its batch: a rerun replaces, never duplicates."""
@@ -404,6 +500,29 @@ class PandasEngine(Engine):
                 f"{type(exc).__name__}: {exc}",
                 fix="Check the file and the read options.",
             ) from exc
+
+
+def _as_utc(value: dt.datetime) -> dt.datetime:
+    return value if value.tzinfo is None else value.astimezone(dt.timezone.utc)
+
+
+def _cast_column(values: Any, kind: pa.DataType, column: ColumnSchema) -> Any:
+    import pyarrow as pa
+
+    if values.type == kind:
+        return values
+    try:
+        return values.cast(kind)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+        raise DataError(f"Column '{column.name}' cannot be converted to {column.type}: {exc}",
+                        fix=f"Cast '{column.name}' to {column.type} in the transform, or let "
+                            "the schema evolve.") from exc
+
+
+def _canonical_text_sql(column_sql: str) -> str:
+    """SQL for a value's canonical text (strings as is, integers in decimal, booleans
+    true/false, dates YYYY-MM-DD): DuckDB's VARCHAR cast already spells these so."""
+    return f"CAST({column_sql} AS VARCHAR)"
 
 
 def _flag_mask(frame: pd.DataFrame, all_true: Sequence[str],

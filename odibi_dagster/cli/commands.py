@@ -8,7 +8,7 @@ from pathlib import Path
 
 from odibi_core.config import load_project
 from odibi_core.errors import ConfigError, ConfigProblem
-from odibi_core.node import unsupported_features
+from odibi_core.incremental import incremental_column, missing_incremental_column
 
 from odibi_dagster.cli.output import EXIT_FAILED, EXIT_OK, ProgressPrinter, print_summary
 
@@ -54,15 +54,8 @@ def validate(args: argparse.Namespace) -> int:
     project = load_project(args.project, env=args.env)
     problems: list[ConfigProblem] = []
     for key, ref in project.graph.nodes.items():
-        missing = unsupported_features(ref.config)
-        if missing:
-            path, line = project.locate_node(key)
-            problems.append(ConfigProblem(
-                message=f"Node {key} declares {', '.join(missing)}, which this version cannot "
-                        "run yet.",
-                file=path, line=line, key_path=project.node_key_path(key),
-                fix="Remove the block, or upgrade odibi.",
-            ))
+        if ref.config.materialized == "incremental" and incremental_column(project, key) is None:
+            problems.append(missing_incremental_column(project, key))
     if problems:
         raise ConfigError(problems)
     counts = len(project.graph.nodes)

@@ -99,12 +99,3 @@ def test_missing_source_fails_in_read_naming_the_location(tmp_path: Path) -> Non
     run = runner_for(path).run("p.people", inputs={}, context=RunContext(run_id="r1"))
     assert run.result.error is not None and run.result.error.phase == "read"
     assert "people.csv" in run.result.error.message
-
-
-def test_blocks_not_runnable_yet_fail_before_reading(tmp_path: Path) -> None:
-    path = make_project(tmp_path, extra="""\
-        schema_policy: {mode: enforce}
-    """)
-    run = runner_for(path).run("p.stats", inputs={}, context=RunContext(run_id="r1"))
-    assert run.result.error is not None
-    assert "schema_policy" in run.result.error.message and run.result.error.phase == "plan"
