@@ -19,7 +19,7 @@ from odibi_dagster import metadata as md
 from odibi_dagster.checks import build_check_results
 from odibi_dagster.events import materialization_metadata
 from odibi_dagster.io_manager import NodeOutput
-from odibi_dagster.resources import OdibiEngineResource
+from odibi_dagster.resources import SPARK_RESOURCE_KEY, OdibiEngineResource
 from odibi_dagster.specs import OdibiSpecs
 from odibi_dagster.translator import OdibiTranslator
 
@@ -48,6 +48,8 @@ def _build_asset(project: Any, specs: OdibiSpecs, translator: OdibiTranslator,
     tags = {k: v for k, v in spec.tags.items() if not k.startswith("dagster/kind/")}
     check_specs = translator.get_asset_check_specs(project, node_ref, spec.key)
     declared_checks = {c.name for c in check_specs}
+    spark = project.config.engine == "spark"
+    resource_keys = {ENGINE_RESOURCE_KEY, *([SPARK_RESOURCE_KEY] if spark else [])}
 
     @dg.asset(
         key=spec.key,
@@ -62,11 +64,12 @@ def _build_asset(project: Any, specs: OdibiSpecs, translator: OdibiTranslator,
         automation_condition=spec.automation_condition,
         retry_policy=translator.get_retry_policy(project, node_ref),
         check_specs=check_specs or None,
-        required_resource_keys={ENGINE_RESOURCE_KEY},
+        required_resource_keys=resource_keys,
     )
     def _node_asset(context: dg.AssetExecutionContext, **upstream: Any) -> Iterator[Any]:
         engine_resource: OdibiEngineResource = getattr(context.resources, ENGINE_RESOURCE_KEY)
-        runner = NodeRunner(project, engine_resource.get_engine())
+        session = getattr(context.resources, SPARK_RESOURCE_KEY).spark_session if spark else None
+        runner = NodeRunner(project, engine_resource.get_engine(session=session))
         run = context.run
         dry_run = run.tags.get(md.TAG_DRY_RUN) == "true"
         records = RunRecords(system_root(project))

@@ -16,12 +16,12 @@ import dagster as dg
 from odibi_core.config import load_project
 from odibi_dagster.assets import ENGINE_RESOURCE_KEY, build_odibi_assets
 from odibi_dagster.io_manager import OdibiIOManager
-from odibi_dagster.resources import OdibiEngineResource
+from odibi_dagster.resources import SPARK_RESOURCE_KEY, OdibiEngineResource
 from odibi_dagster.specs import build_odibi_specs
 from odibi_dagster.translator import OdibiTranslator
 
-__all__ = ["defs", "defs_from_loaded_project", "defs_from_project", "job_name_for",
-           "load_env_defs"]
+__all__ = ["defs", "defs_from_loaded_project", "defs_from_project", "engine_resources_for",
+           "job_name_for", "load_env_defs"]
 
 
 def job_name_for(pipeline: str) -> str:
@@ -45,7 +45,8 @@ def defs_from_loaded_project(project: Any, *, translator: OdibiTranslator | None
     translator = translator or OdibiTranslator()
     specs = build_odibi_specs(project, translator)
     assets = build_odibi_assets(project, specs, translator)
-    engine = OdibiEngineResource(engine=project.config.engine)
+    engine_resources = engine_resources_for(project)
+    engine = engine_resources[ENGINE_RESOURCE_KEY]
     pipelines = sorted({key.split(".", 1)[0] for key in specs.by_node})
     jobs = [dg.define_asset_job(job_name_for(p), selection=dg.AssetSelection.groups(p),
                                 description=f"Materialize every node of pipeline {p}.")
@@ -53,11 +54,28 @@ def defs_from_loaded_project(project: Any, *, translator: OdibiTranslator | None
     return dg.Definitions(
         assets=assets,
         jobs=jobs,
+        # A Spark project runs its steps in one process, so every asset of a run shares one
+        # SparkSession (starting a JVM per step would cost seconds each); pandas and polars
+        # keep Dagster's default multiprocess executor.
+        executor=dg.in_process_executor if project.config.engine == "spark" else None,
         resources={
-            ENGINE_RESOURCE_KEY: engine,
+            **engine_resources,
             "io_manager": OdibiIOManager(project, dict(specs.node_by_key), engine),
         },
     )
+
+
+def engine_resources_for(project: Any) -> dict[str, Any]:
+    """The engine resource of ``project`` and, for Spark, the session resource."""
+    config = project.config
+    engine = OdibiEngineResource(engine=config.engine, spark_config=dict(config.spark_config))
+    resources: dict[str, Any] = {ENGINE_RESOURCE_KEY: engine}
+    if config.engine == "spark":
+        from odibi_dagster.spark_resource import OdibiSparkResource
+
+        resources[SPARK_RESOURCE_KEY] = OdibiSparkResource(
+            spark_config=dict(config.spark_config))
+    return resources
 
 
 def load_env_defs() -> dg.Definitions:

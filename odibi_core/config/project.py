@@ -187,6 +187,9 @@ class ProjectConfig(OdibiModel):
 
     project: Annotated[str, Field(min_length=1)]
     engine: Literal["pandas", "polars", "spark"] = "pandas"
+    # Spark settings (``spark.master``, ``spark.executor.memory``, ...) laid over odibi's
+    # defaults when the engine is spark; nested maps become dotted keys.
+    spark_config: dict[str, Any] = Field(default_factory=dict)
     vars: dict[str, Any] = Field(default_factory=dict)
     connections: dict[str, ConnectionConfig]
     story: StoryConfig | None = None
