@@ -3,7 +3,12 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test install install-dev validate clean
+.PHONY: demo test install install-dev delta-jars validate clean
+
+# The Delta Lake jars the Spark engine loads from the local Maven repository (keep in step with
+# DELTA_VERSION in odibi_core/engines/spark_session.py and delta-spark in pyproject.toml).
+DELTA_VERSION := 4.2.0
+DELTA_JAR     := $(HOME)/.m2/repository/io/delta/delta-spark_2.13/$(DELTA_VERSION)/delta-spark_2.13-$(DELTA_VERSION).jar
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -14,8 +19,13 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,spark]"
 	touch $@
+
+$(DELTA_JAR):
+	mvn -q dependency:get -Dartifact=io.delta:delta-spark_2.13:$(DELTA_VERSION)
+
+delta-jars: $(DELTA_JAR)
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
@@ -30,7 +40,8 @@ demo: install
 	  echo "Stories: examples/retail/lake/_stories/  (open the .html in a browser)"; \
 	fi; exit $$status
 
-test: install-dev
+# Every test runs, Spark included (a local SparkSession with Delta Lake; Java 17 and Maven).
+test: install-dev delta-jars
 	$(BIN)/python -m pytest
 
 validate: install

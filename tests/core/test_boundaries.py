@@ -25,3 +25,18 @@ def test_importing_odibi_core_loads_no_engine_library() -> None:
             "{'pandas', 'polars', 'pyspark', 'duckdb', 'deltalake', 'dagster'}))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_delta_version_is_the_same_everywhere() -> None:
+    """The Delta jars `make delta-jars` fetches, the jars the Spark engine loads and the
+    delta-spark Python package are one version."""
+    import re
+    from pathlib import Path
+
+    from odibi_core.engines.spark_session import DELTA_VERSION
+
+    repo = Path(__file__).resolve().parents[2]
+    makefile = (repo / "Makefile").read_text(encoding="utf-8")
+    pyproject = (repo / "pyproject.toml").read_text(encoding="utf-8")
+    assert re.search(r"^DELTA_VERSION\s*:=\s*(\S+)", makefile, re.M).group(1) == DELTA_VERSION
+    assert f'"delta-spark=={DELTA_VERSION}"' in pyproject
