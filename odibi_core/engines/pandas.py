@@ -37,6 +37,7 @@ from odibi_core.engines.file_layout import (
     part_extension,
     write_file_target,
 )
+from odibi_core.engines.hive_parquet import is_hive_folder, read_hive_folder, write_hive_folder
 from odibi_core.engines.json_safe import json_safe_row
 from odibi_core.engines.logical_types import arrow_type_of, logical_type_of_arrow
 from odibi_core.engines.pandas_arrow import from_arrow, normalized, to_arrow
@@ -400,6 +401,8 @@ class PandasEngine(Engine):
         if fmt not in _FILE_FORMATS:
             raise _not_available(fmt, "read")
         validate_options(fmt, "read", request.options)
+        if fmt == "parquet" and is_hive_folder(request.location.uri):
+            return from_arrow(read_hive_folder(request.location.uri))
         files = list_source_files(request.location, fmt)
         tables = [self._read_one(fmt, path, request) for path in files]
         return from_arrow(_concat(tables, files, request.location.display))
@@ -421,12 +424,16 @@ class PandasEngine(Engine):
             raise _not_available(fmt, "write")
         check_file_mode(location, fmt, request.mode)
         if request.partition_by:
-            raise ConfigError(ConfigProblem(
-                message=f"partition_by is available for Delta targets only on the pandas "
-                        f"engine; this write is {fmt}.",
-                key_path="write.partition_by",
-                fix="Write `format: delta`, or remove partition_by.",
-            ))
+            if fmt != "parquet":
+                raise ConfigError(ConfigProblem(
+                    message=f"partition_by is available for parquet and Delta targets; this "
+                            f"write is {fmt}.",
+                    key_path="write.partition_by",
+                    fix="Write parquet or delta, or remove partition_by."))
+            files = write_hive_folder(to_arrow(frame), location, request.mode,
+                                      request.partition_by)
+            return WriteResult(connection=location.connection, format=fmt, mode=request.mode,
+                               location=shown, rows_written=len(frame), files_written=files)
         validate_options(fmt, "write", request.options)
         lines = not is_single_file_target(location.uri, fmt) \
             or location.uri.lower().endswith((".jsonl", ".ndjson", ".jsonl.gz"))

@@ -213,3 +213,33 @@ def test_read_schema_reads_the_target_without_data(engine, lake):
                  WriteRequest(location=location, format="delta"))
     schema = engine.read_schema(ReadRequest(location=location, format="delta"))
     assert [(c.name, c.type) for c in schema] == [("id", "int64"), ("d", "date")]
+
+
+def test_partitioned_parquet_folder_round_trips_with_string_partition_values(engine, lake):
+    rows = [{"id": 1, "region": "EU", "year": 2025}, {"id": 2, "region": "US", "year": 2026},
+            {"id": 3, "region": "EU", "year": 2026}]
+    location = lake.resolve("by_region_pq")
+    engine.write(frame_from_rows(engine, rows), WriteRequest(
+        location=location, format="parquet", partition_by=("region", "year")))
+    assert sorted(os.listdir(location.uri)) == ["region=EU", "region=US"]
+    assert sorted(os.listdir(os.path.join(location.uri, "region=EU"))) == ["year=2025",
+                                                                           "year=2026"]
+    engine.write(frame_from_rows(engine, [{"id": 4, "region": "US", "year": 2026}]),
+                 WriteRequest(location=location, format="parquet", mode="append",
+                              partition_by=("region", "year")))
+    back = engine.read(ReadRequest(location=location, format="parquet"))
+    expected = [{**r, "year": str(r["year"])} for r in rows] + [
+        {"id": 4, "region": "US", "year": "2026"}]
+    assert_frames_equal(engine, back, expected, check_column_order=False,
+                        schema={"id": "int64", "region": "string", "year": "string"})
+
+
+def test_partitioned_csv_is_refused_before_writing(engine, lake):
+    import pytest
+
+    from odibi_core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="partition_by is available for parquet and Delta"):
+        engine.write(frame_from_rows(engine, [{"id": 1, "r": "EU"}]), WriteRequest(
+            location=lake.resolve("by_r"), format="csv", partition_by=("r",)))
+    assert not os.path.exists(lake.resolve("by_r").uri)

@@ -1,0 +1,139 @@
+"""Hive-partitioned parquet folders (``key=value/part-*.parquet``) through pyarrow.
+
+The writer lays out one folder per partition value; ``overwrite`` builds the whole folder in a
+staging folder and swaps it in, ``append`` adds a part file to each partition it writes. The
+reader adds the partition columns back, as **strings** on every engine (Spark, polars and
+pyarrow would otherwise each guess integer widths differently): cast them in a transform, or
+use a Delta table, which keeps their types.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import uuid
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from odibi_core.engines.base import ResolvedLocation, WriteMode
+from odibi_core.errors import ConfigError, ConfigProblem, DataError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+__all__ = ["is_hive_folder", "partition_names", "read_hive_folder", "write_hive_folder"]
+
+_SEGMENT = re.compile(r"^([^=/]+)=(.*)$")
+
+
+def is_hive_folder(uri: str) -> bool:
+    """True when ``uri`` is a folder whose visible sub-folders are all ``key=value``."""
+    if not os.path.isdir(uri) or os.path.isdir(os.path.join(uri, "_delta_log")):
+        return False
+    folders = [n for n in os.listdir(uri) if os.path.isdir(os.path.join(uri, n))
+               and not n.startswith((".", "_"))]
+    return bool(folders) and all(_SEGMENT.match(n) for n in folders)
+
+
+def partition_names(uri: str) -> list[str]:
+    """The partition columns of the hive folder ``uri``, outermost first."""
+    names: list[str] = []
+    current = uri
+    while True:
+        folders = sorted(n for n in os.listdir(current) if not n.startswith((".", "_"))
+                         and os.path.isdir(os.path.join(current, n)))
+        match = _SEGMENT.match(folders[0]) if folders else None
+        if match is None:
+            return names
+        names.append(match.group(1))
+        current = os.path.join(current, folders[0])
+
+
+def read_hive_folder(uri: str) -> pa.Table:
+    """Every parquet file under the hive folder ``uri`` with its partition columns (strings)."""
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    names = partition_names(uri)
+    partitioning = ds.partitioning(pa.schema([(n, pa.string()) for n in names]), flavor="hive")
+    dataset = ds.dataset(uri, format="parquet", partitioning=partitioning,
+                         ignore_prefixes=[".", "_"])
+    return dataset.to_table()
+
+
+def write_hive_folder(table: pa.Table, location: ResolvedLocation, mode: WriteMode,
+                      keys: Sequence[str]) -> int:
+    """Write ``table`` partitioned by ``keys`` under ``location``; returns the files written.
+
+    Raises:
+        ConfigError: a mode other than overwrite/append.
+        DataError: a key the table lacks, or the target is a single file.
+    """
+    if mode not in ("overwrite", "append"):
+        raise ConfigError(ConfigProblem(
+            message=f"A partitioned parquet folder takes mode overwrite or append, not {mode}.",
+            key_path="write.mode", fix="Write `format: delta` for upsert and append_once."))
+    missing = [k for k in keys if k not in table.column_names]
+    if missing:
+        raise DataError(f"partition_by names {', '.join(missing)}, which the frame does not have "
+                        f"(columns: {', '.join(table.column_names)}).",
+                        fix="Partition by existing columns.")
+    uri = location.uri
+    if os.path.isfile(uri) or uri.lower().endswith(".parquet"):
+        raise DataError(f"{location.display} is a single parquet file, so it cannot be "
+                        "partitioned.", fix="Give a folder path (no extension).")
+    if mode == "append":
+        return _write_into(table, uri, keys)
+    parent, name = os.path.split(uri.rstrip(os.sep))
+    os.makedirs(parent, exist_ok=True)
+    token = uuid.uuid4().hex
+    staging = os.path.join(parent, f".{name}.{token}.staging")
+    retired = os.path.join(parent, f".{name}.{token}.old")
+    try:
+        files = _write_into(table, staging, keys)
+        had_target = os.path.exists(uri)
+        if had_target:
+            os.rename(uri, retired)
+        try:
+            os.rename(staging, uri)
+        except OSError:
+            if had_target:
+                os.rename(retired, uri)
+            raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    shutil.rmtree(retired, ignore_errors=True)
+    return files
+
+
+def _write_into(table: pa.Table, folder: str, keys: Sequence[str]) -> int:
+    """One new part file per partition of ``table`` under ``folder`` (each written to a hidden
+    temporary name first, so a reader never sees half a file)."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    written = 0
+    groups = table.group_by(list(keys), use_threads=False).aggregate([]).to_pylist()
+    for values in groups:
+        mask = None
+        for key in keys:
+            column = table.column(key)
+            test = pc.is_null(column) if values[key] is None else pc.equal(column, values[key])
+            mask = test if mask is None else pc.and_(mask, test)
+        part = table.filter(mask).drop_columns(list(keys))
+        subfolder = os.path.join(folder, *(f"{k}={_segment(values[k])}" for k in keys))
+        os.makedirs(subfolder, exist_ok=True)
+        name = f"part-{uuid.uuid4()}.parquet"
+        temp = os.path.join(subfolder, f".tmp-{name}")
+        pq.write_table(part, temp)
+        os.replace(temp, os.path.join(subfolder, name))
+        written += 1
+    return written
+
+
+def _segment(value: object) -> str:
+    """A partition value as a folder name (Hive's spelling of null)."""
+    if value is None:
+        return "__HIVE_DEFAULT_PARTITION__"
+    return str(value).replace("/", "%2F").replace("=", "%3D")
