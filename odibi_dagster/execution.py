@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 import dagster as dg
 
+from odibi_core.errors import ConfigError, ConfigProblem
 from odibi_core.results import NodeResult
 from odibi_core.runs import RunRecords, publish_story, system_root
 from odibi_core.story import load_story
@@ -87,8 +88,17 @@ def run_project(project: Any, node_keys: Sequence[str], *, dry_run: bool = False
     tags = {md.TAG_PROJECT: project.config.project, md.TAG_ENV: project.env or "default",
             md.TAG_DRY_RUN: "true" if dry_run else "false", "odibi/invocation": invocation}
     # Dagster's console logger would repeat every event at DEBUG; odibi prints its own progress.
-    run_config = {"execution": {"config": {executor: {}}},
-                  "loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+    run_config: dict[str, Any] = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+    if project.config.engine == "spark":
+        # Spark projects always run in one process (one SparkSession for the whole run).
+        if executor != "in_process":
+            raise ConfigError(ConfigProblem(
+                message="A Spark project runs its assets in one process, sharing one "
+                        "SparkSession; the multiprocess executor would start one per step.",
+                file=project.file, key_path="engine",
+                fix="Drop --executor multiprocess (Spark parallelises inside each step)."))
+    else:
+        run_config["execution"] = {"config": {executor: {}}}
     with project_environment(project), dg.DagsterInstance.get() as instance:
         step_names = {_step_key(spec.key): node for node, spec in specs.by_node.items()}
         watcher = progress(instance, ("odibi/invocation", invocation), step_names) \
