@@ -1,11 +1,13 @@
 """The conformance suite: one set of tests, run on every engine.
 
 Tests here use only the Engine interface, ``odibi_core.testing`` and connections, so a new
-engine joins by being added to ``ENGINES``.
+engine joins by being added to ``ENGINES``. The Spark engine runs on one real local
+``SparkSession`` with Delta Lake, created once for the whole test session.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,12 +17,14 @@ from odibi_core.engines import get_engine
 from odibi_core.engines.base import Engine
 from odibi_core.transforms import clear_user_transforms
 
-ENGINES = ["pandas"]
+ENGINES = ["pandas", "polars", "spark"]
 
 
 @pytest.fixture(params=ENGINES)
-def engine(request: pytest.FixtureRequest) -> Engine:
-    return get_engine(request.param)
+def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
+    if request.param == "spark":
+        request.getfixturevalue("spark_session")
+    yield get_engine(request.param)
 
 
 @pytest.fixture

@@ -7,6 +7,8 @@ engines register theirs under the same names with the same params models.
 - ``rows.py``: filter_rows, sort, deduplicate, distinct
 - ``joins.py``: join, union
 - ``aggregates.py``: aggregate
+- ``polars_builtins.py`` / ``spark_builtins.py``: the polars and Spark implementations of all
+  of the above
 
 The meaning of each built-in and its params are documented in ``docs/transforms.md``.
 """
@@ -18,7 +20,18 @@ __all__ = ["register_all"]
 
 def register_all() -> None:
     """Register every built-in of every family (the registry calls this once, lazily)."""
-    from odibi_core.transforms.builtins import aggregates, columns, joins, rows
+    from odibi_core.transforms.builtins import (
+        aggregates,
+        columns,
+        joins,
+        polars_builtins,
+        rows,
+        spark_builtins,
+    )
 
     for family in (columns, rows, joins, aggregates):
         family.register()
+    # Other engines' implementations, under the same names and params models. Their modules
+    # import polars / pyspark only inside the functions, so registering loads neither.
+    polars_builtins.register()
+    spark_builtins.register()

@@ -1,0 +1,350 @@
+"""The polars engine: ``polars.LazyFrame`` end to end, polars SQL, delta-rs for Delta.
+
+Lazy: reads are scans (``scan_parquet``, ``scan_delta``), transforms and validation flags are
+expressions added to the plan, and the plan runs when something needs rows: ``collect`` (the
+node runner calls it once after the transform), ``count``, ``to_rows`` or a write (which collects
+once and hands Arrow data to the shared writers). ``collect`` and ``cache`` return a LazyFrame
+whose plan is already computed, so later passes do not recompute it.
+
+CSV and JSON are parsed by the same pyarrow-backed readers the pandas engine uses
+(``odibi_core.engines.pandas_files``), then handed to polars: both engines infer the same types
+and set aside the same malformed records (dead letters). SQL runs in a ``pl.SQLContext`` with
+every table registered as a LazyFrame (the node's current frame as ``df``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from odibi_core.engines.base import (
+    Engine,
+    FlagSummary,
+    ReadRequest,
+    RowPredicate,
+    WriteRequest,
+)
+from odibi_core.engines.delta_io import delta_schema
+from odibi_core.engines.json_safe import json_safe_row
+from odibi_core.engines.logical_types import logical_type_of_arrow
+from odibi_core.engines.polars_casts import conformed
+from odibi_core.engines.polars_checks import flag_expression
+from odibi_core.engines.polars_privacy import anonymized
+from odibi_core.engines.polars_read import (
+    read_frame,
+    read_with_dead_letters,
+    reparse,
+    scan_parquet_files,
+)
+from odibi_core.engines.polars_sql import (
+    checked,
+    collect,
+    quote_identifier,
+    run_sql,
+    sql_expression,
+)
+from odibi_core.engines.polars_types import (
+    arrow_table_from_rows,
+    lazy_from_arrow,
+    logical_schema,
+)
+from odibi_core.engines.polars_write import write_frame, write_parquet_file
+from odibi_core.errors import DataError
+from odibi_core.results import ColumnSchema, WriteResult
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from odibi_core.dead_letters.model import DeadLetter, DeadLetterBatch
+
+__all__ = ["PolarsEngine"]
+
+
+class PolarsEngine(Engine):
+    """polars (lazy) + polars SQL + delta-rs.
+
+    Example:
+        >>> from odibi_core.engines import get_engine
+        >>> engine = get_engine("polars")
+        >>> engine.count(engine.sql("SELECT 1 AS x", {}))
+        1
+    """
+
+    name = "polars"
+    is_lazy = True
+    supports_time_travel = True
+    supports_views = True
+
+    def __init__(self) -> None:
+        self._views: Any = None  # a pl.SQLContext holding the views, made on first use
+
+    # ---- frames ----------------------------------------------------------------------------
+    def count(self, frame: Any) -> int:
+        import polars as pl
+
+        return int(collect(_lazy(frame).select(pl.len())).item())
+
+    def columns(self, frame: Any) -> list[str]:
+        return list(_lazy(frame).collect_schema().names())
+
+    def schema(self, frame: Any) -> tuple[ColumnSchema, ...]:
+        return logical_schema(_lazy(frame).collect_schema())
+
+    def sample(self, frame: Any, n: int) -> list[dict[str, Any]]:
+        rows = collect(_lazy(frame).head(max(n, 0))).to_arrow().to_pylist()
+        return [json_safe_row(row) for row in rows]
+
+    def to_rows(self, frame: Any) -> list[dict[str, Any]]:
+        return [json_safe_row(row) for row in collect(_lazy(frame)).to_arrow().to_pylist()]
+
+    def collect(self, frame: Any) -> pl.LazyFrame:
+        """The frame's plan computed now, as a LazyFrame over the in-memory result."""
+        return collect(_lazy(frame)).lazy()
+
+    def cache(self, frame: Any) -> pl.LazyFrame:
+        return self.collect(frame)
+
+    def from_rows(self, rows: Sequence[Mapping[str, Any]],
+                  schema: Mapping[str, str] | None = None) -> pl.LazyFrame:
+        return lazy_from_arrow(arrow_table_from_rows(rows, schema))
+
+    def call_function(self, fn: Callable[..., Any], frame: Any, params: Mapping[str, Any],
+                      tables: Mapping[str, Any]) -> Any:
+        """Call a user transform with the LazyFrame; a ``pl.DataFrame`` it returns is made
+        lazy."""
+        result = super().call_function(fn, frame, params, tables)
+        return _lazy(result) if _is_polars_frame(result) else result
+
+    # ---- row predicates and data quality ---------------------------------------------------
+    def add_row_flags(self, frame: Any, predicates: Sequence[RowPredicate]) -> pl.LazyFrame:
+        """Every predicate as an expression, added in ONE ``with_columns``: nothing is computed
+        until the flags are read."""
+        frame = _lazy(frame)
+        if not predicates:
+            return frame
+        schema = frame.collect_schema()
+        clash = sorted({p.flag for p in predicates} & set(schema.names()))
+        if clash:
+            raise DataError(f"The frame already has column(s) {', '.join(clash)}.",
+                            fix="Rename those columns; odibi uses them for its own flags.")
+        exprs = [flag_expression(p, schema) for p in predicates]
+        return checked(lambda lf: lf.with_columns(exprs), frame,
+                       "; ".join(p.sql for p in predicates))
+
+    def summarize_flags(self, frame: Any, flags: Mapping[str, Sequence[str]], *,
+                        sample_size: int) -> FlagSummary:
+        """Counts and samples of every flag from one collection of the flagged frame."""
+        import polars as pl
+
+        data = collect(_lazy(frame))
+        others = [c for c in data.columns if c not in flags]
+        counts = data.select([pl.len().alias("__rows")]
+                             + [(~pl.col(f)).sum().alias(f) for f in flags]).row(0, named=True)
+        samples = {}
+        for flag, columns in flags.items():
+            picked = data.filter(~pl.col(flag)).select(list(columns) or others)
+            rows = picked.head(max(sample_size, 0)).to_arrow().to_pylist()
+            samples[flag] = [json_safe_row(r) for r in rows]
+        return FlagSummary(rows=int(counts["__rows"]),
+                           failing={f: int(counts[f]) for f in flags}, samples=samples)
+
+    def count_rows(self, frame: Any, *, all_true: Sequence[str] = (),
+                   any_false: Sequence[str] = ()) -> int:
+        return self.count(self.filter_rows(frame, all_true=all_true, any_false=any_false))
+
+    def filter_rows(self, frame: Any, *, all_true: Sequence[str] = (),
+                    any_false: Sequence[str] = ()) -> pl.LazyFrame:
+        import polars as pl
+
+        conditions = [pl.col(f) for f in all_true]
+        if any_false:
+            conditions.append(pl.any_horizontal([~pl.col(f) for f in any_false]))
+        return _lazy(frame).filter(pl.all_horizontal(conditions)) if conditions \
+            else _lazy(frame)
+
+    def add_columns(self, frame: Any, expressions: Mapping[str, str]) -> pl.LazyFrame:
+        frame = _lazy(frame)
+        if not expressions:
+            return frame
+        exprs = [sql_expression(sql).alias(name) for name, sql in expressions.items()]
+        return checked(lambda lf: lf.with_columns(exprs), frame, "; ".join(expressions.values()))
+
+    def with_constants(self, frame: Any, values: Mapping[str, Any]) -> pl.LazyFrame:
+        import polars as pl
+
+        types = _constant_types()
+        exprs = []
+        for name, value in values.items():
+            if isinstance(value, dt.datetime):
+                utc = value.astimezone(dt.timezone.utc)
+                exprs.append(pl.lit(utc, dtype=pl.Datetime("us", "UTC")).alias(name))
+            else:  # Arrow's types for Python scalars, as pandas stores them
+                exprs.append(pl.lit(value, dtype=types.get(type(value))).alias(name))
+        return _lazy(frame).with_columns(exprs) if exprs else _lazy(frame)
+
+    def drop_columns(self, frame: Any, names: Sequence[str]) -> pl.LazyFrame:
+        present = [n for n in names if n in self.columns(frame)]
+        return _lazy(frame).drop(present) if present else _lazy(frame)
+
+    def head(self, frame: Any, n: int) -> pl.LazyFrame:
+        return _lazy(frame).head(max(n, 0))
+
+    def sample_fraction(self, frame: Any, fraction: float, *, seed: int) -> pl.LazyFrame:
+        """``round(fraction * rows)`` rows (as pandas picks), chosen by a seeded shuffle of the
+        row positions; lazy, and in frame order."""
+        import polars as pl
+
+        if fraction >= 1:
+            return _lazy(frame)
+        wanted = (pl.len() * fraction).round(0, mode="half_to_even")
+        rank = pl.int_range(pl.len()).shuffle(seed=seed % 2**32)
+        return _lazy(frame).filter(rank < wanted)
+
+    def aggregate(self, frame: Any, expressions: Mapping[str, str]) -> dict[str, Any]:
+        if not expressions:
+            return {}
+        select = ", ".join(f"{sql} AS {quote_identifier(name)}"
+                           for name, sql in expressions.items())
+        result = collect(self.sql(f"SELECT {select} FROM df", {"df": frame}))
+        return result.row(0, named=True)
+
+    def fingerprint(self, frame: Any) -> str:
+        """sha256 of the schema, the row count and the wrapping sum and the xor of polars' row
+        hashes, independent of row order. The hash has a fixed seed, and polars guarantees it
+        stable within a polars version (a polars upgrade may change fingerprints)."""
+        import polars as pl
+
+        lazy = _lazy(frame)
+        schema = lazy.collect_schema()
+        text = ";".join(f"{name}:{dtype}" for name, dtype in schema.items())
+        if schema:
+            hashed = pl.struct(pl.all()).hash(seed=0)
+            facts = collect(lazy.select(
+                pl.len().alias("n"), hashed.sum().alias("s"),
+                hashed.bitwise_xor().alias("x"))).row(0)
+        else:
+            facts = (self.count(lazy), None, None)
+        text += "|" + "|".join(str(f) for f in facts)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+    def rows_after(self, frame: Any, column: str, value: Any) -> pl.LazyFrame:
+        import polars as pl
+
+        frame = _lazy(frame)
+        dtype = frame.collect_schema()[column]
+        if isinstance(value, dt.datetime) and isinstance(dtype, pl.Datetime):
+            if dtype.time_zone and value.tzinfo is None:
+                value = value.replace(tzinfo=dt.timezone.utc)
+            elif not dtype.time_zone and value.tzinfo is not None:
+                value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        bound = pl.lit(value)
+        if not isinstance(value, (int, float)):  # numbers compare across widths as they are
+            bound = bound.cast(dtype)
+        return frame.filter(pl.col(column) > bound)
+
+    # ---- schema policy, privacy, views -----------------------------------------------------
+    def read_schema(self, request: ReadRequest) -> tuple[ColumnSchema, ...] | None:
+        """Delta: the log's schema; parquet: the footers'; csv/json: read the data."""
+        location = request.location
+        if location.is_local and not os.path.exists(location.uri) and not any(
+                ch in location.uri for ch in "*?["):
+            return None
+        if request.format == "delta":
+            schema = delta_schema(location)
+            return tuple(ColumnSchema(f.name, logical_type_of_arrow(f.type), f.nullable)
+                         for f in schema)
+        if request.format == "parquet":
+            return self.schema(scan_parquet_files(location))
+        return super().read_schema(request)
+
+    def conform(self, frame: Any, columns: Sequence[ColumnSchema]) -> pl.LazyFrame:
+        return conformed(_lazy(frame), columns)
+
+    def anonymize(self, frame: Any, columns: Sequence[str], method: str,
+                  salt: str | None = None) -> pl.LazyFrame:
+        return anonymized(_lazy(frame), columns, method, salt)
+
+    def create_view(self, name: str, frame: Any) -> pl.LazyFrame:
+        """Register the LazyFrame (uncomputed) as ``name`` in this engine's SQL context."""
+        import polars as pl
+
+        if self._views is None:
+            self._views = pl.SQLContext()
+        self._views.register(name, _lazy(frame))
+        return self._views.execute(f"SELECT * FROM {quote_identifier(name)}", eager=False)
+
+    def view_names(self) -> list[str]:
+        return sorted(self._views.tables()) if self._views is not None else []
+
+    # ---- intermediate storage --------------------------------------------------------------
+    def write_intermediate(self, frame: Any, path: str) -> None:
+        folder = os.path.dirname(path) or "."
+        os.makedirs(folder, exist_ok=True)
+        temp = os.path.join(folder, f".tmp-{uuid.uuid4().hex}-{os.path.basename(path)}")
+        try:
+            write_parquet_file(collect(_lazy(frame)), temp)
+            os.replace(temp, path)
+        finally:
+            if os.path.exists(temp):
+                os.remove(temp)
+
+    def read_intermediate(self, path: str) -> pl.LazyFrame:
+        import polars as pl
+
+        return pl.scan_parquet(path)
+
+    # ---- subclass hooks --------------------------------------------------------------------
+    def _read(self, request: ReadRequest) -> pl.LazyFrame:
+        return read_frame(request)
+
+    def _read_with_dead_letters(self, request: ReadRequest, *,
+                                batch_id: str | None) -> tuple[pl.LazyFrame, DeadLetterBatch]:
+        return read_with_dead_letters(request, batch_id=batch_id)
+
+    def reparse_dead_letters(self, letters: Sequence[DeadLetter], *, format: str,
+                             options: Mapping[str, Any]) -> tuple[pl.LazyFrame, dict[int, str]]:
+        return reparse(letters, format, options)
+
+    def _write(self, frame: Any, request: WriteRequest) -> WriteResult:
+        return write_frame(collect(_lazy(frame)), request)
+
+    def _sql(self, query: str, tables: Mapping[str, Any]) -> pl.LazyFrame:
+        empty = sorted(name for name, frame in tables.items() if frame is None)
+        if empty:
+            raise DataError(f"Table(s) {', '.join(empty)} have no data (None) for this SQL.",
+                            fix="Make sure the upstream nodes ran and produced a frame.")
+        visible = {name: self._view(name) for name in self.view_names()
+                   if name not in tables and name in query}
+        visible.update({name: _lazy(frame) for name, frame in tables.items()})
+        return run_sql(query, visible)
+
+    def _view(self, name: str) -> pl.LazyFrame:
+        return self._views.execute(f"SELECT * FROM {quote_identifier(name)}", eager=False)
+
+
+def _constant_types() -> dict[type, Any]:
+    import polars as pl
+
+    return {bool: pl.Boolean, int: pl.Int64, float: pl.Float64, str: pl.String}
+
+
+def _is_polars_frame(value: Any) -> bool:
+    import polars as pl
+
+    return isinstance(value, (pl.DataFrame, pl.LazyFrame))
+
+
+def _lazy(frame: Any) -> pl.LazyFrame:
+    """``frame`` as a LazyFrame (a ``pl.DataFrame`` from a user function is accepted)."""
+    import polars as pl
+
+    if isinstance(frame, pl.LazyFrame):
+        return frame
+    if isinstance(frame, pl.DataFrame):
+        return frame.lazy()
+    raise DataError(f"The polars engine expects a polars LazyFrame, got {type(frame).__name__}.",
+                    fix="Return a polars LazyFrame (or DataFrame) from the transform function.")

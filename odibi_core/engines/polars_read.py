@@ -1,0 +1,289 @@
+"""Reading on the polars engine: lazy scans for parquet and Delta, the shared parsers for text.
+
+- parquet: ``pl.scan_parquet`` over the files :func:`list_source_files` finds (files whose
+  schemas differ are stacked with the same promotion rules as pandas; a hive-partitioned folder
+  is scanned with its partition columns, as strings like on every engine);
+- delta: ``pl.scan_delta`` of the table, or of the version time travel names (resolved from the
+  log like ``delta_io.read_delta``, with the same messages for a missing or vacuumed version);
+- csv and json: parsed by the pyarrow-backed readers of ``pandas_files`` that the pandas engine
+  uses too, then ``pl.from_arrow(...).lazy()``. Both engines therefore infer the same types and
+  set aside the same malformed records (dead letters).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from odibi_core.dead_letters.model import (
+    DeadLetter,
+    DeadLetterBatch,
+    SourceFile,
+    build_batch_id,
+    relative_source,
+)
+from odibi_core.engines.base import ReadRequest, ResolvedLocation
+from odibi_core.engines.delta_io import version_at
+from odibi_core.engines.file_layout import list_source_files
+from odibi_core.engines.hive_parquet import is_hive_folder, partition_names
+from odibi_core.engines.pandas_files import (
+    read_file,
+    read_file_records,
+    reparse_records,
+    validate_options,
+)
+from odibi_core.engines.polars_types import lazy_from_arrow
+from odibi_core.errors import ConfigError, ConfigProblem, DataError, is_transient
+
+if TYPE_CHECKING:
+    import polars as pl
+    import pyarrow as pa
+    from deltalake import DeltaTable
+
+__all__ = ["FILE_FORMATS", "not_available", "read_frame", "read_with_dead_letters",
+           "refuse_options", "reparse", "scan_delta", "scan_parquet_files"]
+
+FILE_FORMATS = ("csv", "parquet", "json")
+_INDEX_COLUMN = re.compile(r"^__index_level_\d+__$")
+
+
+def read_frame(request: ReadRequest) -> pl.LazyFrame:
+    """What ``request`` reads, as a lazy frame."""
+    fmt = request.format
+    travels = request.as_of_version is not None or request.as_of_timestamp is not None
+    if travels and fmt != "delta":
+        raise ConfigError(ConfigProblem(
+            message=f"time_travel needs a Delta table; this read is {fmt}.",
+            key_path="read.time_travel", fix="Remove time_travel, or read `format: delta`.",
+        ))
+    if fmt == "delta":
+        refuse_options("delta", "read", request.options)
+        return scan_delta(request.location, as_of_version=request.as_of_version,
+                          as_of_timestamp=request.as_of_timestamp)
+    if fmt not in FILE_FORMATS:
+        raise not_available(fmt, "read")
+    validate_options(fmt, "read", request.options)
+    if fmt == "parquet":
+        frame = scan_parquet_files(request.location)
+        columns = request.options.get("columns")
+        return frame.select(list(columns)) if columns else frame
+    files = list_source_files(request.location, fmt)
+    tables = [_read_one(fmt, path, request) for path in files]
+    return lazy_from_arrow(_concat(tables, files, request.location.display))
+
+
+def read_with_dead_letters(request: ReadRequest, *,
+                           batch_id: str | None) -> tuple[pl.LazyFrame, DeadLetterBatch]:
+    """The valid records of a csv or json read and its dead letters (see
+    ``Engine.read_with_dead_letters``)."""
+    fmt = request.format
+    if fmt not in ("csv", "json"):
+        raise ConfigError(ConfigProblem(
+            message=f"read.dead_letter works with csv and json reads; this read is {fmt}.",
+            key_path="read.dead_letter",
+            fix=f"Remove read.dead_letter: {fmt} data has no malformed records to set aside.",
+        ))
+    validate_options(fmt, "read", request.options)
+    location = request.location
+    files = list_source_files(location, fmt)
+    sources, tables, letters, records = [], [], [], 0
+    for path in files:
+        relative = relative_source(location, path)
+        stat = os.stat(path)
+        sources.append(SourceFile(relative, stat.st_size, stat.st_mtime_ns))
+        found = read_file_records(fmt, path, request.options, source=relative)
+        tables.append(found.table)
+        letters.extend(found.dead_letters)
+        records += found.records_read
+    batch = DeadLetterBatch(
+        batch_id=batch_id or build_batch_id(request.node, sources), records_read=records,
+        dead_letters=tuple(letters), files=tuple(sources), node=request.node, format=fmt)
+    table = _concat(tables, files, location.display)
+    return lazy_from_arrow(table), batch
+
+
+def reparse(letters: Sequence[DeadLetter], fmt: str,
+            options: Mapping[str, Any]) -> tuple[pl.LazyFrame, dict[int, str]]:
+    """The dead letters that now parse, typed as the read types them, and the errors of the
+    others by index."""
+    validate_options(fmt, "read", options)
+    table, errors = reparse_records(fmt, letters, options)
+    return lazy_from_arrow(table), errors
+
+
+# ---- parquet ----------------------------------------------------------------------------------
+def scan_parquet_files(location: ResolvedLocation) -> pl.LazyFrame:
+    """A lazy scan of the parquet files at ``location`` (a file, a glob, a folder of part
+    files, or a hive-partitioned folder)."""
+    import polars as pl
+
+    if is_hive_folder(location.uri):
+        names = partition_names(location.uri)  # partition values are strings on every engine
+        return pl.scan_parquet(os.path.join(location.uri, "**", "*.parquet"),
+                               hive_partitioning=True, hive_schema={n: pl.String for n in names},
+                               try_parse_hive_dates=False, hidden_file_prefix=(".", "_"))
+    files = list_source_files(location, "parquet")
+    scans = [pl.scan_parquet(path) for path in files]
+    schemas = [scan.collect_schema() for scan in scans]  # the footers only
+    if all(schema == schemas[0] for schema in schemas):
+        return _without_index(pl.scan_parquet(files) if len(files) > 1 else scans[0], schemas[0])
+    unified = _unified_schema(schemas, files, location.display)
+    frame = pl.concat([scan.cast({n: unified[n] for n in schema if schema[n] != unified[n]})
+                       for scan, schema in zip(scans, schemas)], how="diagonal_relaxed")
+    return _without_index(frame, frame.collect_schema())
+
+
+def _without_index(frame: pl.LazyFrame, schema: pl.Schema) -> pl.LazyFrame:
+    """Files written by pandas may carry their index as ``__index_level_N__``: not data."""
+    index = [n for n in schema if _INDEX_COLUMN.match(n)]
+    return frame.drop(index) if index else frame
+
+
+def _unified_schema(schemas: list[pl.Schema], files: list[str], display: str) -> pl.Schema:
+    """The schema the files stack into, by Arrow's permissive promotion (as pandas stacks
+    them)."""
+    import polars as pl
+    import pyarrow as pa
+
+    arrow = [pl.DataFrame(schema=s).to_arrow().schema for s in schemas]
+    try:
+        unified = pa.unify_schemas(arrow, promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise _schema_mismatch(files, display, exc) from exc
+    return pl.from_arrow(unified.empty_table()).collect_schema()  # type: ignore[union-attr]
+
+
+# ---- delta ------------------------------------------------------------------------------------
+def scan_delta(location: ResolvedLocation, *, as_of_version: int | None = None,
+               as_of_timestamp: str | None = None) -> pl.LazyFrame:
+    """A lazy scan of the Delta table at ``location`` (its latest version, or the one time
+    travel names)."""
+    import polars as pl
+
+    if as_of_version is not None and as_of_timestamp is not None:
+        raise ConfigError(ConfigProblem(
+            message="time_travel sets both as_of_version and as_of_timestamp.",
+            key_path="read.time_travel", fix="Keep one of the two.",
+        ))
+    table = open_delta(location)
+    if as_of_version is None and as_of_timestamp is None:
+        return pl.scan_delta(table)
+    history = table.history()
+    earliest = min(h["version"] for h in history)
+    latest = table.version()
+    if as_of_timestamp is not None:
+        version = version_at(history, _parse_timestamp(as_of_timestamp), location.display)
+    else:
+        version = int(as_of_version)  # type: ignore[arg-type]
+    if not earliest <= version <= latest:
+        raise DataError(
+            f"Version {version} of the Delta table {location.display} does not exist: its log "
+            f"holds versions {earliest} to {latest}.",
+            fix=f"Pick a version between {earliest} and {latest}.",
+        )
+    vacuumed = DataError(
+        f"Version {version} of the Delta table {location.display} can no longer be read: its "
+        f"data files were removed (VACUUM). The log holds versions {earliest} to {latest}; "
+        "recent versions are still readable.",
+        fix="Read a newer version, or lengthen the table's vacuum retention.",
+    )
+    try:
+        table.load_as_version(version)
+    except FileNotFoundError as exc:
+        raise vacuumed from exc
+    if location.is_local and any(not os.path.exists(uri) for uri in table.file_uris()):
+        raise vacuumed  # the scan is lazy: check now that the version's files are all there
+    return pl.scan_delta(table)
+
+
+def open_delta(location: ResolvedLocation) -> DeltaTable:
+    """The Delta table at ``location``.
+
+    Raises:
+        DataError: there is no Delta table there.
+    """
+    from deltalake import DeltaTable
+    from deltalake.exceptions import TableNotFoundError
+
+    try:
+        return DeltaTable(location.uri, storage_options=dict(location.storage_options) or None)
+    except TableNotFoundError as exc:
+        raise DataError(
+            f"There is no Delta table at {location.display} (no _delta_log found).",
+            fix="Check `path` and `format` (a folder of parquet files is `format: parquet`), "
+                "or write the table first.",
+        ) from exc
+
+
+def _parse_timestamp(text: str) -> Any:
+    import datetime as dt
+
+    try:
+        moment = dt.datetime.fromisoformat(str(text).strip().replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise ConfigError(ConfigProblem(
+            message=f"as_of_timestamp '{text}' is not an ISO-8601 timestamp.",
+            key_path="read.time_travel.as_of_timestamp",
+            fix="Write it like 2026-01-01T00:00:00Z.",
+        )) from exc
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
+
+
+# ---- shared -----------------------------------------------------------------------------------
+def _read_one(fmt: str, path: str, request: ReadRequest) -> pa.Table:
+    location = request.location
+    try:
+        return read_file(fmt, path, request.options,
+                         source=f"{location.connection}:{relative_source(location, path)}")
+    except (DataError, ConfigError):
+        raise
+    except Exception as exc:
+        if is_transient(exc):
+            raise
+        raise DataError(
+            f"Cannot read {location.display}: file {path}: {type(exc).__name__}: {exc}",
+            fix="Check the file and the read options.",
+        ) from exc
+
+
+def _concat(tables: list[pa.Table], files: list[str], display: str) -> pa.Table:
+    import pyarrow as pa
+
+    if len(tables) == 1:
+        return tables[0]
+    try:
+        return pa.concat_tables(tables, promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise _schema_mismatch(files, display, exc) from exc
+
+
+def _schema_mismatch(files: list[str], display: str, exc: Exception) -> DataError:
+    return DataError(
+        f"The {len(files)} files of {display} do not share a schema: {exc}",
+        fix="Make the files agree on column types (for csv, `infer_schema: false` reads every "
+            "column as a string), or read them separately.",
+    )
+
+
+def refuse_options(fmt: str, action: str, options: Mapping[str, Any],
+                   allowed: tuple[str, ...] = ()) -> None:
+    """Refuse every option of ``options`` not in ``allowed``."""
+    unknown = [k for k in options if k not in allowed]
+    if unknown:
+        raise ConfigError([ConfigProblem(
+            message=f"Unknown {fmt} {action} option '{key}'.",
+            key_path=f"{action}.options.{key}",
+            fix=f"Valid {fmt} {action} options: {', '.join(allowed) or '(none)'}.",
+        ) for key in unknown])
+
+
+def not_available(fmt: str, action: str) -> ConfigError:
+    """The error for a format this engine does not read or write."""
+    return ConfigError(ConfigProblem(
+        message=f"format '{fmt}' is not available on the polars engine yet ({action}).",
+        key_path=f"{action}.format",
+        fix="Use csv, parquet, json or delta; sql, api and avro sources come in a later "
+            "release.",
+    ))
