@@ -44,3 +44,43 @@ def fresh_transform_registry() -> Iterator[None]:
 
     yield
     clear_user_transforms()
+
+
+# ---- Spark: one session for the whole test run ----------------------------------------------
+SPARK_TEST_CONFIG = {
+    # The suite runs hundreds of jobs on tiny data on a 2-core machine: what costs is the
+    # per-job overhead, not the data. Without adaptive execution and broadcast joins a query is
+    # one job (not one per shuffle stage and broadcast), and whole-stage code generation would
+    # compile code that runs once.
+    "spark.sql.shuffle.partitions": "2",
+    "spark.databricks.delta.snapshotPartitions": "2",
+    "spark.sql.adaptive.enabled": "false",
+    "spark.sql.autoBroadcastJoinThreshold": "-1",
+    "spark.sql.codegen.wholeStage": "false",
+    "spark.ui.enabled": "false",
+}
+
+
+@pytest.fixture(scope="session")
+def spark_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """The local SparkSession (Delta Lake configured) every Spark test shares; stopped at the
+    end of the run."""
+    pytest.importorskip("pyspark")
+    from odibi_core.engines.spark_session import spark_session as build
+
+    warehouse = tmp_path_factory.mktemp("spark-warehouse")  # not ./spark-warehouse
+    session = build({**SPARK_TEST_CONFIG, "spark.sql.warehouse.dir": str(warehouse)})
+    yield session
+    session.stop()
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    """The Spark and Delta versions the Spark tests run with (never fails the header)."""
+    try:
+        from odibi_core.engines.spark_session import versions
+
+        found = versions()
+        return [f"spark: pyspark {found['spark']}, delta-spark {found['delta']} "
+                f"(jars {found['delta_jars']})"]
+    except Exception as exc:  # noqa: BLE001 - a header must not break the run
+        return [f"spark: versions unavailable ({type(exc).__name__})"]

@@ -1,0 +1,347 @@
+"""Delta Lake on the Spark engine, through delta-spark: reads with time travel, writes in every
+mode, batch replacement, with the error messages of the delta-rs path (``delta_io``).
+
+- Time travel: ``as_of_timestamp`` resolves to the last version committed at or before it using
+  the commit timestamps recorded in the log (``commitInfo.timestamp``, what delta-rs reports),
+  then reads ``versionAsOf``; a version outside the log is a :class:`DataError` listing the
+  versions the log holds, and a version whose data files VACUUM removed says so at read time.
+- Writes: ``overwrite``/``append`` (``mergeSchema`` with ``merge_schema``, ``partitionBy``);
+  ``upsert``/``append_once`` are ``DeltaTable.merge`` on ``options.keys`` (schema evolution with
+  ``merge_schema``); a batch is replaced with ``replaceWhere`` on the batch column. Rows and files
+  written come from the commit's operation metrics, read from the log (no extra Spark job).
+
+The log is read with plain file access for local tables and through Spark for remote ones.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlparse
+
+from odibi_core.engines.base import ReadRequest, ResolvedLocation, WriteRequest
+from odibi_core.engines.delta_io import _merge_keys, _parse_timestamp, version_at
+from odibi_core.engines.spark_sql import error_text
+from odibi_core.engines.spark_types import quoted, storable
+from odibi_core.errors import ConfigError, ConfigProblem, DataError
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql.types import StructType
+
+__all__ = [
+    "commit_infos",
+    "delta_schema",
+    "DeltaWritten",
+    "is_delta_table",
+    "read_delta",
+    "replace_delta_batch",
+    "require_table",
+    "write_delta",
+]
+
+_COMMIT = re.compile(r"^(\d{20})\.json$")
+_EXISTENCE_CHECKS = 200  # data files checked for a time-travel read of a remote table
+
+
+@dataclass(frozen=True)
+class DeltaWritten:
+    """What a Delta write committed."""
+
+    version: int
+    rows: int
+    files: int | None
+
+
+# ---- reading ---------------------------------------------------------------------------------
+def read_delta(spark: SparkSession, request: ReadRequest) -> DataFrame:
+    """The Delta table of ``request`` (its latest version, or the one time travel names)."""
+    location = request.location
+    _refuse_options("read", request.options)
+    if request.as_of_version is not None and request.as_of_timestamp is not None:
+        raise ConfigError(ConfigProblem(
+            message="time_travel sets both as_of_version and as_of_timestamp.",
+            key_path="read.time_travel", fix="Keep one of the two."))
+    moment = _parse_timestamp(request.as_of_timestamp) \
+        if request.as_of_timestamp is not None else None
+    require_table(spark, location)
+    reader = spark.read.format("delta")
+    if request.as_of_version is None and moment is None:
+        return reader.load(location.uri)
+    commits = commit_infos(spark, location)
+    if not commits:
+        raise DataError(f"The Delta table {location.display} has no readable commit log.",
+                        fix="Check the table's _delta_log folder.")
+    earliest, latest = min(commits), max(commits)
+    if moment is not None:
+        history = [{"version": v, "timestamp": int(info.get("timestamp") or 0)}
+                   for v, info in commits.items()]
+        version = version_at(history, moment, location.display)
+    else:
+        version = int(request.as_of_version)  # type: ignore[arg-type]
+    if not earliest <= version <= latest:
+        raise DataError(
+            f"Version {version} of the Delta table {location.display} does not exist: its log "
+            f"holds versions {earliest} to {latest}.",
+            fix=f"Pick a version between {earliest} and {latest}.")
+    frame = reader.option("versionAsOf", version).load(location.uri)
+    if _missing_files(spark, frame, location):
+        raise DataError(
+            f"Version {version} of the Delta table {location.display} can no longer be read: "
+            f"its data files were removed (VACUUM). The log holds versions {earliest} to "
+            f"{latest}; recent versions are still readable.",
+            fix="Read a newer version, or lengthen the table's vacuum retention.")
+    return frame
+
+
+def delta_schema(spark: SparkSession, location: ResolvedLocation) -> StructType | None:
+    """The schema of the Delta table at ``location`` from its log, or None when there is no
+    table."""
+    if not is_delta_table(spark, location):
+        return None
+    return spark.read.format("delta").load(location.uri).schema
+
+
+def is_delta_table(spark: SparkSession, location: ResolvedLocation) -> bool:
+    if location.is_local:
+        return os.path.isdir(os.path.join(location.uri, "_delta_log")) and any(
+            _COMMIT.match(n) or n.endswith(".checkpoint.parquet")
+            for n in os.listdir(os.path.join(location.uri, "_delta_log")))
+    from delta.tables import DeltaTable
+
+    try:
+        return bool(DeltaTable.isDeltaTable(spark, location.uri))
+    except Exception:  # noqa: BLE001 - an unreachable path is no table
+        return False
+
+
+def require_table(spark: SparkSession, location: ResolvedLocation) -> None:
+    if not is_delta_table(spark, location):
+        raise DataError(
+            f"There is no Delta table at {location.display} (no _delta_log found).",
+            fix="Check `path` and `format` (a folder of parquet files is `format: parquet`), "
+                "or write the table first.")
+
+
+def _missing_files(spark: SparkSession, frame: DataFrame, location: ResolvedLocation) -> bool:
+    files = frame.inputFiles()
+    if location.is_local:
+        return any(not os.path.exists(_local_path(f)) for f in files)
+    jvm = spark._jvm  # type: ignore[attr-defined]
+    conf = spark._jsc.hadoopConfiguration()  # type: ignore[attr-defined]
+    for name in files[:_EXISTENCE_CHECKS]:
+        path = jvm.org.apache.hadoop.fs.Path(name)
+        if not path.getFileSystem(conf).exists(path):
+            return True
+    return False
+
+
+def _local_path(uri: str) -> str:
+    parsed = urlparse(uri)
+    return unquote(parsed.path) if parsed.scheme in ("file", "") else uri
+
+
+# ---- the log ---------------------------------------------------------------------------------
+def commit_infos(spark: SparkSession, location: ResolvedLocation) -> dict[int, dict[str, Any]]:
+    """``commitInfo`` of every commit file in the log, by version."""
+    log = os.path.join(location.uri, "_delta_log") if location.is_local \
+        else location.uri.rstrip("/") + "/_delta_log"
+    if location.is_local:
+        infos = {}
+        for name in os.listdir(log):
+            match = _COMMIT.match(name)
+            if match:
+                infos[int(match.group(1))] = _commit_info(os.path.join(log, name))
+        return infos
+    from pyspark.sql import functions as F
+
+    frame = spark.read.schema(
+        "commitInfo struct<timestamp: bigint, operationMetrics: map<string, string>>"
+    ).json(log + "/*.json").where("commitInfo IS NOT NULL").select(
+        F.input_file_name().alias("file"), F.col("commitInfo.timestamp").alias("timestamp"),
+        F.col("commitInfo.operationMetrics").alias("operationMetrics"))
+    infos = {}
+    for row in frame.collect():
+        match = _COMMIT.match(row["file"].rsplit("/", 1)[-1])
+        if match:
+            infos[int(match.group(1))] = {"timestamp": row["timestamp"],
+                                          "operationMetrics": row["operationMetrics"] or {}}
+    return infos
+
+
+def _commit_info(path: str) -> dict[str, Any]:
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            if '"commitInfo"' in line:
+                try:
+                    return dict(json.loads(line).get("commitInfo") or {})
+                except ValueError:
+                    break
+    return {}
+
+
+def _latest_commit(spark: SparkSession, location: ResolvedLocation) -> tuple[int, dict[str, Any]]:
+    if location.is_local:
+        log = os.path.join(location.uri, "_delta_log")
+        versions = [int(m.group(1)) for m in map(_COMMIT.match, os.listdir(log)) if m]
+        latest = max(versions)
+        return latest, _commit_info(os.path.join(log, f"{latest:020d}.json"))
+    from delta.tables import DeltaTable
+
+    row = DeltaTable.forPath(spark, location.uri).history(1).collect()[0]
+    return int(row["version"]), {"operationMetrics": row["operationMetrics"] or {}}
+
+
+# ---- writing ---------------------------------------------------------------------------------
+def write_delta(spark: SparkSession, frame: DataFrame, request: WriteRequest) -> DeltaWritten:
+    """Commit ``frame`` to the Delta table of ``request``."""
+    location = request.location
+    _refuse_options("write", request.options, allowed=("keys",))
+    frame = storable(frame)
+    missing = [c for c in request.partition_by if c not in frame.columns]
+    if missing:
+        raise DataError(
+            f"partition_by names {', '.join(missing)}, which the frame does not have "
+            f"(columns: {', '.join(frame.columns)}).",
+            fix="Partition by existing columns.")
+    exists = is_delta_table(spark, location)
+    if exists and request.mode in ("upsert", "append_once"):
+        return _merge(spark, frame, request)
+    before = _latest_version(spark, location) if exists else None
+    observed, rows = _observed(frame)
+    writer = observed.write.format("delta").mode(
+        "overwrite" if request.mode == "overwrite" else "append")
+    if request.partition_by:
+        writer = writer.partitionBy(*request.partition_by)
+    if request.merge_schema:
+        writer = writer.option("mergeSchema", "true")
+    _save(writer, location)
+    return _written(spark, location, before, rows())
+
+
+def replace_delta_batch(spark: SparkSession, frame: DataFrame,
+                        request: WriteRequest) -> DeltaWritten:
+    """One commit replacing the rows whose batch column equals the batch (creating the table
+    when needed); new columns are merged into the table's schema."""
+    batch = request.replace_batch
+    assert batch is not None
+    location = request.location
+    value = batch.value.replace("\\", "\\\\").replace("'", "\\'")
+    before = _latest_version(spark, location) if is_delta_table(spark, location) else None
+    observed, rows = _observed(storable(frame))
+    writer = observed.write.format("delta").mode("overwrite") \
+        .option("replaceWhere", f"{quoted(batch.column)} = '{value}'") \
+        .option("mergeSchema", "true")
+    _save(writer, location)
+    return _written(spark, location, before, rows())
+
+
+def _observed(frame: DataFrame) -> tuple[DataFrame, Any]:
+    """``frame`` counting its rows as it is written, and a function returning the count."""
+    import uuid
+
+    from pyspark.sql import Observation
+    from pyspark.sql import functions as F
+
+    observation = Observation(f"odibi_delta_{uuid.uuid4().hex}")
+    observed = frame.observe(observation, F.count(F.lit(1)).alias("rows"))
+    return observed, lambda: int(observation.get.get("rows", 0))
+
+
+def _written(spark: SparkSession, location: ResolvedLocation, before: int | None,
+             rows: int) -> DeltaWritten:
+    """What the write committed (Delta commits nothing for an empty append)."""
+    version, info = _latest_commit(spark, location)
+    if before is not None and version == before:
+        return DeltaWritten(version, 0, 0)
+    metrics = info.get("operationMetrics") or {}
+    return DeltaWritten(version, rows,
+                        _metric(metrics, "numFiles", "numAddedFiles", default=None))
+
+
+def _latest_version(spark: SparkSession, location: ResolvedLocation) -> int:
+    return _latest_commit(spark, location)[0]
+
+
+def _save(writer: Any, location: ResolvedLocation) -> None:
+    try:
+        writer.save(location.uri)
+    except Exception as exc:
+        text = error_text(exc)
+        lowered = f"{text} {exc}".lower()
+        if any(marker in lowered for marker in (
+                "schema mismatch", "failed to merge", "delta_metadata_mismatch",
+                "delta_failed_to_merge_fields", "cannot write incompatible",
+                "partition columns do not match", "delta_merge_incompatible")):
+            raise DataError(
+                f"The frame's schema does not match the Delta table {location.display}: {text}",
+                fix="Set `merge_schema: true` on the write to add new columns, or cast the "
+                    "columns to the table's types.") from exc
+        raise
+
+
+def _merge(spark: SparkSession, frame: DataFrame, request: WriteRequest) -> DeltaWritten:
+    from delta.tables import DeltaTable
+    from pyspark.sql import functions as F
+
+    location = request.location
+    keys = _merge_keys(request)
+    missing = [k for k in keys if k not in frame.columns]
+    if missing:
+        raise DataError(
+            f"options.keys names {', '.join(missing)}, which the frame does not have "
+            f"(columns: {', '.join(frame.columns)}).",
+            fix="Name key columns the frame has.")
+    repeated = frame.groupBy(*[quoted(k) for k in keys]).agg(F.count(F.lit(1)).alias("n")) \
+        .where("n > 1").limit(1).collect()
+    if repeated:
+        shown = ", ".join(f"{k}={repeated[0][k]!r}" for k in keys)
+        raise DataError(
+            f"Mode '{request.mode}' needs one row per key, but the frame has several rows for "
+            f"{shown}.",
+            fix="Deduplicate on the keys first (operation: deduplicate).")
+    target_columns = spark.read.format("delta").load(location.uri).columns
+    extra = [c for c in frame.columns if c not in target_columns]
+    if extra and not request.merge_schema:
+        raise DataError(
+            f"The frame has columns the Delta table {location.display} does not: "
+            f"{', '.join(extra)}.",
+            fix="Set `merge_schema: true` on the write to add them, or drop them first.")
+    condition = " AND ".join(f"t.{quoted(k)} = s.{quoted(k)}" for k in keys)
+    builder = DeltaTable.forPath(spark, location.uri).alias("t").merge(frame.alias("s"),
+                                                                       condition)
+    if request.merge_schema:
+        builder = builder.withSchemaEvolution()
+    if request.mode == "upsert":
+        builder = builder.whenMatchedUpdateAll()
+    outcome = builder.whenNotMatchedInsertAll().execute()
+    counts = outcome.collect()[0].asDict() if outcome is not None else {}
+    rows = int(counts.get("num_inserted_rows") or 0) + int(counts.get("num_updated_rows") or 0)
+    version, info = _latest_commit(spark, location)
+    metrics = info.get("operationMetrics") or {}
+    return DeltaWritten(version, rows, _metric(metrics, "numTargetFilesAdded", default=None))
+
+
+def _metric(metrics: Mapping[str, Any], *names: str, default: int | None = 0) -> Any:
+    for name in names:
+        if metrics.get(name) is not None:
+            try:
+                return int(metrics[name])
+            except (TypeError, ValueError):
+                continue
+    return default
+
+
+def _refuse_options(action: str, options: Mapping[str, Any],
+                    allowed: Sequence[str] = ()) -> None:
+    unknown = [k for k in options if k not in allowed]
+    if unknown:
+        raise ConfigError([ConfigProblem(
+            message=f"Unknown delta {action} option '{key}'.",
+            key_path=f"{action}.options.{key}",
+            fix=f"Valid delta {action} options: {', '.join(allowed) or '(none)'}.",
+        ) for key in unknown])
