@@ -65,7 +65,6 @@ SPARK_TEST_CONFIG = {
 def spark_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     """The local SparkSession (Delta Lake configured) every Spark test shares; stopped at the
     end of the run."""
-    pytest.importorskip("pyspark")
     from odibi_core.engines.spark_session import spark_session as build
 
     warehouse = tmp_path_factory.mktemp("spark-warehouse")  # not ./spark-warehouse

@@ -13,8 +13,7 @@ from odibi_core.engines import get_engine
 from odibi_core.engines.base import ReadRequest, WriteRequest
 from odibi_core.testing import assert_frames_equal, frame_from_rows
 
-pytest.importorskip("pyspark")
-deltalake = pytest.importorskip("deltalake")
+import deltalake
 
 ROWS = [{"id": 1, "name": "ada", "day": "2024-01-01"},
         {"id": 2, "name": "tim", "day": "2024-01-02"}]

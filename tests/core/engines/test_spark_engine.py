@@ -19,7 +19,6 @@ from odibi_core.errors import DataError, TransientError
 from odibi_core.testing import assert_frames_equal, frame_from_rows
 from odibi_core.transforms import apply_transform
 
-pytest.importorskip("pyspark")
 
 
 @pytest.fixture

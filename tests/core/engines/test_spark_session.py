@@ -10,7 +10,6 @@ import pytest
 from odibi_core.engines import get_engine
 from odibi_core.errors import ConfigError
 
-pytest.importorskip("pyspark")
 
 
 def test_the_session_runs_delta_with_the_engine_sql_settings(spark_session) -> None:
