@@ -21,6 +21,7 @@ from odibi_core.dead_letters.model import (
     build_batch_id,
     relative_source,
 )
+from odibi_core.engines.arrow_rows import arrow_table_from_rows
 from odibi_core.engines.base import (
     Engine,
     FlagSummary,
@@ -98,19 +99,7 @@ class PandasEngine(Engine):
 
     def from_rows(self, rows: Sequence[Mapping[str, Any]],
                   schema: Mapping[str, str] | None = None) -> pd.DataFrame:
-        import pyarrow as pa
-
-        declared = dict(schema or {})
-        names = list(dict.fromkeys([*(k for row in rows for k in row), *declared]))
-        arrays = {}
-        for name in names:
-            values = [row.get(name) for row in rows]
-            if name in declared:
-                arrays[name] = _typed_array(name, values, declared[name])
-            else:
-                array = pa.array(values)
-                arrays[name] = array.cast(pa.string()) if pa.types.is_null(array.type) else array
-        return from_arrow(pa.table(arrays) if arrays else pa.table({}))
+        return from_arrow(arrow_table_from_rows(rows, schema))
 
     def call_function(self, fn: Callable[..., Any], frame: pd.DataFrame,
                       params: Mapping[str, Any], tables: Mapping[str, pd.DataFrame]) -> Any:
@@ -571,30 +560,6 @@ def _typed(frame: pd.DataFrame) -> bool:
     import pandas as pd
 
     return all(isinstance(dtype, pd.ArrowDtype) for dtype in frame.dtypes)
-
-
-def _typed_array(name: str, values: list[Any], logical: str) -> pa.Array:
-    import pyarrow as pa
-
-    try:
-        arrow_type = arrow_type_of(logical)
-    except ValueError as exc:
-        raise DataError(f"Column '{name}': {exc}", fix="Use a logical type name.") from exc
-    attempts = [lambda: pa.array(values, type=arrow_type),
-                lambda: pa.array(values).cast(arrow_type)]  # ISO strings: dates, decimals
-    if pa.types.is_timestamp(arrow_type) and arrow_type.tz:
-        # A zone-less string means UTC, as in SQL with TimeZone = 'UTC'.
-        attempts.append(lambda: pa.array(values).cast(pa.timestamp(arrow_type.unit))
-                        .cast(arrow_type))
-    error: Exception | None = None
-    for attempt in attempts:
-        try:
-            return attempt()
-        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError,
-                TypeError) as exc:
-            error = error or exc
-    raise DataError(f"Column '{name}': the values do not fit {logical} ({error}).",
-                    fix="Give values of that type, or change the declared type.")
 
 
 def _concat(tables: list[pa.Table], files: list[str], display: str) -> pa.Table:

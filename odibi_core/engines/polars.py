@@ -21,6 +21,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from odibi_core.engines.arrow_rows import arrow_table_from_rows
 from odibi_core.engines.base import (
     Engine,
     FlagSummary,
@@ -48,7 +49,6 @@ from odibi_core.engines.polars_sql import (
     sql_expression,
 )
 from odibi_core.engines.polars_types import (
-    arrow_table_from_rows,
     lazy_from_arrow,
     logical_schema,
 )

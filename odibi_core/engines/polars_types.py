@@ -7,19 +7,16 @@ from rows go through Arrow too, with the same inference as pandas (``pa.array`` 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from odibi_core.engines.logical_types import arrow_type_of, logical_type_of_arrow
-from odibi_core.errors import DataError
 from odibi_core.results import ColumnSchema
 
 if TYPE_CHECKING:
     import polars as pl
     import pyarrow as pa
 
-__all__ = ["arrow_table_from_rows", "lazy_from_arrow", "logical_schema", "polars_dtype_of",
-           "typed_array"]
+__all__ = ["lazy_from_arrow", "logical_schema", "polars_dtype_of"]
 
 
 def logical_schema(schema: pl.Schema) -> tuple[ColumnSchema, ...]:
@@ -62,49 +59,3 @@ def polars_dtype_of(logical: str) -> pl.DataType:
     return pl.from_arrow(pa.array([], type=arrow)).dtype  # type: ignore[union-attr]
 
 
-def arrow_table_from_rows(rows: Sequence[Mapping[str, Any]],
-                          schema: Mapping[str, str] | None = None) -> pa.Table:
-    """``rows`` as an Arrow table: declared columns get their logical type, the others are
-    inferred from the values (an all-null column is a string column)."""
-    import pyarrow as pa
-
-    declared = dict(schema or {})
-    names = list(dict.fromkeys([*(k for row in rows for k in row), *declared]))
-    arrays = {}
-    for name in names:
-        values = [row.get(name) for row in rows]
-        if name in declared:
-            arrays[name] = typed_array(name, values, declared[name])
-        else:
-            array = pa.array(values)
-            arrays[name] = array.cast(pa.string()) if pa.types.is_null(array.type) else array
-    return pa.table(arrays) if arrays else pa.table({})
-
-
-def typed_array(name: str, values: list[Any], logical: str) -> pa.Array:
-    """``values`` as an Arrow array of ``logical`` (ISO strings accepted for dates, timestamps
-    and decimals; a zone-less timestamp string means UTC).
-
-    Raises:
-        DataError: the type is unknown or the values do not fit it.
-    """
-    import pyarrow as pa
-
-    try:
-        arrow_type = arrow_type_of(logical)
-    except ValueError as exc:
-        raise DataError(f"Column '{name}': {exc}", fix="Use a logical type name.") from exc
-    attempts = [lambda: pa.array(values, type=arrow_type),
-                lambda: pa.array(values).cast(arrow_type)]
-    if pa.types.is_timestamp(arrow_type) and arrow_type.tz:
-        attempts.append(lambda: pa.array(values).cast(pa.timestamp(arrow_type.unit))
-                        .cast(arrow_type))
-    error: Exception | None = None
-    for attempt in attempts:
-        try:
-            return attempt()
-        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError,
-                TypeError) as exc:
-            error = error or exc
-    raise DataError(f"Column '{name}': the values do not fit {logical} ({error}).",
-                    fix="Give values of that type, or change the declared type.")

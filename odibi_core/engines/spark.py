@@ -48,6 +48,7 @@ from odibi_core.dead_letters.model import (
     build_batch_id,
     relative_source,
 )
+from odibi_core.engines.arrow_rows import arrow_table_from_rows
 from odibi_core.engines.base import (
     Engine,
     FlagSummary,
@@ -85,7 +86,6 @@ from odibi_core.engines.spark_sql import (
     spark_sql_text,
 )
 from odibi_core.engines.spark_types import (
-    arrow_table_from_rows,
     fresh_plan,
     frame_from_arrow,
     logical_type_of_spark,

@@ -561,8 +561,6 @@ def _paths(location: ResolvedLocation, fmt: str) -> list[str]:
 def _parse_again(spark: SparkSession, request: ReadRequest, fmt: str,
                  cause: BaseException | None) -> DataFrame:
     """Parse a local source with the shared reader: its error (file and line), or its data."""
-    import pyarrow as pa
-
     from odibi_core.engines.pandas_files import read_file
 
     location = request.location

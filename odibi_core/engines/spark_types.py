@@ -17,11 +17,10 @@ Importing this module imports neither pyspark nor pyarrow.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from odibi_core.engines.json_safe import json_safe_row
-from odibi_core.engines.logical_types import arrow_type_of, parse_logical_type
+from odibi_core.engines.logical_types import parse_logical_type
 from odibi_core.errors import DataError
 
 if TYPE_CHECKING:
@@ -30,7 +29,6 @@ if TYPE_CHECKING:
     from pyspark.sql.types import DataType, StructType
 
 __all__ = [
-    "arrow_table_from_rows",
     "frame_from_arrow",
     "fresh_plan",
     "logical_type_of_spark",
@@ -176,57 +174,6 @@ def frame_from_arrow(spark: SparkSession, table: pa.Table) -> DataFrame:
             table = table.set_column(index, name, table.column(index).cast(pa.string()))
         return frame_from_arrow(spark, table).withColumns({name: F.lit(None) for name in nulls})
     return spark.createDataFrame(table, schema=schema).coalesce(1)
-
-
-def arrow_table_from_rows(rows: Sequence[Mapping[str, Any]],
-                          schema: Mapping[str, str] | None = None) -> pa.Table:
-    """``rows`` as an Arrow table: columns in order of first appearance, declared logical
-    types applied (ISO strings accepted for dates, timestamps and decimals; a zone-less
-    timestamp text means UTC), the others inferred; an all-null undeclared column is a string.
-
-    Raises:
-        DataError: values that do not fit a declared type.
-    """
-    import pyarrow as pa
-
-    declared = dict(schema or {})
-    names = list(dict.fromkeys([*(k for row in rows for k in row), *declared]))
-    arrays = {}
-    for name in names:
-        values = [row.get(name) for row in rows]
-        if name in declared:
-            arrays[name] = _typed_array(name, values, declared[name])
-        else:
-            try:
-                array = pa.array(values)
-            except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-                raise DataError(f"Column '{name}' mixes value types: {exc}",
-                                fix="Give the column one type, or declare it.") from exc
-            arrays[name] = array.cast(pa.string()) if pa.types.is_null(array.type) else array
-    return pa.table(arrays) if arrays else pa.table({})
-
-
-def _typed_array(name: str, values: list[Any], logical: str) -> pa.Array:
-    import pyarrow as pa
-
-    try:
-        arrow_type = arrow_type_of(logical)
-    except ValueError as exc:
-        raise DataError(f"Column '{name}': {exc}", fix="Use a logical type name.") from exc
-    attempts = [lambda: pa.array(values, type=arrow_type),
-                lambda: pa.array(values).cast(arrow_type)]
-    if pa.types.is_timestamp(arrow_type) and arrow_type.tz:
-        attempts.append(lambda: pa.array(values).cast(pa.timestamp(arrow_type.unit))
-                        .cast(arrow_type))
-    error: Exception | None = None
-    for attempt in attempts:
-        try:
-            return attempt()
-        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError,
-                TypeError) as exc:
-            error = error or exc
-    raise DataError(f"Column '{name}': the values do not fit {logical} ({error}).",
-                    fix="Give values of that type, or change the declared type.")
 
 
 def rows_of(frame: DataFrame) -> list[dict[str, Any]]:
