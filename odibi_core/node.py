@@ -8,25 +8,49 @@ nodes downstream. It never raises for a failing node: the caller decides what a 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from odibi_core.connections import Connection, build_connection
-from odibi_core.engines.base import Engine, Frame, ReadRequest, ResolvedLocation, WriteRequest
+from odibi_core.engines.base import (
+    BatchReplace,
+    Engine,
+    Frame,
+    ReadRequest,
+    ResolvedLocation,
+    WriteRequest,
+)
 from odibi_core.errors import ConfigError, ConfigProblem, DataError, NodeError, OdibiError, is_transient
 from odibi_core.dead_letters import read_with_dead_letter_queue
+from odibi_core.exactly_once import (
+    BatchLedger,
+    BatchPlan,
+    content_identity,
+    explicit_identity,
+    input_identity,
+    partition_identity,
+    recover,
+    source_state,
+    target_lock,
+    upstream_identity,
+    write_batch,
+)
 from odibi_core.incremental import (
+    HighWaterMark,
     HwmStore,
     apply_read_incremental,
-    commit_hwm,
     incremental_column,
     missing_incremental_column,
     newer_than_target,
 )
 from odibi_core.privacy import apply_privacy
+from odibi_core.transforms.builtins.sql_text import quote_identifier
 from odibi_core.schema_policy import harmonize_schema
 from odibi_core.results import (
     DeadLetterResult,
@@ -41,6 +65,7 @@ from odibi_core.results import (
 )
 
 if TYPE_CHECKING:
+    from odibi_core.exactly_once import BatchIdentity
     from odibi_core.incremental import IncrementalWindow
     from odibi_core.schema_policy import SchemaHarmony
     from odibi_core.validation import Split
@@ -55,7 +80,8 @@ class RunContext:
     """Who is running: the run id, the environment and whether anything may be written.
 
     ``batch_id`` identifies the batch being processed; without it the partition key does, and
-    without either a node's batch is a fingerprint of its input.
+    without either a node's batch is a fingerprint of its input (SPEC §7). ``partition_start``
+    and ``partition_end`` are the partition's time window ``[start, end)``.
     """
 
     run_id: str
@@ -63,6 +89,8 @@ class RunContext:
     dry_run: bool = False
     partition_key: str | None = None
     batch_id: str | None = None
+    partition_start: datetime | None = None
+    partition_end: datetime | None = None
 
 
 @dataclass
@@ -94,6 +122,9 @@ class _Trace:
     schema_policy: SchemaHarmony | None = None
     view: str | None = None
     incremental_target_max: Any = None
+    source_state: dict[str, Any] | None = None
+    batch: BatchIdentity | None = None
+    recovered: list[str] = field(default_factory=list)
 
     def timed(self, phase: str, call: Callable[[], Any]) -> Any:
         self.phase = phase
@@ -134,6 +165,8 @@ class NodeRunner:
         frame_out: Frame | None = None
         write: WriteResult | None = None
         try:
+            if node.write is not None and not context.dry_run:
+                trace.recovered = self._recover(ref)
             frame_in = source if source is not None else trace.timed(
                 "read", lambda: self._read_input(ref, inputs, context, trace))
             if node.contracts:
@@ -159,13 +192,14 @@ class NodeRunner:
                 if node.validation.quarantine is not None:
                     trace.timed("quarantine", lambda: self._quarantine(
                         ref, checked, frame_in, context, trace))
+            if not context.dry_run:
+                trace.batch = self._batch_identity(ref, context, trace, frame_in, source)
             if node.write is not None and not context.dry_run:
                 frame_out, merge_schema, mode = self._prepare_write(ref, frame_out, write_mode,
                                                                    trace)
                 write = trace.timed("write", lambda: self._write(
-                    ref, frame_out, mode, merge_schema=merge_schema))
-                if trace.incremental is not None:
-                    commit_hwm(self._hwm_store(), ref.pipeline, ref.name, trace.incremental)
+                    ref, frame_out, mode, merge_schema=merge_schema, context=context,
+                    trace=trace))
             result = self._result(ref, "success", started, clock, trace, frame_in, frame_out,
                                   write, context)
             return NodeRun(result, frame_out)
@@ -216,6 +250,10 @@ class NodeRunner:
                 as_of_timestamp=travel.as_of_timestamp if travel else None,
                 node=ref.key,
             )
+            if not context.dry_run:
+                trace.source_state = source_state(location, read.format, as_of=(
+                    str(travel.as_of_version if travel.as_of_version is not None
+                        else travel.as_of_timestamp) if travel else None))
             if read.dead_letter is None:
                 frame = self.engine.read(request)
             else:
@@ -228,7 +266,7 @@ class NodeRunner:
                     self.engine, frame, read.incremental, store=self._hwm_store(),
                     pipeline=ref.pipeline, node=ref.name, now=datetime.now(timezone.utc),
                     key=ref.key)
-            return frame
+            return self._partition_rows(ref, frame, context)
         source = self.project.graph.input_source(ref.key)
         if source is None:
             return None  # a node over `inputs` aliases only: its SQL names them
@@ -381,21 +419,156 @@ class NodeRunner:
         return column
 
     def _hwm_store(self) -> HwmStore:
-        from odibi_core.runs import system_root
-
-        return HwmStore(system_root(self.project))
+        return HwmStore(self._system_root())
 
     def _write(self, ref: Any, frame: Frame, mode: str | None = None, *,
-               merge_schema: bool | None = None) -> WriteResult:
+               merge_schema: bool | None = None, context: RunContext | None = None,
+               trace: _Trace | None = None) -> WriteResult:
+        """Write the node's output, once per batch (see ``odibi_core.exactly_once``)."""
         write = ref.config.write
         location = self.target_location(ref.key)
         assert location is not None
-        return self.engine.write(frame, WriteRequest(
+        request = WriteRequest(
             location=location, format=write.format, mode=mode or write.mode,
             options=dict(write.options or {}), partition_by=tuple(write.partition_by or ()),
             merge_schema=bool(write.merge_schema) if merge_schema is None else merge_schema,
             node=ref.key,
-        ))
+        )
+        if context is None or trace is None or trace.batch is None:
+            return self.engine.write(frame, request)
+        frame, request = self._partition_write(ref, frame, request, context)
+        window = trace.incremental
+        mark = window.pending.to_json() if window is not None and window.pending is not None \
+            and window.pending.value is not None else None
+        plan = BatchPlan(
+            project=self.project.config.project, node_key=ref.key, identity=trace.batch,
+            run_id=context.run_id, system_root=self._system_root(),
+            ledger=self._ledger(ref), save_mark=self._mark_saver(ref), hwm=mark,
+            skip_if_unchanged=write.skip_if_unchanged,
+            config_hash=_config_hash(ref.config))
+        return write_batch(lambda req: self.engine.write(frame, req), request, plan)
+
+    # ---- exactly-once: batches, recovery, partitions ----------------------------------------
+    def _recover(self, ref: Any) -> list[str]:
+        """Resolve what a crashed writer of this node left (before the incremental read, so a
+        committed batch's high-water mark is in place)."""
+        write = ref.config.write
+        location = self.target_location(ref.key)
+        assert location is not None
+        ledger = self._ledger(ref)
+        if not ledger.path.exists():
+            return []
+        with target_lock(self._system_root(), location):
+            return recover(ledger, location, write.format, self._mark_saver(ref))
+
+    def _batch_identity(self, ref: Any, context: RunContext, trace: _Trace,
+                        frame_in: Frame | None, source: Frame | None) -> BatchIdentity | None:
+        """The node's batch (SPEC §7), recorded in the run so that nodes downstream — also in a
+        run that resumes this one — derive theirs from it."""
+        from odibi_core.runs import RunRecords
+
+        records = RunRecords(self._system_root())
+        identity = self._derive_identity(ref, context, trace, frame_in, source, records)
+        if identity is not None and records.meta(context.run_id) is not None:
+            records.record_batch(context.run_id, ref.key, identity.to_json())
+        return identity
+
+    def _derive_identity(self, ref: Any, context: RunContext, trace: _Trace,
+                         frame_in: Frame | None, source: Frame | None,
+                         records: Any) -> BatchIdentity | None:
+        if context.partition_key is not None:
+            return partition_identity(context.partition_key)
+        if context.batch_id is not None:
+            return explicit_identity(context.batch_id)
+        if source is None and ref.config.read is not None and trace.source_state is not None:
+            return input_identity(ref.key, trace.source_state, _window_identity(ref, trace))
+        if source is None and ref.config.read is None:
+            upstream = {}
+            for edge in self.project.graph.upstream(ref.key):
+                known = records.batch_of(context.run_id, edge.key)
+                state = known["batch_id"] if known else self._target_state(edge.key)
+                if state is None:
+                    break
+                upstream[edge.key] = state
+            else:
+                if upstream:
+                    return upstream_identity(ref.key, upstream)
+        if ref.config.write is None or frame_in is None:
+            return None
+        return content_identity(ref.key, self.engine.fingerprint(frame_in))
+
+    def _target_state(self, key: str) -> str | None:
+        """What node ``key`` last wrote, as text (for a batch id), or None."""
+        write = self.project.graph.node(key).config.write
+        location = self.target_location(key)
+        if write is None or location is None:
+            return None
+        state = source_state(location, write.format)
+        return json.dumps(state, sort_keys=True) if state is not None else None
+
+    def _partitions(self, ref: Any) -> Any:
+        return self.project.config.pipeline(ref.pipeline).partitions
+
+    def _partition_rows(self, ref: Any, frame: Frame, context: RunContext) -> Frame:
+        """A read's rows within the run's partition (when the pipeline's partitions name a
+        column the read has)."""
+        config = self._partitions(ref)
+        if config is None or config.column is None or context.partition_start is None:
+            return frame
+        if config.column not in self.engine.columns(frame):
+            return frame
+        start, end = self._partition_bounds(frame, config.column, context)
+        return self.engine.rows_between(frame, config.column, start, end)
+
+    def _partition_write(self, ref: Any, frame: Frame, request: WriteRequest,
+                         context: RunContext) -> tuple[Frame, WriteRequest]:
+        """An ``overwrite`` of a partitioned node replaces exactly the partition's rows."""
+        config = self._partitions(ref)
+        if config is None or config.column is None or context.partition_start is None \
+                or request.mode != "overwrite":
+            return frame, request
+        column = config.column
+        if column not in self.engine.columns(frame):
+            raise DataError(
+                f"The pipeline is partitioned on '{column}', but the output of this node has "
+                f"no such column, so the partition's rows cannot be replaced.",
+                fix=f"Keep '{column}' in the output, or write with mode: append.",
+                node=ref.key)
+        start, end = self._partition_bounds(frame, column, context)
+        frame = self.engine.rows_between(frame, column, start, end)
+        if request.format != "delta":
+            return frame, replace(request, mode="append", replace_batch=BatchReplace(
+                column, str(context.partition_key)))
+        kind = {c.name: c.type for c in self.engine.schema(frame)}[column]
+        literal = "DATE" if kind == "date" else "TIMESTAMP"
+        quoted = quote_identifier(column)
+        return frame, replace(request, replace_where=(
+            f"{quoted} >= {literal} '{_sql_moment(start)}' AND "
+            f"{quoted} < {literal} '{_sql_moment(end)}'"))
+
+    def _partition_bounds(self, frame: Frame, column: str, context: RunContext) -> tuple[Any, Any]:
+        kind = {c.name: c.type for c in self.engine.schema(frame)}.get(column)
+        start, end = context.partition_start, context.partition_end
+        assert start is not None and end is not None
+        if kind == "date":
+            return start.date(), end.date()
+        if kind in ("timestamp", "timestamp_ntz"):
+            return start, end
+        raise DataError(f"The partition column '{column}' is {kind}; a time partition needs a "
+                        "date or timestamp column.", fix="Cast the column, or partition on "
+                        "another column.")
+
+    def _ledger(self, ref: Any) -> BatchLedger:
+        return BatchLedger(self._system_root(), ref.pipeline, ref.name)
+
+    def _mark_saver(self, ref: Any) -> Callable[[dict[str, Any]], None]:
+        store = self._hwm_store()
+        return lambda mark: store.save(ref.pipeline, ref.name, HighWaterMark.from_json(mark))
+
+    def _system_root(self) -> Path:
+        from odibi_core.runs import system_root
+
+        return system_root(self.project)
 
     # ---- result ----------------------------------------------------------------------------
     def _result(self, ref: Any, status: str, started: datetime, clock: float, trace: _Trace,
@@ -473,11 +646,45 @@ def _quality_summary(trace: _Trace) -> dict[str, Any]:
             extra[key] = value.summary()
     if trace.view is not None:
         extra["view"] = trace.view
+    if trace.batch is not None:
+        extra["batch"] = trace.batch.to_json()
+    if trace.recovered:
+        extra["recovered"] = list(trace.recovered)
     if trace.incremental_target_max is not None:
         value = trace.incremental_target_max
         extra["incremental_target_max"] = value.isoformat() if hasattr(value, "isoformat") \
             else value
     return extra
+
+
+def _window_identity(ref: Any, trace: _Trace) -> dict[str, Any] | None:
+    """The part of an incremental window that names the batch: the mark a stateful read
+    starts from; a rolling window's start to its unit (a rerun within the same day of a
+    "last 3 days" window is the same batch)."""
+    if trace.incremental is None:
+        return None
+    window = trace.incremental.summary()
+    window.pop("new_high_water_mark", None)
+    if window["mode"] == "rolling_window" and window.get("lower_bound") is not None:
+        width = {"minute": 16, "hour": 13}.get(ref.config.read.incremental.unit, 10)
+        window["lower_bound"] = str(window["lower_bound"])[:width]
+    return window
+
+
+def _config_hash(node: Any) -> str:
+    """A digest of the node's definition: ``skip_if_unchanged`` redoes an overwrite whose node
+    changed even when its input did not."""
+    text = json.dumps(node.model_dump(mode="json"), sort_keys=True, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:24]
+
+
+def _sql_moment(value: Any) -> str:
+    """A date or datetime as the text of a SQL ``DATE``/``TIMESTAMP`` literal (UTC)."""
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(timezone.utc).replace(tzinfo=None)
+        return value.isoformat(sep=" ")
+    return value.isoformat()
 
 
 def _safe(call: Callable[[], Any], default: Any = None) -> Any:

@@ -60,7 +60,13 @@ class PhaseTiming:
 
 @dataclass(frozen=True)
 class WriteResult:
-    """Where a node's output went."""
+    """Where a node's output went.
+
+    ``batch_id`` is the batch the write carried (SPEC §7); ``skipped`` says why nothing was
+    written although the node succeeded: ``duplicate_batch`` (the batch was committed before),
+    ``unchanged`` (``skip_if_unchanged`` and the same input). ``transaction`` is the Delta
+    transaction identifier committed with the data (``app_id@version``).
+    """
 
     connection: str
     format: str
@@ -69,6 +75,13 @@ class WriteResult:
     rows_written: int
     delta_version: int | None = None
     files_written: int | None = None
+    batch_id: str | None = None
+    skipped: str | None = None
+    transaction: str | None = None
+
+    @property
+    def skipped_duplicate_batch(self) -> bool:
+        return self.skipped == "duplicate_batch"
 
 
 @dataclass(frozen=True)

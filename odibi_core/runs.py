@@ -9,7 +9,6 @@ run serialises publishing between processes.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import tempfile
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from odibi_core.errors import ConfigError, ConfigProblem
+from odibi_core.file_lock import exclusive_lock
 from odibi_core.results import NodeResult, iso_utc
 
 __all__ = ["RunMeta", "RunRecords", "publish_story", "story_root", "system_root"]
@@ -120,14 +120,28 @@ class RunRecords:
 
     @contextmanager
     def lock(self, run_id: str) -> Iterator[None]:
-        path = self.run_dir(run_id) / ".lock"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "a", encoding="utf-8") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
+        with exclusive_lock(self.run_dir(run_id) / ".lock"):
+            yield
+
+    # ---- batch identities (SPEC §7) ---------------------------------------------------------
+    def record_batch(self, run_id: str, node_key: str, batch: dict[str, Any]) -> None:
+        """Record the batch node ``node_key`` processed in run ``run_id``."""
+        _write_json_atomic(self.run_dir(run_id) / "batches" / f"{node_key}.json", batch)
+
+    def batch_of(self, run_id: str, node_key: str) -> dict[str, Any] | None:
+        """The batch ``node_key`` processed in ``run_id`` or, when that run did not run it (a
+        resumed run reuses its parent's outputs), in the nearest ancestor run that did."""
+        seen: set[str] = set()
+        current: str | None = run_id
+        while current is not None and current not in seen:
+            seen.add(current)
+            path = self.run_dir(current) / "batches" / f"{node_key}.json"
             try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+                return json.loads(path.read_text(encoding="utf-8"))
+            except (FileNotFoundError, json.JSONDecodeError):
+                meta = self.meta(current)
+                current = meta.parent_run_id if meta is not None else None
+        return None
 
 
 def publish_story(project: Any, records: RunRecords, run_id: str, pipeline: str, *,

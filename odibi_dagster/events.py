@@ -39,6 +39,13 @@ def materialization_metadata(result: NodeResult, *, story_html: str | None = Non
         meta[md.WRITE_MODE] = write.mode
         if write.delta_version is not None:
             meta[md.DELTA_VERSION] = dg.MetadataValue.int(write.delta_version)
+        if write.batch_id is not None:
+            meta[md.BATCH_ID] = write.batch_id
+            meta[md.SKIPPED_DUPLICATE_BATCH] = dg.MetadataValue.bool(write.skipped_duplicate_batch)
+        if write.skipped is not None:
+            meta[md.WRITE_SKIPPED] = write.skipped
+        if write.transaction is not None:
+            meta[md.TRANSACTION] = write.transaction
     if result.sql_executed:
         meta[md.SQL] = dg.MetadataValue.md(
             "\n\n".join(f"```sql\n{q}\n```" for q in result.sql_executed))
@@ -68,8 +75,7 @@ def summary_markdown(result: NodeResult) -> str:
              f"| {_n(result.rows_in)} | {_n(result.rows_out)} | {_n(result.rows_written)} | "
              f"{_n(result.delta_version)} |"]
     if result.write is not None:
-        lines += ["", f"Written to `{result.write.location}` ({result.write.format}, "
-                      f"{result.write.mode})."]
+        lines += ["", write_sentence(result.write)]
     if result.quarantine is not None:
         lines += ["", f"Quarantined {result.quarantine.rows:,} row(s) "
                       f"({result.quarantine.rows_written:,} written to "
@@ -90,6 +96,17 @@ def summary_markdown(result: NodeResult) -> str:
         lines += ["", "Phases: " + ", ".join(f"{t.phase} {t.seconds:.3f}s"
                                              for t in result.timings)]
     return "\n".join(lines)
+
+
+def write_sentence(write: Any) -> str:
+    """One line on the write: where, how, which batch, and why nothing was written."""
+    where = f"`{write.location}` ({write.format}, {write.mode})"
+    batch = f" Batch `{write.batch_id}`." if write.batch_id else ""
+    if write.skipped == "duplicate_batch":
+        return f"Nothing written to {where}: the batch was committed before.{batch}"
+    if write.skipped == "unchanged":
+        return f"Nothing written to {where}: input and node unchanged (skip_if_unchanged).{batch}"
+    return f"Written to {where}.{batch}"
 
 
 def _n(value: int | None) -> str:

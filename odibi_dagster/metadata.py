@@ -32,8 +32,16 @@ QUARANTINE_TARGET = "odibi/quarantine_target"
 DEAD_LETTERS = "odibi/dead_letter_rows"
 DEAD_LETTER_TARGET = "odibi/dead_letter_target"
 GATE = "odibi/gate"
+PARTITION = "odibi/partition"  # the Dagster partition key a materialization wrote
 
 # Run tags.
 TAG_ENV = "odibi/env"
 TAG_DRY_RUN = "odibi/dry_run"
 TAG_PROJECT = "odibi/project"
+TAG_PARTITION = "dagster/partition"  # Dagster's own: the partition a run materializes
+
+# Exactly-once writes (SPEC §7): the batch a write carried, and whether it was skipped.
+BATCH_ID = "odibi/batch_id"
+SKIPPED_DUPLICATE_BATCH = "skipped_duplicate_batch"
+WRITE_SKIPPED = "odibi/write_skipped"
+TRANSACTION = "odibi/delta_transaction"

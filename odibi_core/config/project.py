@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 import re
 from typing import Annotated, Any, Literal
@@ -16,6 +17,7 @@ __all__ = [
     "AzureMonitorMetricsConfig",
     "MetricsConfig",
     "ObservabilityConfig",
+    "PartitionsConfig",
     "PipelineConfig",
     "ProfilingConfig",
     "ProjectConfig",
@@ -136,6 +138,29 @@ class SensorConfig(OdibiModel):
     minimum_interval_seconds: Annotated[int, Field(ge=1)] = 30
 
 
+class PartitionsConfig(OdibiModel):
+    """Time partitions of a pipeline's assets (Dagster ``TimeWindowPartitionsDefinition``).
+
+    ``column`` (a date or timestamp column) ties a partition to rows: a node that reads keeps
+    the partition's rows, an ``overwrite`` replaces exactly them, an ``append`` is the
+    partition's batch (a repeat appends nothing).
+    """
+
+    type: Literal["hourly", "daily", "weekly", "monthly"] = "daily"
+    start: dt.date | dt.datetime
+    end: dt.date | dt.datetime | None = None
+    column: str | None = None
+    timezone: str = "UTC"
+
+    @model_validator(mode="after")
+    def _ordered(self) -> PartitionsConfig:
+        if self.end is not None and str(self.end) <= str(self.start):
+            raise config_error(f"partitions.end ({self.end}) is not after start ({self.start}).",
+                               fix="Set end after start, or leave it out (open-ended).",
+                               key="end")
+        return self
+
+
 _CRON_FIELD = re.compile(r"^[0-9A-Za-z*/,?#LW-]+$")
 _CRON_ALIASES = {"@hourly", "@daily", "@weekly", "@monthly", "@yearly", "@annually", "@midnight"}
 
@@ -149,6 +174,7 @@ class PipelineConfig(OdibiModel):
     schedule: str | None = None
     sensor: SensorConfig | None = None
     on_failure: Literal["keep", "rollback"] = "keep"
+    partitions: PartitionsConfig | None = None
     nodes: Annotated[list[NodeConfig], Field(min_length=1)]
 
     @field_validator("schedule")

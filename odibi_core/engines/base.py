@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from odibi_core.dead_letters.model import DeadLetter, DeadLetterBatch
 
 __all__ = [
+    "BatchMarker",
     "BatchReplace",
     "Engine",
     "FlagSummary",
@@ -104,6 +105,29 @@ class BatchReplace:
 
 
 @dataclass(frozen=True)
+class BatchMarker:
+    """The batch a write carries, so that the same batch is never committed twice.
+
+    On Delta, ``(app_id, version)`` is committed as the transaction identifier of the write's
+    own commit (delta-rs ``CommitProperties(app_transactions=...)``, delta-spark
+    ``txnAppId``/``txnVersion``) and ``batch_id`` as commit metadata (``odibi.batch_id``). On
+    a folder of part files every part file's name contains ``-<token>-``, so the parts of one
+    batch can be found (and a half-published batch removed). ``version`` is the batch's
+    generation: 0, then one more after each rollback that freed the batch.
+    """
+
+    batch_id: str
+    app_id: str
+    version: int = 0
+
+    @property
+    def token(self) -> str:
+        import hashlib
+
+        return "b" + hashlib.sha256(f"{self.app_id}@{self.version}".encode()).hexdigest()[:15]
+
+
+@dataclass(frozen=True)
 class WriteRequest:
     """What to write where.
 
@@ -111,6 +135,11 @@ class WriteRequest:
     instead of adding to them, so that writing the same batch twice leaves one copy: on Delta one
     atomic overwrite of the rows matching ``column = value`` (new columns merged into the
     table's schema); on a folder of part files the batch's own part file.
+
+    ``marker`` (see :class:`BatchMarker`) travels with the data in the same commit.
+    ``replace_where`` (Delta, ``mode: overwrite``) is a SQL predicate: the commit replaces only
+    the rows matching it (delta-rs ``predicate``, Spark ``replaceWhere``), e.g. one Dagster
+    partition's days; every written row must match it.
     """
 
     location: ResolvedLocation
@@ -121,6 +150,8 @@ class WriteRequest:
     merge_schema: bool = False
     node: str | None = None
     replace_batch: BatchReplace | None = None
+    marker: BatchMarker | None = None
+    replace_where: str | None = None
 
 
 @dataclass(frozen=True)
@@ -335,6 +366,11 @@ class Engine(ABC):
         type: int, float, str, ``date`` or ``datetime``); nulls are dropped. Incremental loads
         use it to keep only rows newer than a high-water mark."""
         raise NotImplementedError(f"The {self.name} engine does not filter on a watermark.")
+
+    def rows_between(self, frame: Frame, column: str, start: Any, end: Any) -> Frame:
+        """The rows with ``start <= column < end`` (Python ``date``/``datetime`` bounds of the
+        column's type); nulls are dropped. A Dagster partition's rows are selected with it."""
+        raise NotImplementedError(f"The {self.name} engine does not filter on a range.")
 
     # ---- schema policy, privacy, views (SPEC §3, §7) ---------------------------------------
     def read_schema(self, request: ReadRequest) -> tuple[ColumnSchema, ...] | None:

@@ -20,7 +20,8 @@ if TYPE_CHECKING:
     import pyarrow as pa
     from deltalake import DeltaTable
 
-__all__ = ["DeltaWriteOutcome", "delta_schema", "read_delta", "version_at", "write_delta"]
+__all__ = ["DeltaWriteOutcome", "commit_properties", "delta_schema", "read_delta",
+           "replace_delta_batch", "version_at", "write_delta"]
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,7 @@ def write_delta(data: pa.Table, request: WriteRequest) -> DeltaWriteOutcome:
     exists = DeltaTable.is_deltatable(location.uri, storage_options=options)
     if exists and request.mode in ("upsert", "append_once"):
         return _merge(DeltaTable(location.uri, storage_options=options), data, request)
+    predicate = _replace_where(data, request)
     target: Any = DeltaTable(location.uri, storage_options=options) if exists else location.uri
     try:
         write_deltalake(
@@ -116,6 +118,8 @@ def write_delta(data: pa.Table, request: WriteRequest) -> DeltaWriteOutcome:
             partition_by=list(request.partition_by) or None,
             schema_mode="merge" if request.merge_schema else None,
             storage_options=options,
+            predicate=predicate if exists else None,
+            commit_properties=commit_properties(request),
         )
     except Exception as exc:
         if type(exc).__name__ == "SchemaMismatchError":
@@ -155,13 +159,69 @@ def _merge(table: DeltaTable, data: pa.Table, request: WriteRequest) -> DeltaWri
         )
     predicate = " AND ".join(f"t.{_quote(k)} = s.{_quote(k)}" for k in keys)
     merger = table.merge(data, predicate=predicate, source_alias="s", target_alias="t",
-                         merge_schema=request.merge_schema)
+                         merge_schema=request.merge_schema,
+                         commit_properties=commit_properties(request))
     if request.mode == "upsert":
         merger = merger.when_matched_update_all()
     metrics = merger.when_not_matched_insert_all().execute()
     rows = int(metrics.get("num_target_rows_inserted", 0)) \
         + int(metrics.get("num_target_rows_updated", 0))
     return DeltaWriteOutcome(table.version(), rows, metrics.get("num_target_files_added"))
+
+
+def replace_delta_batch(data: pa.Table, request: WriteRequest) -> int:
+    """One Delta commit that replaces the rows of ``request.replace_batch`` (and creates the
+    table if needed); new columns are merged into the table's schema. Returns the version."""
+    from deltalake import DeltaTable, write_deltalake
+
+    batch = request.replace_batch
+    assert batch is not None
+    value = batch.value.replace("'", "''")
+    options = dict(request.location.storage_options) or None
+    write_deltalake(request.location.uri, _storable(data), mode="overwrite",
+                    predicate=f"{_quote(batch.column)} = '{value}'",
+                    schema_mode="merge", storage_options=options,
+                    commit_properties=commit_properties(request))
+    return DeltaTable(request.location.uri, storage_options=options).version()
+
+
+def commit_properties(request: WriteRequest) -> Any:
+    """The delta-rs ``CommitProperties`` that carry the request's batch marker (the
+    transaction identifier and ``odibi.batch_id``), or None without a marker."""
+    marker = request.marker
+    if marker is None:
+        return None
+    from deltalake import CommitProperties, Transaction
+
+    return CommitProperties(app_transactions=[Transaction(marker.app_id, marker.version)],
+                            custom_metadata={"odibi.batch_id": marker.batch_id})
+
+
+def _replace_where(data: pa.Table, request: WriteRequest) -> str | None:
+    """``request.replace_where`` once every row of ``data`` is known to match it.
+
+    The rows are checked here (DuckDB over the Arrow table) rather than left to delta-rs, whose
+    own check fails with a bare "rows failed validation" message.
+    """
+    predicate = request.replace_where
+    if predicate is None:
+        return None
+    if request.mode != "overwrite":
+        raise ConfigError(ConfigProblem(
+            message=f"replace_where replaces rows, which needs mode overwrite; this write is "
+                    f"{request.mode}.", key_path="write.mode",
+            fix="Write with mode: overwrite (or remove the partitions block)."))
+    import duckdb
+
+    outside = duckdb.connect().execute(
+        f"SELECT count(*) FROM data WHERE NOT coalesce(({predicate}), false)").fetchone()[0]
+    if outside:
+        raise DataError(
+            f"{outside} of the {data.num_rows} rows to write fall outside the range this write "
+            f"replaces (replace_where {predicate}) in {request.location.display}.",
+            fix="Keep only the partition's rows (the partition column must be in the output), "
+                "or write without partitions.")
+    return predicate
 
 
 def _merge_keys(request: WriteRequest) -> list[str]:

@@ -23,10 +23,14 @@ from odibi_core.errors import DataError
 
 __all__ = [
     "FILE_EXTENSIONS",
+    "batch_part_files",
     "check_file_mode",
     "is_single_file_target",
     "list_source_files",
     "part_extension",
+    "part_name",
+    "remove_batch_parts",
+    "replace_batch_file",
     "write_file_target",
 ]
 
@@ -95,10 +99,11 @@ def list_source_files(location: ResolvedLocation, fmt: str) -> list[str]:
 
 
 def write_file_target(location: ResolvedLocation, fmt: str, mode: WriteMode,
-                      write_one: Callable[[str], None]) -> int:
+                      write_one: Callable[[str], None], *, token: str | None = None) -> int:
     """Write a file target with ``write_one(path)``, atomically; returns the files written.
 
-    ``overwrite`` replaces the file or folder; ``append`` adds a part file to a folder.
+    ``overwrite`` replaces the file or folder; ``append`` adds a part file to a folder. A
+    batch ``token`` goes into the part file's name (``part-00003-<token>-<uuid>.parquet``).
 
     Raises:
         DataError: ``append`` to a single-file target, ``upsert``/``append_once`` (Delta only), or
@@ -122,10 +127,52 @@ def write_file_target(location: ResolvedLocation, fmt: str, mode: WriteMode,
     if mode == "append":
         os.makedirs(uri, exist_ok=True)
         existing = [n for n in os.listdir(uri) if n.startswith("part-")]
-        _write_atomically(os.path.join(uri, _part_name(len(existing), fmt)), write_one)
+        _write_atomically(os.path.join(uri, part_name(len(existing), fmt, token)), write_one)
     else:
-        _replace_folder(uri, fmt, write_one)
+        _replace_folder(uri, fmt, write_one, token)
     return 1
+
+
+def replace_batch_file(location: ResolvedLocation, fmt: str, value: str,
+                       write_one: Callable[[str], None]) -> None:
+    """Write one batch (``value`` identifies it) as its own part file of the folder at
+    ``location``, replacing the batch's earlier part file in one ``os.replace``.
+
+    Raises:
+        DataError: the target is a single file, where one batch's rows cannot be replaced.
+    """
+    import hashlib
+
+    if is_single_file_target(location.uri, fmt):
+        raise DataError(
+            f"{location.display} is a single {fmt} file, so one batch's rows cannot be "
+            "replaced in it.",
+            fix="Give a folder path (no extension): each batch is its own part file.")
+    digest = hashlib.sha256(value.encode()).hexdigest()[:32]
+    _write_atomically(os.path.join(location.uri, f"part-batch-{digest}{part_extension(fmt)}"),
+                      write_one)
+
+
+def batch_part_files(location: ResolvedLocation, token: str) -> list[str]:
+    """The part files under the folder at ``location`` (recursively: partitioned folders
+    too) whose name carries the batch ``token``."""
+    found: list[str] = []
+    if not location.is_local or not os.path.isdir(location.uri):
+        return found
+    for root, dirs, files in os.walk(location.uri):
+        dirs[:] = [d for d in dirs if not d.startswith((".", "_"))]
+        found.extend(os.path.join(root, name) for name in files
+                     if name.startswith("part-") and f"-{token}-" in name)
+    return sorted(found)
+
+
+def remove_batch_parts(location: ResolvedLocation, token: str) -> list[str]:
+    """Delete the part files of batch ``token`` (a half-published or rolled-back append);
+    returns the paths removed."""
+    removed = batch_part_files(location, token)
+    for path in removed:
+        os.remove(path)
+    return removed
 
 
 def check_file_mode(location: ResolvedLocation, fmt: str, mode: WriteMode) -> None:
@@ -161,7 +208,8 @@ def _write_atomically(path: str, write_one: Callable[[str], None]) -> None:
             os.remove(temp)
 
 
-def _replace_folder(uri: str, fmt: str, write_one: Callable[[str], None]) -> None:
+def _replace_folder(uri: str, fmt: str, write_one: Callable[[str], None],
+                    token: str | None = None) -> None:
     parent, name = os.path.split(uri.rstrip(os.sep))
     os.makedirs(parent, exist_ok=True)
     token = uuid.uuid4().hex
@@ -169,7 +217,7 @@ def _replace_folder(uri: str, fmt: str, write_one: Callable[[str], None]) -> Non
     retired = os.path.join(parent, f".{name}.{token}.old")
     os.makedirs(staging)
     try:
-        write_one(os.path.join(staging, _part_name(0, fmt)))
+        write_one(os.path.join(staging, part_name(0, fmt, token)))
         had_target = os.path.exists(uri)
         if had_target:
             os.rename(uri, retired)
@@ -184,8 +232,10 @@ def _replace_folder(uri: str, fmt: str, write_one: Callable[[str], None]) -> Non
     shutil.rmtree(retired, ignore_errors=True)
 
 
-def _part_name(index: int, fmt: str) -> str:
-    return f"part-{index:05d}-{uuid.uuid4()}{part_extension(fmt)}"
+def part_name(index: int, fmt: str, token: str | None = None) -> str:
+    """A part file's name: ``part-<index>-[<batch token>-]<uuid>.<ext>``."""
+    batch = f"{token}-" if token else ""
+    return f"part-{index:05d}-{batch}{uuid.uuid4()}{part_extension(fmt)}"
 
 
 def _hidden(path: str) -> bool:

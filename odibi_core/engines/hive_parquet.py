@@ -63,7 +63,7 @@ def read_hive_folder(uri: str) -> pa.Table:
 
 
 def write_hive_folder(table: pa.Table, location: ResolvedLocation, mode: WriteMode,
-                      keys: Sequence[str]) -> int:
+                      keys: Sequence[str], *, token: str | None = None) -> int:
     """Write ``table`` partitioned by ``keys`` under ``location``; returns the files written.
 
     Raises:
@@ -84,14 +84,14 @@ def write_hive_folder(table: pa.Table, location: ResolvedLocation, mode: WriteMo
         raise DataError(f"{location.display} is a single parquet file, so it cannot be "
                         "partitioned.", fix="Give a folder path (no extension).")
     if mode == "append":
-        return _write_into(table, uri, keys)
+        return _write_into(table, uri, keys, token)
     parent, name = os.path.split(uri.rstrip(os.sep))
     os.makedirs(parent, exist_ok=True)
     token = uuid.uuid4().hex
     staging = os.path.join(parent, f".{name}.{token}.staging")
     retired = os.path.join(parent, f".{name}.{token}.old")
     try:
-        files = _write_into(table, staging, keys)
+        files = _write_into(table, staging, keys, token)
         had_target = os.path.exists(uri)
         if had_target:
             os.rename(uri, retired)
@@ -107,7 +107,8 @@ def write_hive_folder(table: pa.Table, location: ResolvedLocation, mode: WriteMo
     return files
 
 
-def _write_into(table: pa.Table, folder: str, keys: Sequence[str]) -> int:
+def _write_into(table: pa.Table, folder: str, keys: Sequence[str],
+                token: str | None = None) -> int:
     """One new part file per partition of ``table`` under ``folder`` (each written to a hidden
     temporary name first, so a reader never sees half a file)."""
     import pyarrow.compute as pc
@@ -124,7 +125,7 @@ def _write_into(table: pa.Table, folder: str, keys: Sequence[str]) -> int:
         part = table.filter(mask).drop_columns(list(keys))
         subfolder = os.path.join(folder, *(f"{k}={_segment(values[k])}" for k in keys))
         os.makedirs(subfolder, exist_ok=True)
-        name = f"part-{uuid.uuid4()}.parquet"
+        name = f"part-{token}-{uuid.uuid4()}.parquet" if token else f"part-{uuid.uuid4()}.parquet"
         temp = os.path.join(subfolder, f".tmp-{name}")
         pq.write_table(part, temp)
         os.replace(temp, os.path.join(subfolder, name))

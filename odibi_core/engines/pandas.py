@@ -29,13 +29,13 @@ from odibi_core.engines.base import (
     RowPredicate,
     WriteRequest,
 )
-from odibi_core.engines.delta_io import delta_schema, read_delta, write_delta
+from odibi_core.engines.delta_io import delta_schema, read_delta, replace_delta_batch, write_delta
 from odibi_core.engines.duckdb_sql import quote_identifier, run_duckdb
 from odibi_core.engines.file_layout import (
     check_file_mode,
+    replace_batch_file,
     is_single_file_target,
     list_source_files,
-    part_extension,
     write_file_target,
 )
 from odibi_core.engines.hive_parquet import is_hive_folder, read_hive_folder, write_hive_folder
@@ -239,6 +239,20 @@ class PandasEngine(Engine):
         keep = pc.fill_null(pc.greater(values, bound), False)
         return from_arrow(table.filter(keep))
 
+    def rows_between(self, frame: pd.DataFrame, column: str, start: Any, end: Any) -> pd.DataFrame:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        table = to_arrow(frame)
+        values = table.column(column)
+
+        def bound(value: Any) -> pa.Scalar:
+            scalar = pa.scalar(_as_utc(value) if isinstance(value, dt.datetime) else value)
+            return scalar.cast(values.type) if scalar.type != values.type else scalar
+
+        keep = pc.and_(pc.greater_equal(values, bound(start)), pc.less(values, bound(end)))
+        return from_arrow(table.filter(pc.fill_null(keep, False)))
+
     # ---- schema policy, privacy, views -----------------------------------------------------
     def read_schema(self, request: ReadRequest) -> tuple[ColumnSchema, ...] | None:
         """Delta: the log's schema; parquet: the footers'; csv/json: read the data."""
@@ -420,7 +434,7 @@ class PandasEngine(Engine):
                     key_path="write.partition_by",
                     fix="Write parquet or delta, or remove partition_by."))
             files = write_hive_folder(to_arrow(frame), location, request.mode,
-                                      request.partition_by)
+                                      request.partition_by, token=_token(request))
             return WriteResult(connection=location.connection, format=fmt, mode=request.mode,
                                location=shown, rows_written=len(frame), files_written=files)
         validate_options(fmt, "write", request.options)
@@ -429,6 +443,7 @@ class PandasEngine(Engine):
         files = write_file_target(
             location, fmt, request.mode,
             lambda path: write_file(fmt, frame, path, request.options, lines=lines),
+            token=_token(request),
         )
         return WriteResult(connection=location.connection, format=fmt, mode=request.mode,
                            location=shown, rows_written=len(frame), files_written=files)
@@ -454,28 +469,15 @@ class PandasEngine(Engine):
                 message=f"Replacing a batch needs mode append; this write is {request.mode}.",
                 key_path="write.mode", fix="Write the batch with mode: append."))
         if fmt == "delta":
-            version = _replace_delta_batch(to_arrow(frame), request)
+            version = replace_delta_batch(to_arrow(frame), request)
             return WriteResult(connection=location.connection, format=fmt, mode=request.mode,
                                location=shown, rows_written=len(frame), delta_version=version,
                                files_written=1)
         if fmt not in _FILE_FORMATS:
             raise _not_available(fmt, "write")
-        if is_single_file_target(location.uri, fmt):
-            raise DataError(
-                f"{location.display} is a single {fmt} file, so one batch's rows cannot be "
-                "replaced in it.",
-                fix="Give a folder path (no extension): each batch is its own part file.")
         validate_options(fmt, "write", request.options)
-        digest = hashlib.sha256(f"{batch.column}={batch.value}".encode()).hexdigest()[:32]
-        path = os.path.join(location.uri, f"part-batch-{digest}{part_extension(fmt)}")
-        os.makedirs(location.uri, exist_ok=True)
-        temp = os.path.join(location.uri, f".tmp-{uuid.uuid4().hex}-{os.path.basename(path)}")
-        try:
-            write_file(fmt, frame, temp, request.options, lines=True)
-            os.replace(temp, path)
-        finally:
-            if os.path.exists(temp):
-                os.remove(temp)
+        replace_batch_file(location, fmt, f"{batch.column}={batch.value}",
+                           lambda path: write_file(fmt, frame, path, request.options, lines=True))
         return WriteResult(connection=location.connection, format=fmt, mode=request.mode,
                            location=shown, rows_written=len(frame), files_written=1)
 
@@ -536,23 +538,8 @@ def _flag_mask(frame: pd.DataFrame, all_true: Sequence[str],
     return mask
 
 
-def _replace_delta_batch(data: pa.Table, request: WriteRequest) -> int:
-    """One Delta commit that replaces the rows of the batch (and creates the table if needed);
-    new columns are merged into the table's schema."""
-    import pyarrow as pa
-    from deltalake import DeltaTable, write_deltalake
-
-    batch = request.replace_batch
-    assert batch is not None
-    for index, field in enumerate(data.schema):
-        if pa.types.is_null(field.type):  # Delta has no null type
-            data = data.set_column(index, field.name, data.column(index).cast(pa.string()))
-    value = batch.value.replace("'", "''")
-    options = dict(request.location.storage_options) or None
-    write_deltalake(request.location.uri, data, mode="overwrite",
-                    predicate=f"{quote_identifier(batch.column)} = '{value}'",
-                    schema_mode="merge", storage_options=options)
-    return DeltaTable(request.location.uri, storage_options=options).version()
+def _token(request: WriteRequest) -> str | None:
+    return request.marker.token if request.marker is not None else None
 
 
 def _typed(frame: pd.DataFrame) -> bool:

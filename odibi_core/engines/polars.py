@@ -236,15 +236,15 @@ class PolarsEngine(Engine):
 
         frame = _lazy(frame)
         dtype = frame.collect_schema()[column]
-        if isinstance(value, dt.datetime) and isinstance(dtype, pl.Datetime):
-            if dtype.time_zone and value.tzinfo is None:
-                value = value.replace(tzinfo=dt.timezone.utc)
-            elif not dtype.time_zone and value.tzinfo is not None:
-                value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
-        bound = pl.lit(value)
-        if not isinstance(value, (int, float)):  # numbers compare across widths as they are
-            bound = bound.cast(dtype)
-        return frame.filter(pl.col(column) > bound)
+        return frame.filter(pl.col(column) > _literal(value, dtype))
+
+    def rows_between(self, frame: Any, column: str, start: Any, end: Any) -> pl.LazyFrame:
+        import polars as pl
+
+        frame = _lazy(frame)
+        dtype = frame.collect_schema()[column]
+        return frame.filter((pl.col(column) >= _literal(start, dtype))
+                            & (pl.col(column) < _literal(end, dtype)))
 
     # ---- schema policy, privacy, views -----------------------------------------------------
     def read_schema(self, request: ReadRequest) -> tuple[ColumnSchema, ...] | None:
@@ -348,3 +348,18 @@ def _lazy(frame: Any) -> pl.LazyFrame:
         return frame.lazy()
     raise DataError(f"The polars engine expects a polars LazyFrame, got {type(frame).__name__}.",
                     fix="Return a polars LazyFrame (or DataFrame) from the transform function.")
+
+
+def _literal(value: Any, dtype: Any) -> Any:
+    """``value`` as a polars literal comparable with a column of ``dtype`` (datetimes made
+    aware or naive, in UTC, to match the column)."""
+    import polars as pl
+
+    if isinstance(value, dt.datetime) and isinstance(dtype, pl.Datetime):
+        if dtype.time_zone and value.tzinfo is None:
+            value = value.replace(tzinfo=dt.timezone.utc)
+        elif not dtype.time_zone and value.tzinfo is not None:
+            value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    literal = pl.lit(value)
+    # Numbers compare across widths as they are.
+    return literal if isinstance(value, (int, float)) else literal.cast(dtype)

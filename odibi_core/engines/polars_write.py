@@ -14,34 +14,29 @@
 from __future__ import annotations
 
 import gzip
-import hashlib
 import io
 import json
-import os
 import re
-import uuid
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from odibi_core.engines.base import WriteRequest
-from odibi_core.engines.delta_io import write_delta
+from odibi_core.engines.delta_io import replace_delta_batch, write_delta
 from odibi_core.engines.file_layout import (
     check_file_mode,
     is_single_file_target,
-    part_extension,
+    replace_batch_file,
     write_file_target,
 )
 from odibi_core.engines.hive_parquet import write_hive_folder
 from odibi_core.engines.json_safe import json_safe_row
 from odibi_core.engines.pandas_files import validate_options
 from odibi_core.engines.polars_read import FILE_FORMATS, not_available, refuse_options
-from odibi_core.engines.polars_sql import quote_identifier
-from odibi_core.errors import ConfigError, ConfigProblem, DataError
+from odibi_core.errors import ConfigError, ConfigProblem
 from odibi_core.results import WriteResult
 
 if TYPE_CHECKING:
     import polars as pl
-    import pyarrow as pa
 
 __all__ = ["write_frame", "write_parquet_file"]
 
@@ -75,7 +70,8 @@ def write_frame(data: pl.DataFrame, request: WriteRequest) -> WriteResult:
         lines = not is_single_file_target(location.uri, fmt) \
             or location.uri.lower().endswith((".jsonl", ".ndjson", ".jsonl.gz"))
         writer = _file_writer(fmt, data, request.options, lines=lines)
-        files = write_file_target(location, fmt, request.mode, writer)
+        files = write_file_target(location, fmt, request.mode, writer,
+                                  token=request.marker.token if request.marker else None)
     return WriteResult(connection=location.connection, format=fmt, mode=request.mode,
                        location=shown, rows_written=data.height, files_written=files)
 
@@ -191,7 +187,8 @@ def _write_partitioned(data: pl.DataFrame, request: WriteRequest) -> int:
                     f"{request.format}.",
             key_path="write.partition_by", fix="Write parquet or delta, or remove partition_by."))
     return write_hive_folder(data.to_arrow(), request.location, request.mode,
-                             request.partition_by)
+                             request.partition_by,
+                             token=request.marker.token if request.marker else None)
 
 
 # ---- replacing one batch ----------------------------------------------------------------------
@@ -206,46 +203,14 @@ def _replace_batch(data: pl.DataFrame, request: WriteRequest) -> WriteResult:
             message=f"Replacing a batch needs mode append; this write is {request.mode}.",
             key_path="write.mode", fix="Write the batch with mode: append."))
     if fmt == "delta":
-        version = _replace_delta_batch(data.to_arrow(), request)
+        version = replace_delta_batch(data.to_arrow(), request)
         return WriteResult(connection=location.connection, format=fmt, mode=request.mode,
                            location=shown, rows_written=data.height, delta_version=version,
                            files_written=1)
     if fmt not in FILE_FORMATS:
         raise not_available(fmt, "write")
-    if is_single_file_target(location.uri, fmt):
-        raise DataError(
-            f"{location.display} is a single {fmt} file, so one batch's rows cannot be "
-            "replaced in it.",
-            fix="Give a folder path (no extension): each batch is its own part file.")
     validate_options(fmt, "write", request.options)
-    digest = hashlib.sha256(f"{batch.column}={batch.value}".encode()).hexdigest()[:32]
-    path = os.path.join(location.uri, f"part-batch-{digest}{part_extension(fmt)}")
-    os.makedirs(location.uri, exist_ok=True)
-    temp = os.path.join(location.uri, f".tmp-{uuid.uuid4().hex}-{os.path.basename(path)}")
-    try:
-        _file_writer(fmt, data, request.options, lines=True)(temp)
-        os.replace(temp, path)
-    finally:
-        if os.path.exists(temp):
-            os.remove(temp)
+    replace_batch_file(location, fmt, f"{batch.column}={batch.value}",
+                       _file_writer(fmt, data, request.options, lines=True))
     return WriteResult(connection=location.connection, format=fmt, mode=request.mode,
                        location=shown, rows_written=data.height, files_written=1)
-
-
-def _replace_delta_batch(data: pa.Table, request: WriteRequest) -> int:
-    """One Delta commit that replaces the rows of the batch (and creates the table if needed);
-    new columns are merged into the table's schema."""
-    import pyarrow as pa
-    from deltalake import DeltaTable, write_deltalake
-
-    batch = request.replace_batch
-    assert batch is not None
-    for index, field in enumerate(data.schema):
-        if pa.types.is_null(field.type):  # Delta has no null type
-            data = data.set_column(index, field.name, data.column(index).cast(pa.string()))
-    value = batch.value.replace("'", "''")
-    options = dict(request.location.storage_options) or None
-    write_deltalake(request.location.uri, data, mode="overwrite",
-                    predicate=f"{quote_identifier(batch.column)} = '{value}'",
-                    schema_mode="merge", storage_options=options)
-    return DeltaTable(request.location.uri, storage_options=options).version()

@@ -185,6 +185,14 @@ def write_facts(write: WriteResult) -> list[tuple[str, str]]:
         facts.append(("Delta version", str(write.delta_version)))
     if write.files_written is not None:
         facts.append(("Files written", format_count(write.files_written)))
+    if write.batch_id is not None:
+        facts.append(("Batch", write.batch_id))
+    if write.skipped == "duplicate_batch":
+        facts.append(("Skipped", "duplicate batch: it was committed before, nothing appended"))
+    elif write.skipped == "unchanged":
+        facts.append(("Skipped", "input and node unchanged (skip_if_unchanged)"))
+    if write.transaction is not None:
+        facts.append(("Delta transaction", write.transaction))
     return facts
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from odibi_core.config import load_project
 from odibi_core.engines.base import Engine
 from odibi_core.node import NodeRun, NodeRunner, RunContext
+from odibi_core.runs import RunMeta, RunRecords, system_root
 
 HEADER = """\
 project: conformance
@@ -44,6 +45,10 @@ def run_nodes(path: Path, engine: Engine, *, run_id: str = "r1") -> dict[str, No
     the first failure (its run is in the result)."""
     project = load_project(path)
     runner = NodeRunner(project, engine)
+    # As a Dagster run does: the run's record is where nodes record their batches.
+    RunRecords(system_root(project)).start(RunMeta(
+        run_id=run_id, project=project.config.project, started_at="2026-01-01T00:00:00Z",
+        engine=engine.name))
     outputs: dict[str, Any] = {}
     runs: dict[str, NodeRun] = {}
     for key in project.graph.topological_order():

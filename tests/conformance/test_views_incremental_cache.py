@@ -24,7 +24,9 @@ def _stored(path: Path) -> list[dict]:
 
 
 def _files(root: Path) -> list[str]:
-    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+    """Data files under ``root`` (the ``_system`` store's run records are not data)."""
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*")
+                  if p.is_file() and "_system" not in p.relative_to(root).parts)
 
 
 # ---- rows_after --------------------------------------------------------------------------------

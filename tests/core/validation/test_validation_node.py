@@ -109,7 +109,7 @@ def test_quarantine_splits_the_exact_rows_and_records_everything(tmp_path: Path)
     assert quarantine.destination == "lake:_quarantine/orders"
     assert quarantine.tests == ("not_null", "unique", "accepted_values", "range",
                                 "dates_ordered")
-    assert set(result.extra) == {"validation", "quarantine"}
+    assert set(result.extra) == {"validation", "quarantine", "batch"}
     assert result.extra["validation"][4] == {
         "test": "regex_match", "type": "regex_match", "on_fail": "warn", "status": "failed",
         "failing_rows": 1, "total_rows": 15, "pass_rate": 0.933333, "sample": ["not-an-email"],
