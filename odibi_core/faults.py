@@ -5,8 +5,8 @@ SIGKILL there: no ``finally``, no ``atexit``, exactly like ``kill -9`` from outs
 known step of the write. Unset (always, outside those tests), a crash point does nothing.
 
 Points, in the order a write passes them: ``before_commit`` (the batch is recorded as pending,
-nothing written), ``after_commit`` (the data is committed, the ledger not yet told),
-``before_hwm`` (the ledger says committed, the high-water mark is not yet saved).
+nothing written), ``after_commit`` (the data is committed; neither the ledger nor the
+high-water mark knows), ``after_hwm`` (ledger and mark saved; the run has not ended).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import signal
 __all__ = ["CRASH_ENV", "CRASH_POINTS", "crash_point"]
 
 CRASH_ENV = "ODIBI_CRASH_AT"
-CRASH_POINTS = ("before_commit", "after_commit", "before_hwm")
+CRASH_POINTS = ("before_commit", "after_commit", "after_hwm")
 
 
 def crash_point(name: str) -> None:
