@@ -49,6 +49,7 @@ from odibi_core.incremental import (
     missing_incremental_column,
     newer_than_target,
 )
+from odibi_core.partitions import partition_bounds, partition_predicate, partition_rows
 from odibi_core.privacy import apply_privacy
 from odibi_core.transforms.builtins.sql_text import quote_identifier
 from odibi_core.schema_policy import harmonize_schema
@@ -513,50 +514,30 @@ class NodeRunner:
         """A read's rows within the run's partition (when the pipeline's partitions name a
         column the read has)."""
         config = self._partitions(ref)
-        if config is None or config.column is None or context.partition_start is None:
+        if config is None or config.column is None or context.partition_start is None \
+                or context.partition_end is None:
             return frame
         if config.column not in self.engine.columns(frame):
             return frame
-        start, end = self._partition_bounds(frame, config.column, context)
-        return self.engine.rows_between(frame, config.column, start, end)
+        return partition_rows(self.engine, frame, config.column, context.partition_start,
+                              context.partition_end, node=ref.key)
 
     def _partition_write(self, ref: Any, frame: Frame, request: WriteRequest,
                          context: RunContext) -> tuple[Frame, WriteRequest]:
         """An ``overwrite`` of a partitioned node replaces exactly the partition's rows."""
         config = self._partitions(ref)
         if config is None or config.column is None or context.partition_start is None \
-                or request.mode != "overwrite":
+                or context.partition_end is None or request.mode != "overwrite":
             return frame, request
         column = config.column
-        if column not in self.engine.columns(frame):
-            raise DataError(
-                f"The pipeline is partitioned on '{column}', but the output of this node has "
-                f"no such column, so the partition's rows cannot be replaced.",
-                fix=f"Keep '{column}' in the output, or write with mode: append.",
-                node=ref.key)
-        start, end = self._partition_bounds(frame, column, context)
-        frame = self.engine.rows_between(frame, column, start, end)
+        low, high = partition_bounds(self.engine, frame, column, context.partition_start,
+                                     context.partition_end, node=ref.key)
+        frame = self.engine.rows_between(frame, column, low, high)
         if request.format != "delta":
             return frame, replace(request, mode="append", replace_batch=BatchReplace(
                 column, str(context.partition_key)))
-        kind = {c.name: c.type for c in self.engine.schema(frame)}[column]
-        literal = "DATE" if kind == "date" else "TIMESTAMP"
-        quoted = quote_identifier(column)
-        return frame, replace(request, replace_where=(
-            f"{quoted} >= {literal} '{_sql_moment(start)}' AND "
-            f"{quoted} < {literal} '{_sql_moment(end)}'"))
-
-    def _partition_bounds(self, frame: Frame, column: str, context: RunContext) -> tuple[Any, Any]:
-        kind = {c.name: c.type for c in self.engine.schema(frame)}.get(column)
-        start, end = context.partition_start, context.partition_end
-        assert start is not None and end is not None
-        if kind == "date":
-            return start.date(), end.date()
-        if kind in ("timestamp", "timestamp_ntz"):
-            return start, end
-        raise DataError(f"The partition column '{column}' is {kind}; a time partition needs a "
-                        "date or timestamp column.", fix="Cast the column, or partition on "
-                        "another column.")
+        return frame, replace(request, replace_where=partition_predicate(
+            quote_identifier(column), low, high))
 
     def _ledger(self, ref: Any) -> BatchLedger:
         return BatchLedger(self._system_root(), ref.pipeline, ref.name)
@@ -676,15 +657,6 @@ def _config_hash(node: Any) -> str:
     changed even when its input did not."""
     text = json.dumps(node.model_dump(mode="json"), sort_keys=True, default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:24]
-
-
-def _sql_moment(value: Any) -> str:
-    """A date or datetime as the text of a SQL ``DATE``/``TIMESTAMP`` literal (UTC)."""
-    if isinstance(value, datetime):
-        if value.tzinfo is not None:
-            value = value.astimezone(timezone.utc).replace(tzinfo=None)
-        return value.isoformat(sep=" ")
-    return value.isoformat()
 
 
 def _safe(call: Callable[[], Any], default: Any = None) -> Any:

@@ -19,6 +19,7 @@ from odibi_dagster import metadata as md
 from odibi_dagster.checks import build_check_results
 from odibi_dagster.events import materialization_metadata
 from odibi_dagster.io_manager import NodeOutput
+from odibi_dagster.partitions import PartitionWindow, partitions_def_for
 from odibi_dagster.resources import SPARK_RESOURCE_KEY, OdibiEngineResource
 from odibi_dagster.specs import OdibiSpecs
 from odibi_dagster.translator import OdibiTranslator
@@ -50,6 +51,7 @@ def _build_asset(project: Any, specs: OdibiSpecs, translator: OdibiTranslator,
     declared_checks = {c.name for c in check_specs}
     spark = project.config.engine == "spark"
     resource_keys = {ENGINE_RESOURCE_KEY, *([SPARK_RESOURCE_KEY] if spark else [])}
+    partitions_def = partitions_def_for(project.config.pipeline(node_ref.pipeline))
 
     @dg.asset(
         key=spec.key,
@@ -65,8 +67,21 @@ def _build_asset(project: Any, specs: OdibiSpecs, translator: OdibiTranslator,
         retry_policy=translator.get_retry_policy(project, node_ref),
         check_specs=check_specs or None,
         required_resource_keys=resource_keys,
+        partitions_def=partitions_def,
     )
     def _node_asset(context: dg.AssetExecutionContext, **upstream: Any) -> Iterator[Any]:
+        # A run of a partition also runs the unpartitioned assets it selected; only this
+        # pipeline's own partitions reach the node.
+        partition = _partition(context) if partitions_def is not None else None
+        if partitions_def is not None and partition is None:
+            what = ("covers a range of partitions" if context.has_partition_key_range
+                    else "names no partition")
+            raise dg.Failure(
+                description=f"Pipeline {node_ref.pipeline} is partitioned, and this run {what}; "
+                            "odibi materializes one partition per run. Run one partition "
+                            "(odibi run --partition KEY), or a backfill with one run per "
+                            "partition (odibi run --partition-range START...END).",
+                allow_retries=False)
         engine_resource: OdibiEngineResource = getattr(context.resources, ENGINE_RESOURCE_KEY)
         session = getattr(context.resources, SPARK_RESOURCE_KEY).spark_session if spark else None
         runner = NodeRunner(project, engine_resource.get_engine(session=session))
@@ -81,11 +96,17 @@ def _build_asset(project: Any, specs: OdibiSpecs, translator: OdibiTranslator,
         inputs = {aliases[name]: frame for name, frame in upstream.items()}
         outcome = runner.run(node_key, inputs=inputs, context=RunContext(
             run_id=run.run_id, environment=project.env, dry_run=dry_run,
+            partition_key=partition.key if partition else None,
+            partition_start=partition.start if partition else None,
+            partition_end=partition.end if partition else None,
         ))
         result = outcome.result
         records.record(run.run_id, result)
         story = publish_story(project, records, run.run_id, node_ref.pipeline,
                               expected=_expected_nodes(run, specs, node_ref.pipeline))
+        metadata = materialization_metadata(result, story_html=str(story.html))
+        if partition is not None:
+            metadata[md.PARTITION] = partition.key
         check_results = [r for r in build_check_results(node_ref.config, spec.key, result)
                          if r.check_name in declared_checks]
         if not outcome.succeeded:
@@ -96,16 +117,24 @@ def _build_asset(project: Any, specs: OdibiSpecs, translator: OdibiTranslator,
             yield from check_results
             raise dg.Failure(
                 description=str(outcome.exception),
-                metadata=materialization_metadata(result, story_html=str(story.html)),
+                metadata=metadata,
                 allow_retries=error.transient,
             ) from outcome.exception
         yield dg.MaterializeResult(
-            metadata=materialization_metadata(result, story_html=str(story.html)),
+            metadata=metadata,
             check_results=check_results,
             value=NodeOutput(frame=outcome.output, written=result.write is not None),
         )
 
     return _node_asset
+
+
+def _partition(context: dg.AssetExecutionContext) -> PartitionWindow | None:
+    """The partition this step materializes, or None in a run without one."""
+    if not context.has_partition_key:
+        return None
+    window = context.partition_time_window
+    return PartitionWindow(key=context.partition_key, start=window.start, end=window.end)
 
 
 def _run_started_at(context: dg.AssetExecutionContext) -> str:

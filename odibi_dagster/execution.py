@@ -22,6 +22,7 @@ from odibi_core.results import NodeResult
 from odibi_core.runs import RunRecords, publish_story, system_root
 from odibi_core.story import load_story
 from odibi_dagster import metadata as md
+from odibi_dagster.partitions import partition_keys_for_run
 from odibi_dagster.specs import OdibiSpecs, build_odibi_specs
 
 __all__ = ["ProjectRun", "dagster_home_for", "project_environment", "run_project"]
@@ -43,6 +44,7 @@ class ProjectRun:
     success: bool
     results: tuple[NodeResult, ...]
     stories: tuple[Path, ...]  # one HTML story per pipeline of the run
+    partition_key: str | None = None  # the partition the run materialized
 
 
 def dagster_home_for(project: Any) -> Path:
@@ -75,18 +77,29 @@ def project_environment(project: Any) -> Iterator[None]:
 
 
 def run_project(project: Any, node_keys: Sequence[str], *, dry_run: bool = False,
-                executor: Executor = "in_process", progress: Any = None) -> ProjectRun:
+                executor: Executor = "in_process", progress: Any = None,
+                partition_key: str | None = None) -> ProjectRun:
     """Materialize ``node_keys`` (``pipeline.node``) of ``project`` in one Dagster run.
 
     Args:
         progress: a callable ``(instance, run_tag, node_by_step) -> context manager`` that
             reports progress while the run executes (the CLI's printer), or None.
+        partition_key: the partition to materialize; required when the selection holds a
+            partitioned pipeline, an error when it holds none. Unpartitioned nodes of the
+            selection run too.
+
+    Raises:
+        ConfigError: a missing, unneeded or unknown partition key (the message lists the
+            valid range).
     """
+    partition_keys_for_run(project, node_keys, partition=partition_key)
     specs = build_odibi_specs(project)
     keys = [specs.key(k) for k in node_keys if k in specs.by_node]
     invocation = uuid.uuid4().hex
     tags = {md.TAG_PROJECT: project.config.project, md.TAG_ENV: project.env or "default",
             md.TAG_DRY_RUN: "true" if dry_run else "false", "odibi/invocation": invocation}
+    if partition_key is not None:
+        tags[md.TAG_PARTITION] = partition_key
     # Dagster's console logger would repeat every event at DEBUG; odibi prints its own progress.
     run_config: dict[str, Any] = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
     if project.config.engine == "spark":
@@ -108,7 +121,8 @@ def run_project(project: Any, node_keys: Sequence[str], *, dry_run: bool = False
                                     run_config=run_config, tags=tags, asset_selection=keys)
         stories, results = _finish_stories(project, specs, result.run_id, node_keys)
         return ProjectRun(run_id=result.run_id, success=result.success,
-                          results=tuple(results), stories=tuple(stories))
+                          results=tuple(results), stories=tuple(stories),
+                          partition_key=partition_key)
 
 
 def _finish_stories(project: Any, specs: OdibiSpecs, run_id: str,

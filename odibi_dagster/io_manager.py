@@ -2,14 +2,19 @@
 
 A node that writes a target is read back from that target (the written table *is* the asset);
 a node without a write, and every node of a dry run, hands its frame over as an intermediate
-parquet file under ``<system>/intermediate/<run_id>/``. Re-execution (``odibi resume``) finds the
-parent run's intermediates through the upstream output's run id. A ``materialized: view`` node
-stores nothing: it is computed again, from its own upstream outputs, when a downstream node
-reads it (a view is computed on read).
+parquet file under ``<system>/intermediate/<run_id>/`` (one file per partition of a partitioned
+asset). Re-execution (``odibi resume``) finds the parent run's intermediates through the upstream
+output's run id. A ``materialized: view`` node stores nothing: it is computed again, from its own
+upstream outputs, when a downstream node reads it (a view is computed on read).
+
+Partitions: a partitioned downstream asset loads only its partition of a partitioned upstream
+(the mapped time window, on the upstream pipeline's ``partitions.column``); an unpartitioned
+downstream loads the whole upstream.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +23,9 @@ import dagster as dg
 
 from odibi_core.errors import DataError
 from odibi_core.node import NodeRunner, RunContext
+from odibi_core.partitions import partition_rows
 from odibi_core.runs import system_root
+from odibi_dagster.partitions import PartitionWindow
 from odibi_dagster.resources import OdibiEngineResource
 
 __all__ = ["NodeOutput", "OdibiIOManager"]
@@ -40,30 +47,54 @@ class OdibiIOManager(dg.IOManager):
         self.project = project
         self.node_by_key = node_by_key
         self.engine_resource = engine_resource
+        # An asset's op is named after its key; the op tells which asset is loading an input.
+        self._node_by_op = {key.to_python_identifier(): node for key, node in node_by_key.items()}
 
-    def _intermediate(self, run_id: str, node_key: str) -> Path:
+    def _intermediate(self, run_id: str, node_key: str, partition: str | None = None) -> Path:
         pipeline, node = node_key.split(".", 1)
-        return system_root(self.project) / "intermediate" / run_id / pipeline / f"{node}.parquet"
+        folder = system_root(self.project) / "intermediate" / run_id / pipeline
+        if partition is None:
+            return folder / f"{node}.parquet"
+        return folder / node / f"{_safe_name(partition)}.parquet"
 
     def handle_output(self, context: dg.OutputContext, obj: NodeOutput | None) -> None:
         node_key = self.node_by_key[context.asset_key]
         if obj is None or obj.written or self._is_view(node_key):
             return
-        path = self._intermediate(context.run_id, node_key)
+        partition = context.asset_partition_key if context.has_asset_partitions else None
+        path = self._intermediate(context.run_id, node_key, partition)
         path.parent.mkdir(parents=True, exist_ok=True)
         self.engine_resource.get_engine().write_intermediate(obj.frame, str(path))
 
     def load_input(self, context: dg.InputContext) -> Any:
         upstream = context.upstream_output
         run_id = getattr(upstream, "run_id", None) if upstream is not None else None
-        return self._load(self.node_by_key[context.asset_key], run_id)
+        return self._load(self.node_by_key[context.asset_key], run_id,
+                          self._input_partition(context))
 
-    def _load(self, node_key: str, run_id: str | None) -> Any:
+    def _input_partition(self, context: dg.InputContext) -> PartitionWindow | None:
+        """The upstream partition(s) a partitioned downstream step reads, as one window; None
+        when the upstream is unpartitioned or the downstream is not partitioned (it reads all
+        of the upstream)."""
+        if not context.has_asset_partitions:
+            return None
+        downstream = self._node_by_op.get(context.op_def.name)
+        if downstream is None or self.project.config.pipeline(
+                downstream.split(".", 1)[0]).partitions is None:
+            return None
+        keys = context.asset_partition_keys
+        window = context.asset_partitions_time_window
+        # Several keys: a coarser downstream partition (a day of hourly partitions).
+        key = keys[0] if len(keys) == 1 else f"{keys[0]}...{keys[-1]}"
+        return PartitionWindow(key=key, start=window.start, end=window.end)
+
+    def _load(self, node_key: str, run_id: str | None,
+              partition: PartitionWindow | None = None) -> Any:
         engine = self.engine_resource.get_engine()
         if self._is_view(node_key):
-            return self._compute_view(node_key, run_id)
+            return self._compute_view(node_key, run_id, partition)
         if run_id:
-            path = self._intermediate(run_id, node_key)
+            path = self._intermediate(run_id, node_key, partition.key if partition else None)
             if path.exists():
                 return engine.read_intermediate(str(path))
         if self.project.graph.node(node_key).config.write is None:
@@ -73,16 +104,39 @@ class OdibiIOManager(dg.IOManager):
                 fix=f"Run {node_key} in the same run (drop --only), or give it a `write` block.",
                 node=node_key,
             )
-        return NodeRunner(self.project, engine).read_target(node_key)
+        frame = NodeRunner(self.project, engine).read_target(node_key)
+        return self._partition_rows(node_key, frame, partition)
 
-    def _compute_view(self, node_key: str, run_id: str | None) -> Any:
-        inputs = {up.alias: self._load(up.key, run_id)
+    def _partition_rows(self, node_key: str, frame: Any, partition: PartitionWindow | None
+                        ) -> Any:
+        """The rows of ``partition`` in a read-back target that holds every partition.
+
+        Without a ``partitions.column`` the rows cannot be told apart: the whole target is read.
+        """
+        config = self.project.config.pipeline(node_key.split(".", 1)[0]).partitions
+        if partition is None or config is None or config.column is None:
+            return frame
+        return partition_rows(self.engine_resource.get_engine(), frame, config.column,
+                              partition.start, partition.end, node=node_key)
+
+    def _compute_view(self, node_key: str, run_id: str | None,
+                      partition: PartitionWindow | None) -> Any:
+        inputs = {up.alias: self._load(up.key, run_id, partition)
                   for up in self.project.graph.upstream(node_key)}
         run = NodeRunner(self.project, self.engine_resource.get_engine()).run(
-            node_key, inputs=inputs, context=RunContext(run_id=run_id or "view-read"))
+            node_key, inputs=inputs, context=RunContext(
+                run_id=run_id or "view-read",
+                partition_key=partition.key if partition else None,
+                partition_start=partition.start if partition else None,
+                partition_end=partition.end if partition else None))
         if run.exception is not None:
             raise run.exception
         return run.output
 
     def _is_view(self, node_key: str) -> bool:
         return self.project.graph.node(node_key).config.materialized == "view"
+
+
+def _safe_name(partition_key: str) -> str:
+    """A partition key as a file name (hourly keys hold ``:``)."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", partition_key)

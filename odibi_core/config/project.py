@@ -143,7 +143,8 @@ class PartitionsConfig(OdibiModel):
 
     ``column`` (a date or timestamp column) ties a partition to rows: a node that reads keeps
     the partition's rows, an ``overwrite`` replaces exactly them, an ``append`` is the
-    partition's batch (a repeat appends nothing).
+    partition's batch (a repeat appends nothing). ``end`` is exclusive, as in Dagster
+    (``end: 2026-02-01`` gives the days of January); hourly partitions need a timestamp column.
     """
 
     type: Literal["hourly", "daily", "weekly", "monthly"] = "daily"

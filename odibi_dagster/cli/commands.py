@@ -17,6 +17,7 @@ __all__ = ["dlq", "graph", "init", "run", "story", "validate"]
 
 def run(args: argparse.Namespace) -> int:
     from odibi_dagster.execution import run_project
+    from odibi_dagster.partitions import partition_keys_for_run
 
     project = load_project(args.project, env=args.env)
     nodes = [n for group in args.node for n in group]
@@ -36,18 +37,33 @@ def run(args: argparse.Namespace) -> int:
     if not runnable:
         print("Nothing to run: the selection matched no enabled node.")
         return EXIT_FAILED
+    partitions = partition_keys_for_run(project, runnable, partition=args.partition,
+                                        partition_range=args.partition_range)
     print(f"{len(runnable)} node(s): {', '.join(runnable)}")
-    outcome = run_project(project, runnable, dry_run=args.dry_run, executor=args.executor,
-                          progress=ProgressPrinter)
-    print_summary(outcome.results)
-    for path in outcome.stories:
-        print(f"Story: {path}")
-    if outcome.success:
-        print(f"Run {outcome.run_id} succeeded.")
-        return EXIT_OK
-    print(f"Run {outcome.run_id} FAILED. Fix the problem above, then run again; runs are "
-          "recorded in Dagster (dagster dev -w dagster_workspace.yaml).", file=sys.stderr)
-    return EXIT_FAILED
+    if len(partitions) > 1:
+        print(f"{len(partitions)} partition(s), one run each: {', '.join(map(str, partitions))}")
+    done: list[str] = []
+    for partition in partitions:
+        if partition is not None:
+            print(f"Partition {partition}")
+        outcome = run_project(project, runnable, dry_run=args.dry_run, executor=args.executor,
+                              progress=ProgressPrinter, partition_key=partition)
+        print_summary(outcome.results)
+        for path in outcome.stories:
+            print(f"Story: {path}")
+        where = f" (partition {partition})" if partition is not None else ""
+        if not outcome.success:
+            left = partitions[len(done) + 1:]
+            print(f"Run {outcome.run_id}{where} FAILED. Fix the problem above, then run again; "
+                  "runs are recorded in Dagster (dagster dev -w dagster_workspace.yaml).",
+                  file=sys.stderr)
+            if done or left:
+                print(f"Partitions done: {', '.join(done) or 'none'}; not run: "
+                      f"{', '.join(map(str, left)) or 'none'}.", file=sys.stderr)
+            return EXIT_FAILED
+        print(f"Run {outcome.run_id}{where} succeeded.")
+        done.append(str(partition))
+    return EXIT_OK
 
 
 def validate(args: argparse.Namespace) -> int:

@@ -44,6 +44,12 @@ def build_parser() -> argparse.ArgumentParser:
                      help="read, transform and validate; write nothing")
     run.add_argument("--executor", choices=["in_process", "multiprocess"], default="in_process",
                      help="Dagster executor (default: in_process)")
+    partitions = run.add_mutually_exclusive_group()
+    partitions.add_argument("--partition", default=None, metavar="KEY",
+                            help="partitioned pipelines: the partition to run (e.g. 2026-01-02)")
+    partitions.add_argument("--partition-range", default=None, metavar="START...END",
+                            help="partitioned pipelines: run every partition from START to END "
+                                 "(both included), one run each, in order")
 
     commands.add_parser("validate", parents=[project],
                         help="check the project file and graph; no I/O")
