@@ -447,7 +447,9 @@ class NodeRunner:
             ledger=self._ledger(ref), save_mark=self._mark_saver(ref), hwm=mark,
             skip_if_unchanged=write.skip_if_unchanged,
             config_hash=_config_hash(ref.config))
-        return write_batch(lambda req: self.engine.write(frame, req), request, plan)
+        # The guard's own reads of the target get the engine's error translation too.
+        return self.engine._guard("write", ref.key, location, lambda: write_batch(
+            lambda req: self.engine.write(frame, req), request, plan))
 
     # ---- exactly-once: batches, recovery, partitions ----------------------------------------
     def _recover(self, ref: Any) -> list[str]:

@@ -21,6 +21,7 @@ removed part by part and written again; a committed batch whose mark was not sav
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
@@ -28,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from odibi_core.engines.base import BatchMarker, ResolvedLocation, WriteRequest
+from odibi_core.errors import DataError
 from odibi_core.exactly_once.identity import BatchIdentity, app_id_for, source_state
 from odibi_core.exactly_once.ledger import BatchLedger, LedgerEntry
 from odibi_core.faults import crash_point
@@ -67,6 +69,9 @@ def committed_delta_version(location: ResolvedLocation, app_id: str) -> int | No
     no table yet)."""
     from deltalake import DeltaTable
 
+    if location.is_local and os.path.isfile(location.uri):
+        raise DataError(f"{location.display} is a file, where a Delta table (a folder) goes.",
+                        fix="Remove or move the file, or write to another path.")
     options = dict(location.storage_options) or None
     if not DeltaTable.is_deltatable(location.uri, storage_options=options):
         return None
