@@ -228,6 +228,11 @@ class Engine(ABC):
 
     def write(self, frame: Frame, request: WriteRequest) -> WriteResult:
         """Write ``frame`` to ``request.location``; returns what was written (rows, Delta version)."""
+        if request.replace_where is not None and request.format != "delta":
+            raise ConfigError(ConfigProblem(
+                message=f"Replacing the rows of a range (replace_where) needs a Delta target; "
+                        f"{request.location.display} is written as {request.format}.",
+                key_path="write", fix="Write with `format: delta`, or mode append."))
         return self._guard("write", request.node, request.location,
                            lambda: self._write(frame, request))
 

@@ -212,9 +212,9 @@ def _replace_folder(uri: str, fmt: str, write_one: Callable[[str], None],
                     token: str | None = None) -> None:
     parent, name = os.path.split(uri.rstrip(os.sep))
     os.makedirs(parent, exist_ok=True)
-    token = uuid.uuid4().hex
-    staging = os.path.join(parent, f".{name}.{token}.staging")
-    retired = os.path.join(parent, f".{name}.{token}.old")
+    stamp = uuid.uuid4().hex
+    staging = os.path.join(parent, f".{name}.{stamp}.staging")
+    retired = os.path.join(parent, f".{name}.{stamp}.old")
     os.makedirs(staging)
     try:
         write_one(os.path.join(staging, part_name(0, fmt, token)))

@@ -87,9 +87,9 @@ def write_hive_folder(table: pa.Table, location: ResolvedLocation, mode: WriteMo
         return _write_into(table, uri, keys, token)
     parent, name = os.path.split(uri.rstrip(os.sep))
     os.makedirs(parent, exist_ok=True)
-    token = uuid.uuid4().hex
-    staging = os.path.join(parent, f".{name}.{token}.staging")
-    retired = os.path.join(parent, f".{name}.{token}.old")
+    stamp = uuid.uuid4().hex
+    staging = os.path.join(parent, f".{name}.{stamp}.staging")
+    retired = os.path.join(parent, f".{name}.{stamp}.old")
     try:
         files = _write_into(table, staging, keys, token)
         had_target = os.path.exists(uri)

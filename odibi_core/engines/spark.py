@@ -315,12 +315,15 @@ class SparkEngine(Engine):
     def rows_after(self, frame: DataFrame, column: str, value: Any) -> DataFrame:
         from pyspark.sql import functions as F
 
-        kinds = {f.name: f.dataType for f in frame.schema}
-        if column not in kinds:
-            from odibi_core.transforms.builtins.frame_checks import missing_column_error
+        kind = _column_type(frame, column)
+        return frame.where(F.col(quoted(column)) > _bound(value, kind))
 
-            raise missing_column_error(column, list(frame.columns))
-        return frame.where(F.col(quoted(column)) > _bound(value, kinds[column]))
+    def rows_between(self, frame: DataFrame, column: str, start: Any, end: Any) -> DataFrame:
+        from pyspark.sql import functions as F
+
+        kind = _column_type(frame, column)
+        value = F.col(quoted(column))
+        return frame.where((value >= _bound(start, kind)) & (value < _bound(end, kind)))
 
     # ---- schema policy, privacy, views -----------------------------------------------------
     def read_schema(self, request: ReadRequest) -> tuple[ColumnSchema, ...] | None:
@@ -450,6 +453,8 @@ class SparkEngine(Engine):
         fmt, location = request.format, request.location
         shown = location.redact(location.uri)
         doing = f"writing {location.display}"
+        if request.replace_where is not None:
+            _check_replace_where(request)
         if request.replace_batch is not None:
             if request.mode != "append":
                 raise ConfigError(ConfigProblem(
@@ -645,6 +650,34 @@ def _bound(value: Any, kind: DataType) -> Column:
     if isinstance(value, str) and not isinstance(kind, T.StringType):
         return F.lit(value).cast(kind)
     return F.lit(value)
+
+
+def _column_type(frame: DataFrame, column: str) -> DataType:
+    """The Spark type of ``column``; a missing column is a :class:`DataError` with a
+    did-you-mean."""
+    kinds = {f.name: f.dataType for f in frame.schema}
+    if column not in kinds:
+        from odibi_core.transforms.builtins.frame_checks import missing_column_error
+
+        raise missing_column_error(column, list(frame.columns))
+    return kinds[column]
+
+
+def _check_replace_where(request: WriteRequest) -> None:
+    """``replace_where`` replaces the matching rows of a Delta table: only an overwrite of one."""
+    if request.format != "delta":
+        raise ConfigError(ConfigProblem(
+            message=f"replace_where replaces the matching rows of a Delta table; this write is "
+                    f"{request.format}.",
+            key_path="write",
+            fix="Write `format: delta`, or remove the partitions block (folders of "
+                f"{request.format} files replace a partition as a batch)."))
+    if request.mode != "overwrite":
+        raise ConfigError(ConfigProblem(
+            message=f"replace_where replaces rows, which needs mode overwrite; this write is "
+                    f"{request.mode}.",
+            key_path="write.mode",
+            fix="Write with mode: overwrite (or remove the partitions block)."))
 
 
 def _spark_type(column: ColumnSchema) -> DataType | None:

@@ -7,8 +7,16 @@ mode, batch replacement, with the error messages of the delta-rs path (``delta_i
   versions the log holds, and a version whose data files VACUUM removed says so at read time.
 - Writes: ``overwrite``/``append`` (``mergeSchema`` with ``merge_schema``, ``partitionBy``);
   ``upsert``/``append_once`` are ``DeltaTable.merge`` on ``options.keys`` (schema evolution with
-  ``merge_schema``); a batch is replaced with ``replaceWhere`` on the batch column. Rows and files
-  written come from the commit's operation metrics, read from the log (no extra Spark job).
+  ``merge_schema``); a batch is replaced with ``replaceWhere`` on the batch column, and
+  ``replace_where`` is Delta's ``replaceWhere`` (Delta checks that every written row matches it;
+  a row that does not is a :class:`DataError` counting them). Rows and files written come from
+  the commit's operation metrics, read from the log (no extra Spark job).
+- Batch markers: every commit of a write with ``request.marker`` records the Delta transaction
+  identifier (``txnAppId``/``txnVersion`` writer options; for MERGE the session confs
+  ``spark.databricks.delta.write.txnAppId``/``txnVersion``, set just around the merge) and
+  ``odibi.batch_id=<batch id>`` as the commit's ``userMetadata``. Delta skips a write whose
+  transaction version the table already recorded: nothing is committed and the write reports
+  0 rows.
 
 The log is read with plain file access for local tables and through Spark for remote ones.
 """
@@ -18,14 +26,16 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
 
-from odibi_core.engines.base import ReadRequest, ResolvedLocation, WriteRequest
+from odibi_core.engines.base import BatchMarker, ReadRequest, ResolvedLocation, WriteRequest
 from odibi_core.engines.delta_io import _merge_keys, _parse_timestamp, version_at
-from odibi_core.engines.spark_sql import error_text
+from odibi_core.engines.spark_sql import error_text, spark_sql_text
 from odibi_core.engines.spark_types import quoted, storable
 from odibi_core.errors import ConfigError, ConfigProblem, DataError
 
@@ -46,6 +56,10 @@ __all__ = [
 
 _COMMIT = re.compile(r"^(\d{20})\.json$")
 _EXISTENCE_CHECKS = 200  # data files checked for a time-travel read of a remote table
+_TXN_APP_ID = "spark.databricks.delta.write.txnAppId"
+_TXN_VERSION = "spark.databricks.delta.write.txnVersion"
+_USER_METADATA = "spark.databricks.delta.commitInfo.userMetadata"
+_SESSION_TXN_LOCK = threading.Lock()  # the txn confs are the session's: one merge at a time
 
 
 @dataclass(frozen=True)
@@ -198,7 +212,11 @@ def _latest_commit(spark: SparkSession, location: ResolvedLocation) -> tuple[int
 
 # ---- writing ---------------------------------------------------------------------------------
 def write_delta(spark: SparkSession, frame: DataFrame, request: WriteRequest) -> DeltaWritten:
-    """Commit ``frame`` to the Delta table of ``request``."""
+    """Commit ``frame`` to the Delta table of ``request``.
+
+    Raises:
+        DataError: a row outside ``request.replace_where``, a schema that does not fit, ...
+    """
     location = request.location
     _refuse_options("write", request.options, allowed=("keys",))
     frame = storable(frame)
@@ -211,6 +229,12 @@ def write_delta(spark: SparkSession, frame: DataFrame, request: WriteRequest) ->
     exists = is_delta_table(spark, location)
     if exists and request.mode in ("upsert", "append_once"):
         return _merge(spark, frame, request)
+    predicate = request.replace_where
+    if predicate is not None and not exists:
+        # Delta checks the rows against replaceWhere only when the table exists.
+        outside, total = _outside_rows(frame, predicate)
+        if outside:
+            raise _outside_error(request, outside, total)
     before = _latest_version(spark, location) if exists else None
     observed, rows = _observed(frame)
     writer = observed.write.format("delta").mode(
@@ -219,8 +243,17 @@ def write_delta(spark: SparkSession, frame: DataFrame, request: WriteRequest) ->
         writer = writer.partitionBy(*request.partition_by)
     if request.merge_schema:
         writer = writer.option("mergeSchema", "true")
-    _save(writer, location)
-    return _written(spark, location, before, rows())
+    if predicate is not None:
+        writer = writer.option("replaceWhere", spark_sql_text(predicate))
+    writer = _marked(writer, request.marker)
+    try:
+        _save(writer, location)
+    except Exception as exc:
+        if predicate is not None and "DELTA_REPLACE_WHERE_MISMATCH" in str(exc):
+            outside, total = _outside_rows(frame, predicate)
+            raise _outside_error(request, outside, total, detail=error_text(exc)) from exc
+        raise
+    return _written(spark, location, before, rows)
 
 
 def replace_delta_batch(spark: SparkSession, frame: DataFrame,
@@ -236,8 +269,63 @@ def replace_delta_batch(spark: SparkSession, frame: DataFrame,
     writer = observed.write.format("delta").mode("overwrite") \
         .option("replaceWhere", f"{quoted(batch.column)} = '{value}'") \
         .option("mergeSchema", "true")
-    _save(writer, location)
-    return _written(spark, location, before, rows())
+    _save(_marked(writer, request.marker), location)
+    return _written(spark, location, before, rows)
+
+
+def _marked(writer: Any, marker: BatchMarker | None) -> Any:
+    """``writer`` committing the batch ``marker`` (transaction identifier and batch id)."""
+    if marker is None:
+        return writer
+    return writer.option("txnAppId", marker.app_id) \
+        .option("txnVersion", str(marker.version)) \
+        .option("userMetadata", f"odibi.batch_id={marker.batch_id}")
+
+
+@contextmanager
+def _session_marker(spark: SparkSession, marker: BatchMarker | None) -> Iterator[None]:
+    """The session confs that make the next Delta commit (a MERGE, which takes no writer
+    options) record ``marker``; restored afterwards. Merges with a marker run one at a time."""
+    if marker is None:
+        yield
+        return
+    values = {_TXN_APP_ID: marker.app_id, _TXN_VERSION: str(marker.version),
+              _USER_METADATA: f"odibi.batch_id={marker.batch_id}"}
+    with _SESSION_TXN_LOCK:
+        previous = {key: spark.conf.get(key, None) for key in values}
+        try:
+            for key, value in values.items():
+                spark.conf.set(key, value)
+            yield
+        finally:
+            for key, value in previous.items():
+                if value is None:
+                    spark.conf.unset(key)
+                else:
+                    spark.conf.set(key, value)
+
+
+def _outside_rows(frame: DataFrame, predicate: str) -> tuple[int, int]:
+    """How many rows of ``frame`` do not match ``predicate`` (NULL counts as not matching),
+    and how many rows it has: one job."""
+    from pyspark.sql import functions as F
+
+    matches = F.coalesce(F.expr(spark_sql_text(predicate)), F.lit(False))
+    row = frame.agg(F.count(F.when(~matches, F.lit(1))), F.count(F.lit(1))).collect()[0]
+    return int(row[0]), int(row[1])
+
+
+def _outside_error(request: WriteRequest, outside: int, total: int, *,
+                   detail: str | None = None) -> DataError:
+    """The rows outside ``replace_where``; ``detail`` is Delta's own report, kept only when
+    Spark's evaluation of the predicate over the frame finds no such row."""
+    counted = f"{outside} of the {total} rows" if outside else f"Rows of the {total}"
+    why = "" if outside or not detail else f" Delta reports: {detail}"
+    return DataError(
+        f"{counted} to write fall outside the range this write replaces "
+        f"(replace_where {request.replace_where}) in {request.location.display}.{why}",
+        fix="Keep only the partition's rows (the partition column must be in the output), "
+            "or write without partitions.")
 
 
 def _observed(frame: DataFrame) -> tuple[DataFrame, Any]:
@@ -253,13 +341,15 @@ def _observed(frame: DataFrame) -> tuple[DataFrame, Any]:
 
 
 def _written(spark: SparkSession, location: ResolvedLocation, before: int | None,
-             rows: int) -> DeltaWritten:
-    """What the write committed (Delta commits nothing for an empty append)."""
+             rows: Callable[[], int]) -> DeltaWritten:
+    """What the write committed (Delta commits nothing for an empty append, nor for a
+    transaction version the table already recorded). ``rows`` is only asked when something
+    was committed: a skipped write runs no job, so its observed count never arrives."""
     version, info = _latest_commit(spark, location)
     if before is not None and version == before:
         return DeltaWritten(version, 0, 0)
     metrics = info.get("operationMetrics") or {}
-    return DeltaWritten(version, rows,
+    return DeltaWritten(version, rows(),
                         _metric(metrics, "numFiles", "numAddedFiles", default=None))
 
 
@@ -318,10 +408,16 @@ def _merge(spark: SparkSession, frame: DataFrame, request: WriteRequest) -> Delt
         builder = builder.withSchemaEvolution()
     if request.mode == "upsert":
         builder = builder.whenMatchedUpdateAll()
-    outcome = builder.whenNotMatchedInsertAll().execute()
-    counts = outcome.collect()[0].asDict() if outcome is not None else {}
-    rows = int(counts.get("num_inserted_rows") or 0) + int(counts.get("num_updated_rows") or 0)
+    builder = builder.whenNotMatchedInsertAll()
+    before = _latest_version(spark, location)
+    with _session_marker(spark, request.marker):
+        outcome = builder.execute()
     version, info = _latest_commit(spark, location)
+    if version == before:  # a transaction version the table already recorded: skipped
+        return DeltaWritten(version, 0, 0)
+    found = outcome.collect() if outcome is not None else []
+    counts = found[0].asDict() if found else {}
+    rows = int(counts.get("num_inserted_rows") or 0) + int(counts.get("num_updated_rows") or 0)
     metrics = info.get("operationMetrics") or {}
     return DeltaWritten(version, rows, _metric(metrics, "numTargetFilesAdded", default=None))
 

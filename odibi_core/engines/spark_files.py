@@ -28,8 +28,12 @@ its result is used. Remote sources get Spark's error.
 Writing: a path with the format's extension is ONE file (the frame coalesced to one partition,
 written to a hidden staging folder, the part file moved into place); any other path is a folder of
 part files ``part-NNNNN-<uuid>.<ext>`` (an overwrite builds the folder beside the target and swaps
-it in, an append moves the new part files in). csv is written with a header, ``true``/``false``
-booleans and doubled quotes; a single ``.json`` file is a JSON array, other json files JSON Lines.
+it in, an append moves the new part files in). A write carrying a batch marker puts the batch's
+token in every part file's name (``part-NNNNN-<token>-<uuid>.<ext>``; partitioned parquet
+``key=value/part-<token>-<uuid>.parquet``), remote folders included (Spark writes a hidden
+staging folder in the target, whose part files are then renamed into place). csv is written
+with a header, ``true``/``false`` booleans and doubled quotes; a single ``.json`` file is a JSON
+array, other json files JSON Lines.
 """
 
 from __future__ import annotations
@@ -54,6 +58,7 @@ from odibi_core.engines.file_layout import (
     is_single_file_target,
     list_source_files,
     part_extension,
+    part_name,
 )
 from odibi_core.engines.spark_sql import error_text, is_spark_transient
 from odibi_core.engines.spark_types import (
@@ -656,7 +661,8 @@ def write_files(frame: DataFrame, request: WriteRequest) -> FilesWritten:
             f"written as a folder of part files ({uri}).",
             fix=f"Add the extension to write one file (`{location.display}.{fmt}`), or remove "
                 "the file.")
-    return _write_folder(frame, uri, fmt, mode, request.options, list(request.partition_by))
+    return _write_folder(frame, uri, fmt, mode, request.options, list(request.partition_by),
+                         token=_token(request))
 
 
 def write_single_file(frame: DataFrame, path: str, fmt: str, options: Mapping[str, Any], *,
@@ -704,21 +710,28 @@ def replace_batch_file(frame: DataFrame, request: WriteRequest) -> int:
     return write_single_file(frame, path, fmt, request.options, lines=True)
 
 
+def _token(request: WriteRequest) -> str | None:
+    return request.marker.token if request.marker is not None else None
+
+
 def _write_folder(frame: DataFrame, uri: str, fmt: str, mode: str, options: Mapping[str, Any],
-                  partition_by: list[str]) -> FilesWritten:
+                  partition_by: list[str], *, token: str | None = None) -> FilesWritten:
+    """A local folder of part files; ``token`` (a batch marker's) goes into their names."""
     parent, name = os.path.split(os.path.abspath(uri).rstrip(os.sep))
     os.makedirs(parent, exist_ok=True)
-    token = uuid.uuid4().hex
-    staging = os.path.join(parent, f".{name}.{token}.staging")
-    retired = os.path.join(parent, f".{name}.{token}.old")
+    unique = uuid.uuid4().hex
+    staging = os.path.join(parent, f".{name}.{unique}.staging")
+    retired = os.path.join(parent, f".{name}.{unique}.old")
     try:
         rows = _spark_write(frame, staging, fmt, options, mode="overwrite",
                             partition_by=partition_by)
         parts = _part_files(staging, recursive=bool(partition_by))
         if mode == "append" and os.path.isdir(uri):
-            files = _move_parts(parts, staging, uri, fmt, partitioned=bool(partition_by))
+            files = _move_parts(parts, staging, uri, fmt, partitioned=bool(partition_by),
+                                token=token)
         else:
-            files = _move_parts(parts, staging, staging, fmt, partitioned=bool(partition_by))
+            files = _move_parts(parts, staging, staging, fmt, partitioned=bool(partition_by),
+                                token=token)
             _clean(staging)
             had_target = os.path.exists(uri)
             if had_target:
@@ -736,23 +749,27 @@ def _write_folder(frame: DataFrame, uri: str, fmt: str, mode: str, options: Mapp
 
 
 def _move_parts(parts: list[str], staging: str, target: str, fmt: str, *,
-                partitioned: bool) -> int:
+                partitioned: bool, token: str | None = None) -> int:
     """Move Spark's part files from ``staging`` to ``target`` (the same folder renames them)
-    under odibi's names; returns how many."""
-    extension = part_extension(fmt)
+    under odibi's names (with the batch ``token`` when given); returns how many."""
     if partitioned:
         for part in parts:
             relative = os.path.relpath(os.path.dirname(part), staging)
             folder = os.path.join(target, relative)
             os.makedirs(folder, exist_ok=True)
-            os.replace(part, os.path.join(folder, f"part-{uuid.uuid4()}{extension}"))
+            os.replace(part, os.path.join(folder, _partition_part_name(fmt, token)))
         return len(parts)
     existing = 0 if target == staging else len(
         [n for n in os.listdir(target) if n.startswith("part-")])
     for index, part in enumerate(parts):
-        name = f"part-{existing + index:05d}-{uuid.uuid4()}{extension}"
-        os.replace(part, os.path.join(target, name))
+        os.replace(part, os.path.join(target, part_name(existing + index, fmt, token)))
     return len(parts)
+
+
+def _partition_part_name(fmt: str, token: str | None) -> str:
+    """A part file's name in a partition folder: ``part-[<batch token>-]<uuid>.<ext>``."""
+    batch = f"{token}-" if token else ""
+    return f"part-{batch}{uuid.uuid4()}{part_extension(fmt)}"
 
 
 def _clean(folder: str) -> None:
@@ -863,17 +880,81 @@ def _json_lines_to_array(source: str, target: str, compressed: bool) -> None:
 
 
 def _write_remote(frame: DataFrame, request: WriteRequest) -> FilesWritten:
-    """A remote folder target: Spark writes it directly (its own part file names)."""
+    """A remote folder target: Spark writes it directly (its own part file names); with a
+    batch marker, see :func:`_write_remote_marked`."""
     fmt, location = request.format, request.location
     if is_single_file_target(location.uri, fmt):
         raise ConfigError(ConfigProblem(
             message=f"The spark engine writes remote {fmt} targets as folders; "
                     f"{location.display} names one file.",
             key_path="write.path", fix="Give a folder path (no extension), or write Delta."))
+    token = _token(request)
+    if token is not None:
+        return _write_remote_marked(frame, request, token)
     rows = _spark_write(frame, location.uri, fmt, request.options,
                         mode="append" if request.mode == "append" else "overwrite",
                         partition_by=list(request.partition_by))
     return FilesWritten(rows, 0)
+
+
+def _write_remote_marked(frame: DataFrame, request: WriteRequest, token: str) -> FilesWritten:
+    """A remote folder target whose part files carry the batch ``token``: Spark writes a
+    staging folder inside the target (``_odibi_staging-<uuid>``: readers skip ``_`` folders),
+    an overwrite then deletes the target's other entries, and each part file is renamed into
+    the target (Hadoop FileSystem) under odibi's name. Not atomic, like Spark's own remote
+    writes; a crash leaves the staging folder, which readers ignore."""
+    fmt, location = request.format, request.location
+    spark = frame.sparkSession
+    jvm = spark._jvm  # type: ignore[attr-defined]
+    Path = jvm.org.apache.hadoop.fs.Path
+    target = Path(location.uri.rstrip("/"))
+    fs = target.getFileSystem(spark._jsc.hadoopConfiguration())  # type: ignore[attr-defined]
+    staging_name = f"_odibi_staging-{uuid.uuid4().hex}"
+    staging = Path(target, staging_name)
+    partitioned = bool(request.partition_by)
+    try:
+        rows = _spark_write(frame, staging.toString(), fmt, request.options, mode="overwrite",
+                            partition_by=list(request.partition_by))
+        if request.mode != "append":
+            for status in fs.listStatus(target):
+                if status.getPath().getName() != staging_name:
+                    fs.delete(status.getPath(), True)
+        existing = 0 if partitioned or request.mode != "append" else sum(
+            1 for status in fs.listStatus(target)
+            if status.getPath().getName().startswith("part-"))
+        files = 0
+        for relative, part in _remote_parts(fs, staging, recursive=partitioned):
+            folder = Path(target, relative) if relative else target
+            if relative:
+                fs.mkdirs(folder)
+            name = _partition_part_name(fmt, token) if partitioned \
+                else part_name(existing + files, fmt, token)
+            if not fs.rename(part, Path(folder, name)):
+                raise DataError(f"Could not move the part file {part.toString()} into "
+                                f"{location.display}.",
+                                fix="Check the permissions on the target folder, then run "
+                                    "again.")
+            files += 1
+    finally:
+        fs.delete(staging, True)
+    return FilesWritten(rows, files)
+
+
+def _remote_parts(fs: Any, folder: Any, *, recursive: bool,
+                  relative: str = "") -> list[tuple[str, Any]]:
+    """``(relative folder, path)`` of the part files under ``folder`` (a Hadoop Path)."""
+    found = []
+    for status in sorted(fs.listStatus(folder), key=lambda s: s.getPath().getName()):
+        name = status.getPath().getName()
+        if name.startswith((".", "_")):
+            continue
+        if status.isDirectory():
+            if recursive:
+                found.extend(_remote_parts(fs, status.getPath(), recursive=True,
+                                           relative=f"{relative}/{name}".lstrip("/")))
+        elif name.startswith("part-"):
+            found.append((relative, status.getPath()))
+    return found
 
 
 def _java_charset(name: Any) -> str:
