@@ -80,3 +80,25 @@ def test_a_resumed_run_appends_the_batch_of_the_run_it_resumes(tmp_path: Path,
     load = {r.node: r for r in fresh.results}["load"]
     assert fresh.success and load.write.batch_id != recorded["batch_id"]
     assert load.write.rows_written == 5
+
+
+def test_the_story_and_the_materialization_say_a_repeat_was_skipped(
+        tmp_path: Path, dagster_home: Path) -> None:
+    (tmp_path / "src" / "orders").mkdir(parents=True)
+    (tmp_path / "odibi.yaml").write_text(textwrap.dedent(PROJECT), encoding="utf-8")
+    _orders(tmp_path, "a.csv", range(1, 4))
+    project = load_project(tmp_path / "odibi.yaml")
+    first = run_project(project, ["p.raw", "p.load"])
+    second = run_project(project, ["p.raw", "p.load"])
+    assert first.success and second.success
+    with dg.DagsterInstance.get() as instance:
+        events = instance.fetch_materializations(dg.AssetKey(["p", "load"]), limit=10).records
+        metadata = [e.asset_materialization.metadata for e in events]  # newest first
+    assert [m["skipped_duplicate_batch"].value for m in metadata] == [True, False]
+    assert metadata[0]["odibi/batch_id"].value == metadata[1]["odibi/batch_id"].value
+    assert metadata[0]["odibi/write_skipped"].value == "duplicate_batch"
+    assert metadata[0]["odibi/rows_written"].value == 0
+    assert "the batch was committed before" in metadata[0]["odibi/summary"].value
+    story = second.stories[0].with_suffix(".md").read_text(encoding="utf-8")
+    assert "duplicate batch: it was committed before, nothing appended" in story
+    assert metadata[0]["odibi/batch_id"].value in story
