@@ -126,6 +126,7 @@ class _Trace:
     source_state: dict[str, Any] | None = None
     batch: BatchIdentity | None = None
     recovered: list[str] = field(default_factory=list)
+    would_write: dict[str, Any] | None = None  # a dry run: the write it did not do
 
     def timed(self, phase: str, call: Callable[[], Any]) -> Any:
         self.phase = phase
@@ -195,6 +196,11 @@ class NodeRunner:
                         ref, checked, frame_in, context, trace))
             if not context.dry_run:
                 trace.batch = self._batch_identity(ref, context, trace, frame_in, source)
+            elif node.write is not None:
+                location = self.target_location(ref.key)
+                assert location is not None
+                trace.would_write = {"target": location.display, "format": node.write.format,
+                                     "mode": write_mode or node.write.mode}
             if node.write is not None and not context.dry_run:
                 frame_out, merge_schema, mode = self._prepare_write(ref, frame_out, write_mode,
                                                                    trace)
@@ -633,6 +639,8 @@ def _quality_summary(trace: _Trace) -> dict[str, Any]:
         extra["batch"] = trace.batch.to_json()
     if trace.recovered:
         extra["recovered"] = list(trace.recovered)
+    if trace.would_write is not None:
+        extra["would_write"] = dict(trace.would_write)
     if trace.incremental_target_max is not None:
         value = trace.incremental_target_max
         extra["incremental_target_max"] = value.isoformat() if hasattr(value, "isoformat") \

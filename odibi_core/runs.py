@@ -182,8 +182,25 @@ def publish_story(project: Any, records: RunRecords, run_id: str, pipeline: str,
             environment=meta.environment, engine=meta.engine, started_at=meta.started_at,
             finished_at=finished_at, status=status, nodes=tuple(results),
             parent_run_id=meta.parent_run_id, dry_run=meta.dry_run,
+            extra=_rollback_extra(records.run_dir(run_id) / "rollback.json", pipeline),
         )
         return write_story(story, story_root(project))
+
+
+def _rollback_extra(path: Path, pipeline: str) -> dict[str, Any]:
+    """The run's rollback (see ``odibi_core.exactly_once.rollback``), this pipeline's part."""
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    from odibi_core.exactly_once.rollback import TargetRollback
+
+    targets = [TargetRollback(**t) for t in report["targets"]
+               if t["node"].split(".", 1)[0] == pipeline]
+    if not targets:
+        return {}
+    complete = all(t.outcome != "not_restorable" for t in targets)
+    return {"rollback": {"complete": complete, "targets": [t.describe() for t in targets]}}
 
 
 def _end_of(result: NodeResult) -> str:

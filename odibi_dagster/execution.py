@@ -45,6 +45,8 @@ class ProjectRun:
     results: tuple[NodeResult, ...]
     stories: tuple[Path, ...]  # one HTML story per pipeline of the run
     partition_key: str | None = None  # the partition the run materialized
+    written: tuple[str, ...] = ()  # a failed run: the targets it committed (see recovery)
+    rollback: Any = None  # a failed run of an ``on_failure: rollback`` pipeline: the report
 
 
 def dagster_home_for(project: Any) -> Path:
@@ -119,10 +121,25 @@ def run_project(project: Any, node_keys: Sequence[str], *, dry_run: bool = False
         with watcher:
             result = dg.execute_job(_asset_job(), instance=instance,
                                     run_config=run_config, tags=tags, asset_selection=keys)
+        written, report = _after_failure(project, result, node_keys, dry_run=dry_run)
         stories, results = _finish_stories(project, specs, result.run_id, node_keys)
         return ProjectRun(run_id=result.run_id, success=result.success,
                           results=tuple(results), stories=tuple(stories),
-                          partition_key=partition_key)
+                          partition_key=partition_key, written=written, rollback=report)
+
+
+def _after_failure(project: Any, result: Any, node_keys: Sequence[str], *,
+                   dry_run: bool) -> tuple[tuple[str, ...], Any]:
+    """For a failed run: what it wrote and, for ``on_failure: rollback`` pipelines, the
+    rollback of it (before the final story, which lists it)."""
+    from odibi_dagster.recovery import rollback, rollback_pipelines, written_by
+
+    if result.success or dry_run or RunRecords(system_root(project)).meta(result.run_id) is None:
+        return (), None
+    written = tuple(written_by(project, result.run_id))
+    pipelines = rollback_pipelines(project, node_keys)
+    report = rollback(project, result.run_id, pipelines=pipelines) if pipelines else None
+    return written, report
 
 
 def _finish_stories(project: Any, specs: OdibiSpecs, run_id: str,

@@ -128,7 +128,8 @@ def write_batch(write: Callable[[WriteRequest], WriteResult], request: WriteRequ
             batch_id=batch_id, app_id=marker.app_id, version=version, status="pending",
             mode=mode, format=fmt, target=location.display, run_id=plan.run_id, at=_now(),
             token=marker.token if request.marker is not None else "",
-            config_hash=plan.config_hash, hwm=plan.hwm))
+            config_hash=plan.config_hash, hwm=plan.hwm,
+            state_before=source_state(location, fmt), node=plan.node_key))
         crash_point("before_commit")
         result = write(request)
         crash_point("after_commit")

@@ -43,6 +43,8 @@ class LedgerEntry:
     hwm: dict[str, Any] | None = None  # the stateful mark to save once the batch is committed
     hwm_saved: bool = False
     target_state: dict[str, Any] | None = None  # the target right after the write
+    state_before: dict[str, Any] | None = None  # the target right before it (None: absent)
+    node: str = ""  # pipeline.node
 
 
 class BatchLedger:
@@ -100,6 +102,10 @@ class BatchLedger:
                 entries[index] = replace(entry, status=status, at=_now(), **facts)
                 break
         self._save(entries)
+
+    def written_by(self, run_id: str) -> list[LedgerEntry]:
+        """The entries run ``run_id`` recorded, oldest first."""
+        return [e for e in self.entries() if e.run_id == run_id]
 
     def mark_rolled_back(self, batch_id: str) -> None:
         """Free ``batch_id``: its next write is a new generation, never skipped as a

@@ -12,7 +12,7 @@ from odibi_core.incremental import incremental_column, missing_incremental_colum
 
 from odibi_dagster.cli.output import EXIT_FAILED, EXIT_OK, ProgressPrinter, print_summary
 
-__all__ = ["dlq", "graph", "init", "run", "story", "validate"]
+__all__ = ["dlq", "graph", "init", "resume", "rollback", "run", "story", "validate"]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -54,9 +54,10 @@ def run(args: argparse.Namespace) -> int:
         where = f" (partition {partition})" if partition is not None else ""
         if not outcome.success:
             left = partitions[len(done) + 1:]
-            print(f"Run {outcome.run_id}{where} FAILED. Fix the problem above, then run again; "
-                  "runs are recorded in Dagster (dagster dev -w dagster_workspace.yaml).",
-                  file=sys.stderr)
+            _print_after_failure(outcome)
+            print(f"Run {outcome.run_id}{where} FAILED. Fix the problem above, then "
+                  f"`odibi resume {outcome.run_id}` (runs only the failed nodes and what "
+                  "follows them) or run again; see docs/recovery.md.", file=sys.stderr)
             if done or left:
                 print(f"Partitions done: {', '.join(done) or 'none'}; not run: "
                       f"{', '.join(map(str, left)) or 'none'}.", file=sys.stderr)
@@ -64,6 +65,58 @@ def run(args: argparse.Namespace) -> int:
         print(f"Run {outcome.run_id}{where} succeeded.")
         done.append(str(partition))
     return EXIT_OK
+
+
+def resume(args: argparse.Namespace) -> int:
+    from odibi_dagster.recovery import resume_run
+
+    project = load_project(args.project, env=args.env)
+    print(f"odibi resume: run {args.run_id} of project {project.config.project} "
+          f"({project.file}), from failure")
+    outcome = resume_run(project, args.run_id, progress=ProgressPrinter)
+    print_summary(outcome.results)
+    for path in outcome.stories:
+        print(f"Story: {path}")
+    if not outcome.success:
+        _print_after_failure(outcome)
+        print(f"Run {outcome.run_id} (resuming {args.run_id}) FAILED.", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"Run {outcome.run_id} (resuming {args.run_id}) succeeded.")
+    return EXIT_OK
+
+
+def rollback(args: argparse.Namespace) -> int:
+    from odibi_dagster.recovery import rollback as rollback_run
+
+    project = load_project(args.project, env=args.env)
+    report = rollback_run(project, args.run_id)
+    print(f"odibi rollback: run {args.run_id} of project {project.config.project}")
+    for line in report.lines() or ["the run wrote nothing"]:
+        print(f"  {line}")
+    if not report.complete:
+        print("The rollback is INCOMPLETE: the targets above marked so are left as they "
+              "are.", file=sys.stderr)
+        return EXIT_FAILED
+    print("Rolled back.")
+    return EXIT_OK
+
+
+def _print_after_failure(outcome: object) -> None:
+    """What a failed run had written and, with ``on_failure: rollback``, what was restored."""
+    report = getattr(outcome, "rollback", None)
+    written = getattr(outcome, "written", ())
+    if report is not None:
+        print("Rollback (on_failure: rollback):", file=sys.stderr)
+        for line in report.lines() or ["nothing had been written"]:
+            print(f"  {line}", file=sys.stderr)
+        if not report.complete:
+            print("  The rollback is INCOMPLETE: the targets above marked so are left as "
+                  "they are.", file=sys.stderr)
+    elif written:
+        print("Written by the failed run (kept; `odibi rollback RUN_ID` restores them):",
+              file=sys.stderr)
+        for line in written:
+            print(f"  {line}", file=sys.stderr)
 
 
 def validate(args: argparse.Namespace) -> int:

@@ -51,6 +51,20 @@ def build_parser() -> argparse.ArgumentParser:
                             help="partitioned pipelines: run every partition from START to END "
                                  "(both included), one run each, in order")
 
+    resume = commands.add_parser(
+        "resume", help="re-execute a failed run from failure (succeeded nodes are reused)")
+    resume.add_argument("run_id", help="the failed run's id (from `odibi run` or the UI)")
+    resume.add_argument("project", nargs="?", default=".",
+                        help="project file or folder holding odibi.yaml (default: .)")
+    resume.add_argument("--env", "-e", default=None)
+
+    rollback = commands.add_parser(
+        "rollback", help="restore every target a run wrote to its state before the run")
+    rollback.add_argument("run_id", help="the run's id (from `odibi run` or the UI)")
+    rollback.add_argument("project", nargs="?", default=".",
+                          help="project file or folder holding odibi.yaml (default: .)")
+    rollback.add_argument("--env", "-e", default=None)
+
     commands.add_parser("validate", parents=[project],
                         help="check the project file and graph; no I/O")
 
@@ -87,6 +101,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     handler = {
         "run": commands.run,
+        "resume": commands.resume,
+        "rollback": commands.rollback,
         "validate": commands.validate,
         "graph": commands.graph,
         "story": commands.story,

@@ -29,6 +29,24 @@ def print_error(exc: BaseException, stream: TextIO | None = None) -> None:
         print(f"error: {type(exc).__name__}: {exc}", file=stream)
 
 
+def _written(result: NodeResult) -> str:
+    """What the node wrote, would have written (dry run), or why it wrote nothing."""
+    if result.dry_run:
+        target = result.extra.get("would_write")
+        if target is None:
+            return "dry run (no write)"
+        return (f"dry run: would write {result.rows_out or 0:,} rows to {target['target']} "
+                f"({target['format']}, {target['mode']})")
+    write = result.write
+    if write is None:
+        return "not written (no write)"
+    if write.skipped == "duplicate_batch":
+        return "0 rows written (batch already committed: duplicate skipped)"
+    if write.skipped == "unchanged":
+        return "0 rows written (unchanged: skip_if_unchanged)"
+    return f"{result.rows_written or 0:,} rows written"
+
+
 def print_summary(results: Iterable[NodeResult], stream: TextIO | None = None) -> None:
     stream = stream or sys.stdout
     rows = list(results)
@@ -39,8 +57,7 @@ def print_summary(results: Iterable[NodeResult], stream: TextIO | None = None) -
     for r in rows:
         detail = ""
         if r.status == "success":
-            written = "dry run, not written" if r.dry_run else \
-                f"{r.rows_written or 0:,} rows written" if r.write else "not written (no write)"
+            written = _written(r)
             version = f", Delta v{r.delta_version}" if r.delta_version is not None else ""
             detail = f"{r.rows_out or 0:,} rows out, {written}{version}"
             if r.quarantine is not None and r.quarantine.rows:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import os
 import subprocess
 import sys
@@ -94,10 +95,13 @@ def test_unknown_environment_lists_known_ones(retail: Path,
 def test_dry_run_writes_nothing(retail: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["run", str(retail), "--dry-run"]) == 0
     out = capsys.readouterr().out
-    assert "dry run, not written" in out
+    assert re.search(r"raw_orders +\d+ rows out, dry run: would write \d+ rows to "
+                     r"lake:bronze/orders \(delta, overwrite\)", out), out
     lake = retail / "lake"
     assert not (lake / "bronze").exists() and not (lake / "silver").exists()
-    assert not (lake / "gold").exists()
+    assert not (lake / "gold").exists() and not (lake / "_quarantine").exists()
+    system = retail / ".odibi" / "system"
+    assert not (system / "ledger").exists() and not (system / "state").exists()
 
 
 def test_multiprocess_executor_runs_each_asset_in_its_own_process(retail: Path) -> None:

@@ -1,0 +1,168 @@
+"""Rollback of what one run wrote (SPEC §8): every target back to its state before the run.
+
+What a run wrote is in the write ledger (entries carry the run id and the target's state before
+the write). Per target, newest write first:
+
+- Delta: ``RESTORE`` to the version before the run's first write of it — only when nobody else
+  committed after the run (else the restore would destroy their data: reported, not done). A
+  table the run created is removed. The batches the run appended are marked ``rolled_back`` in
+  the ledger, so that their next append is not skipped as a duplicate (RESTORE keeps the
+  transaction record).
+- Files: an append's part files (found by the batch token) are removed; an overwrite already
+  replaced the old files and has no history: reported as not restorable.
+
+A target whose restore cannot be complete is reported with what is left, and the rollback as a
+whole fails loudly (``RollbackReport.complete`` is False).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from odibi_core.engines.base import ResolvedLocation
+from odibi_core.exactly_once.ledger import BatchLedger, LedgerEntry
+
+__all__ = ["RollbackReport", "TargetRollback", "rollback_run", "written_by_run"]
+
+Outcome = Literal["restored", "removed", "not_written", "not_restorable"]
+
+
+@dataclass(frozen=True)
+class TargetRollback:
+    """What happened to one target of a node."""
+
+    node: str
+    target: str  # shown without credentials
+    format: str
+    outcome: Outcome
+    written_version: int | None = None
+    restored_to: int | None = None
+    detail: str = ""
+
+    def describe(self) -> str:
+        if self.outcome == "not_written":
+            return f"{self.node} → {self.target}: not written"
+        if self.outcome == "restored" and self.written_version is not None:
+            return (f"{self.node} → {self.target}: written version {self.written_version} → "
+                    f"restored to {self.restored_to}")
+        return f"{self.node} → {self.target}: {self.detail}"
+
+
+@dataclass(frozen=True)
+class RollbackReport:
+    run_id: str
+    targets: tuple[TargetRollback, ...]
+
+    @property
+    def complete(self) -> bool:
+        return all(t.outcome != "not_restorable" for t in self.targets)
+
+    def lines(self) -> list[str]:
+        return [t.describe() for t in self.targets]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"run_id": self.run_id, "complete": self.complete,
+                "targets": [asdict(t) for t in self.targets]}
+
+
+def written_by_run(system_root: Path, nodes: Sequence[tuple[str, str]],
+                   run_id: str) -> dict[str, list[LedgerEntry]]:
+    """The committed ledger entries of run ``run_id`` by node key, for ``nodes`` given as
+    ``(pipeline, node)`` pairs."""
+    found: dict[str, list[LedgerEntry]] = {}
+    for pipeline, node in nodes:
+        entries = [e for e in BatchLedger(system_root, pipeline, node).written_by(run_id)
+                   if e.status == "committed"]
+        if entries:
+            found[f"{pipeline}.{node}"] = entries
+    return found
+
+
+def rollback_run(system_root: Path, run_id: str,
+                 targets: Sequence[tuple[str, str, ResolvedLocation | None, str | None]]
+                 ) -> RollbackReport:
+    """Roll back what run ``run_id`` wrote to ``targets``: ``(pipeline, node, location,
+    format)`` for every node of the run's pipelines (location None: the node writes nothing).
+    """
+    outcomes: list[TargetRollback] = []
+    for pipeline, node, location, fmt in targets:
+        if location is None or fmt is None:
+            continue
+        key = f"{pipeline}.{node}"
+        ledger = BatchLedger(system_root, pipeline, node)
+        entries = [e for e in ledger.written_by(run_id) if e.status == "committed"]
+        if not entries:
+            outcomes.append(TargetRollback(key, location.display, fmt, "not_written"))
+            continue
+        if fmt == "delta":
+            outcome = _restore_delta(key, location, entries)
+        else:
+            outcome = _discard_files(key, location, fmt, entries)
+        if outcome.outcome in ("restored", "removed"):
+            for entry in entries:
+                ledger.mark_rolled_back(entry.batch_id)
+        outcomes.append(outcome)
+    report = RollbackReport(run_id, tuple(outcomes))
+    path = Path(system_root) / "runs" / run_id / "rollback.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report.to_json(), indent=2), encoding="utf-8")
+    return report
+
+
+def _restore_delta(key: str, location: ResolvedLocation,
+                   entries: list[LedgerEntry]) -> TargetRollback:
+    from deltalake import DeltaTable
+
+    shown = location.display
+    written = max((e.delta_version for e in entries if e.delta_version is not None),
+                  default=None)
+    before = (entries[0].state_before or {}).get("version")
+    options = dict(location.storage_options) or None
+    if not DeltaTable.is_deltatable(location.uri, storage_options=options):
+        return TargetRollback(key, shown, "delta", "not_restorable", written, None,
+                              "the table is gone; nothing to restore")
+    table = DeltaTable(location.uri, storage_options=options)
+    current = table.version()
+    if written is not None and current > written:
+        return TargetRollback(
+            key, shown, "delta", "not_restorable", written, None,
+            f"written version {written}, but the table is at version {current} now: another "
+            f"writer committed after the run, and a restore would remove its data. Restore by "
+            f"hand if that is right: odibi's written version {written}, before the run "
+            f"{'(no table)' if before is None else before}.")
+    if before is None:
+        if not location.is_local:
+            return TargetRollback(key, shown, "delta", "not_restorable", written, None,
+                                  "the run created the table; remove it by hand (remote)")
+        shutil.rmtree(location.uri)
+        return TargetRollback(key, shown, "delta", "removed", written, None,
+                              f"written version {written} → removed (the run created it)")
+    try:
+        table.restore(int(before))
+    except Exception as exc:  # noqa: BLE001 - reported, and the rollback fails loudly
+        return TargetRollback(
+            key, shown, "delta", "not_restorable", written, None,
+            f"written version {written}; restoring version {before} failed ({exc}); the files "
+            "of old versions may have been vacuumed. The table is left at the run's version.")
+    return TargetRollback(key, shown, "delta", "restored", written, int(before))
+
+
+def _discard_files(key: str, location: ResolvedLocation, fmt: str,
+                   entries: list[LedgerEntry]) -> TargetRollback:
+    from odibi_core.engines.file_layout import remove_batch_parts
+
+    shown = location.display
+    overwrites = [e for e in entries if not e.token]
+    if overwrites:
+        return TargetRollback(
+            key, shown, fmt, "not_restorable", None, None,
+            f"the run overwrote the {fmt} files, which keep no history: the old files are "
+            "gone. Use format: delta for targets that must be restorable.")
+    removed = sum(len(remove_batch_parts(location, e.token)) for e in entries)
+    return TargetRollback(key, shown, fmt, "removed", None, None,
+                          f"removed {removed} part file(s) the run appended")
