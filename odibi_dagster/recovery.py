@@ -89,6 +89,7 @@ def resume_run(project: Any, run_id: str, *, progress: Any = None) -> Any:
     from odibi_dagster.execution import (
         ProjectRun,
         _asset_job,
+        _after_failure,
         _finish_stories,
         _step_key,
         project_environment,
@@ -126,10 +127,11 @@ def resume_run(project: Any, run_id: str, *, progress: Any = None) -> Any:
                 reexecution_options=dg.ReexecutionOptions.from_failure(run_id, instance))
         ran = [node_by_step[e.step_key] for e in result.all_events
                if e.event_type_value == "STEP_START" and e.step_key in node_by_step]
+        written, report = _after_failure(project, result, ran or selected, dry_run=False)
         stories, results = _finish_stories(project, specs, result.run_id, ran or selected)
         return ProjectRun(run_id=result.run_id, success=result.success, results=tuple(results),
                           stories=tuple(stories), partition_key=parent.tags.get(
-                              "dagster/partition"))
+                              "dagster/partition"), written=written, rollback=report)
 
 
 def _carried_tags(tags: dict[str, str]) -> dict[str, str]:

@@ -170,3 +170,34 @@ def test_resume_runs_only_the_failed_node_and_what_follows_and_ends_like_a_clean
     assert main(["resume", run.run_id, str(path)]) == 1
     assert "is success, not failed" in capsys.readouterr().err
     shutil.rmtree(root / "lake" / "_system" / "runs" / failed.run_id)
+
+
+def test_a_run_launched_outside_odibi_is_rolled_back_by_the_failure_sensor(
+        tmp_path: Path, dagster_home: Path) -> None:
+    from odibi_dagster.definitions import defs_from_loaded_project
+    from odibi_dagster.execution import _asset_job, project_environment
+    from odibi_dagster.rollback_sensor import ROLLBACK_SENSOR_NAME
+
+    path = _project(tmp_path, "rollback")
+    project = load_project(path)
+    assert run_project(project, NODES).success
+    _orders(tmp_path, "day2.csv", [(3, "eu", 30.0)])
+    (tmp_path / "src" / "rates.csv").write_text(BAD_RATES)
+    with project_environment(project), dg.DagsterInstance.get() as instance:
+        # As the UI launches it: no odibi/invocation tag, so odibi run's own rollback is absent.
+        failed = dg.execute_job(_asset_job(), instance=instance,
+                                run_config={"execution": {"config": {"in_process": {}}}})
+        assert not failed.success
+        assert _table(tmp_path, "t1").version() == 1  # written, not yet rolled back
+        sensor = defs_from_loaded_project(project).get_sensor_def(ROLLBACK_SENSOR_NAME)
+        context = dg.build_run_status_sensor_context(
+            sensor_name=ROLLBACK_SENSOR_NAME, dagster_event=failed.get_run_failure_event(),
+            dagster_instance=instance, dagster_run=failed.dagster_run).for_run_failure()
+        sensor(context)
+    assert _ids(tmp_path, "t1") == [1, 2]
+    assert _table(tmp_path, "t1").history(1)[0]["operation"] == "RESTORE"
+    report = (tmp_path / "lake" / "_system" / "runs" / failed.run_id / "rollback.json")
+    assert '"complete": true' in report.read_text()
+    # A project without on_failure: rollback has no such sensor.
+    keep = _project(tmp_path / "keep", "keep")
+    assert not defs_from_loaded_project(load_project(keep)).sensors
