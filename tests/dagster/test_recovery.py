@@ -189,7 +189,8 @@ def test_a_run_launched_outside_odibi_is_rolled_back_by_the_failure_sensor(
                                 run_config={"execution": {"config": {"in_process": {}}}})
         assert not failed.success
         assert _table(tmp_path, "t1").version() == 1  # written, not yet rolled back
-        sensor = defs_from_loaded_project(project).get_sensor_def(ROLLBACK_SENSOR_NAME)
+        (sensor,) = [s for s in defs_from_loaded_project(project).sensors
+                     if s.name == ROLLBACK_SENSOR_NAME]
         context = dg.build_run_status_sensor_context(
             sensor_name=ROLLBACK_SENSOR_NAME, dagster_event=failed.get_run_failure_event(),
             dagster_instance=instance, dagster_run=failed.dagster_run).for_run_failure()
