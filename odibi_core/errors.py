@@ -3,14 +3,15 @@
 - :class:`ConfigError`: fix the project file. Carries every problem found, each with file, line,
   key path and a fix, so that one run of ``odibi validate`` lists them all.
 - :class:`DataError`: fix the data (or the transform). Never retried.
-- :class:`TransientError`: try again later. The only kind :func:`is_transient` accepts, together
-  with the standard library's network and timeout errors.
+- :class:`TransientError`: try again later.
+
+:func:`is_transient` says whether any exception is worth retrying; the rules (network errors,
+timeouts, HTTP 408/429/502/503/504, storage throttling, Delta commit conflicts, lost Spark
+executors) are the named categories of :mod:`odibi_core.error_taxonomy`.
 """
 
 from __future__ import annotations
 
-import errno
-import socket
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -116,61 +117,13 @@ class TransientError(OdibiError):
     conflict."""
 
 
-_TRANSIENT_ERRNOS = {
-    errno.ECONNRESET,
-    errno.ECONNREFUSED,
-    errno.ECONNABORTED,
-    errno.ETIMEDOUT,
-    errno.EHOSTUNREACH,
-    errno.ENETUNREACH,
-    errno.EPIPE,
-    errno.EAGAIN,
-}
-
-_TRANSIENT_TEXT = (
-    "429",
-    "503",
-    "502",
-    "504",
-    "too many requests",
-    "service unavailable",
-    "server busy",
-    "serverbusy",
-    "throttl",
-    "timed out",
-    "connection reset",
-    "commitfailed",
-    "concurrent",
-    "transaction conflict",
-)
-
-
 def is_transient(exc: BaseException) -> bool:
-    """True when ``exc`` (or what caused it) is worth retrying.
+    """True when ``exc`` (or what caused it) is worth retrying: the verdict of the error taxonomy
+    (:func:`odibi_core.error_taxonomy.classify`, which also names the category).
 
     Config and data errors are never transient, even when their text happens to contain a number
-    such as 503.
+    such as 503; an error the taxonomy does not know is not transient either.
     """
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, (ConfigError, DataError)):
-            return False
-        if isinstance(current, NodeError):
-            return current.transient
-        if isinstance(current, TransientError):
-            return True
-        if isinstance(current, (ConnectionError, TimeoutError, socket.timeout, socket.gaierror)):
-            return True
-        if isinstance(current, OSError) and current.errno in _TRANSIENT_ERRNOS:
-            return True
-        if type(current).__name__ in {"CommitFailedError", "ConcurrentAppendException",
-                                      "ConcurrentTransactionException"}:
-            return True
-        text = str(current).lower()
-        if type(current).__module__.split(".")[0] in {"deltalake", "urllib3", "requests", "azure"}:
-            if any(marker in text for marker in _TRANSIENT_TEXT):
-                return True
-        current = current.__cause__ or current.__context__
-    return False
+    from odibi_core.error_taxonomy import classify
+
+    return classify(exc).transient

@@ -20,6 +20,7 @@ __all__ = [
     "NodeStatus",
     "PhaseTiming",
     "QuarantineResult",
+    "RetryAttempt",
     "TestResult",
     "ValidationResult",
     "WriteResult",
@@ -281,6 +282,28 @@ class GateResult:
 
 
 @dataclass(frozen=True)
+class RetryAttempt:
+    """An attempt of a node that failed with a transient error and was retried.
+
+    ``category`` is the error taxonomy's name for the failure (``http_unavailable``,
+    ``connection_reset``, ...); ``delay_seconds`` the wait before the next attempt.
+    """
+
+    attempt: int
+    error_type: str
+    error: str
+    category: str
+    delay_seconds: float
+    failed_at: str  # ISO-8601 UTC
+
+    def summary(self) -> dict[str, Any]:
+        """A JSON-friendly row for stories and materialization metadata."""
+        return {"attempt": self.attempt, "error": f"{self.error_type}: {self.error}",
+                "category": self.category, "delay": round(self.delay_seconds, 3),
+                "failed_at": self.failed_at}
+
+
+@dataclass(frozen=True)
 class NodeResult:
     """The outcome of running one node.
 
@@ -310,7 +333,12 @@ class NodeResult:
     validation: ValidationResult | None = None  # tests on the output, after transform
     quarantine: QuarantineResult | None = None
     gate: GateResult | None = None
-    # Slots later features fill in (validation, quarantine, dead letters, retries, profile).
+    # Which attempt this is (1 = the first), of how many the retry block allowed, and the earlier
+    # attempts of the same run that failed transiently and were retried.
+    attempt: int = 1
+    max_attempts: int = 1
+    retries: tuple[RetryAttempt, ...] = ()
+    # Slots later features fill in (dead letters, profile, ...).
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -336,6 +364,7 @@ class NodeResult:
             data["write"] = WriteResult(**data["write"])
         if data.get("error"):
             data["error"] = ErrorInfo(**data["error"])
+        data["retries"] = tuple(RetryAttempt(**r) for r in data.get("retries", ()))
         for key, kind in (("contracts", ValidationResult), ("validation", ValidationResult),
                           ("quarantine", QuarantineResult), ("gate", GateResult)):
             if data.get(key):

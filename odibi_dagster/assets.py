@@ -2,7 +2,8 @@
 
 The body holds no engine logic: it gathers the upstream frames Dagster loaded, calls
 :class:`odibi_core.node.NodeRunner`, records the result for the run's story, and turns the result
-into a materialization (or a failure that is retried only when the error is transient).
+into a materialization, a retry (a transient error with attempts left: logged, recorded on the
+result and in the story, requested with the retry block's delay) or a failure that is not retried.
 """
 
 # No `from __future__ import annotations` here: Dagster inspects the asset body's annotations.
@@ -20,6 +21,7 @@ from odibi_dagster.checks import build_check_results
 from odibi_dagster.events import materialization_metadata
 from odibi_dagster.io_manager import NodeOutput
 from odibi_dagster.partitions import PartitionWindow, partitions_def_for
+from odibi_dagster.retry import StepAttempt
 from odibi_dagster.resources import SPARK_RESOURCE_KEY, OdibiEngineResource
 from odibi_dagster.specs import OdibiSpecs
 from odibi_dagster.translator import OdibiTranslator
@@ -100,7 +102,8 @@ def _build_asset(project: Any, specs: OdibiSpecs, translator: OdibiTranslator,
             partition_start=partition.start if partition else None,
             partition_end=partition.end if partition else None,
         ))
-        result = outcome.result
+        attempt = StepAttempt.of(context, project.config.retry_for(node_ref.config), outcome)
+        result = attempt.result_with_retries(records, run.run_id, outcome.result)
         records.record(run.run_id, result)
         story = publish_story(project, records, run.run_id, node_ref.pipeline,
                               expected=_expected_nodes(run, specs, node_ref.pipeline))
@@ -110,16 +113,23 @@ def _build_asset(project: Any, specs: OdibiSpecs, translator: OdibiTranslator,
         check_results = [r for r in build_check_results(node_ref.config, spec.key, result)
                          if r.check_name in declared_checks]
         if not outcome.succeeded:
-            error = result.error
-            assert error is not None and outcome.exception is not None
-            context.log.error(str(outcome.exception))
+            assert outcome.exception is not None
+            if attempt.retry_in is not None:
+                # Exactly-once writes make the next attempt safe: a batch committed by this
+                # one is skipped, not written twice.
+                context.log.warning(attempt.retry_message(node_key, result))
+                raise dg.RetryRequested(max_retries=attempt.allowed - 1,
+                                        seconds_to_wait=attempt.retry_in) from outcome.exception
+            description = attempt.failure_message(node_key, run.run_id, outcome.exception)
+            context.log.error(description)
+            if attempt.verdict is not None and not attempt.verdict.transient \
+                    and attempt.allowed > 1:
+                context.log.info(f"{node_key} is not retried: {attempt.verdict} is not a "
+                                 "transient error.")
             # Failing checks are recorded even though nothing was materialized.
             yield from check_results
-            raise dg.Failure(
-                description=str(outcome.exception),
-                metadata=metadata,
-                allow_retries=error.transient,
-            ) from outcome.exception
+            raise dg.Failure(description=description, metadata=metadata,
+                             allow_retries=False) from outcome.exception
         yield dg.MaterializeResult(
             metadata=metadata,
             check_results=check_results,

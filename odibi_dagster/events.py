@@ -61,6 +61,10 @@ def materialization_metadata(result: NodeResult, *, story_html: str | None = Non
         meta[md.DEAD_LETTER_TARGET] = dead["destination"]
     if result.gate is not None:
         meta[md.GATE] = dg.MetadataValue.json(result.gate.summary())
+    meta[md.ATTEMPT] = dg.MetadataValue.int(result.attempt)
+    meta[md.MAX_ATTEMPTS] = dg.MetadataValue.int(result.max_attempts)
+    if result.retries:
+        meta[md.RETRIES] = dg.MetadataValue.json([r.summary() for r in result.retries])
     if result.dry_run:
         meta[md.DRY_RUN] = True
     if story_html:
@@ -90,6 +94,11 @@ def summary_markdown(result: NodeResult) -> str:
             lines += ["", f"Failing {block.kind} tests: " + ", ".join(
                 f"{t.name} ({t.failing_rows if t.failing_rows is not None else 'aggregate'}"
                 f", {t.on_fail})" for t in failed)]
+    if result.retries:
+        lines += ["", f"{_attempt_sentence(result)}:"]
+        lines += [f"- attempt {r.attempt}: `{r.category}` {r.error_type}: "
+                  f"{_one_line(r.error)} (retried after {r.delay_seconds:g}s)"
+                  for r in result.retries]
     if result.dry_run:
         lines += ["", "_Dry run: nothing was written._"]
     if result.timings:
@@ -107,6 +116,17 @@ def write_sentence(write: Any) -> str:
     if write.skipped == "unchanged":
         return f"Nothing written to {where}: input and node unchanged (skip_if_unchanged).{batch}"
     return f"Written to {where}.{batch}"
+
+
+def _attempt_sentence(result: NodeResult) -> str:
+    """``Attempt 3 of 3 (2 retries)``."""
+    retries = len(result.retries)
+    plural = "retry" if retries == 1 else "retries"
+    return f"Attempt {result.attempt} of {result.max_attempts} ({retries} {plural})"
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())[:300]
 
 
 def _n(value: int | None) -> str:

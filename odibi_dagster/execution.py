@@ -166,8 +166,15 @@ def _finish_stories(project: Any, specs: OdibiSpecs, run_id: str,
 def _asset_job() -> Any:
     """Dagster's job over every asset of ``odibi_dagster.definitions``, rebuilt by module name in
     each step process (so a multiprocess run loads the same ODIBI_PROJECT)."""
-    from dagster._core.definitions.reconstruct import ReconstructableRepository
+    from dagster._core.definitions.reconstruct import (
+        ReconstructableJob,
+        ReconstructableRepository,
+    )
 
+    # Dagster caches loaded definitions per reconstructable target; ODIBI_PROJECT may name
+    # another project than the last run in this process did, so load afresh.
+    ReconstructableJob.get_repository_definition.cache_clear()
+    ReconstructableJob.get_definition.cache_clear()
     repository = ReconstructableRepository.for_module("odibi_dagster.definitions", "defs")
     return repository.get_reconstructable_job("__ASSET_JOB")
 

@@ -45,3 +45,10 @@ BATCH_ID = "odibi/batch_id"
 SKIPPED_DUPLICATE_BATCH = "skipped_duplicate_batch"
 WRITE_SKIPPED = "odibi/write_skipped"
 TRANSACTION = "odibi/delta_transaction"
+
+# Retries of transient failures (SPEC §8): the attempt that produced the materialization (or the
+# failure), of how many allowed, and the earlier attempts that failed and were retried
+# (a list of {attempt, error, category, delay, failed_at}).
+ATTEMPT = "odibi/attempt"
+MAX_ATTEMPTS = "odibi/max_attempts"
+RETRIES = "odibi/retries"

@@ -302,6 +302,7 @@ class NodeRetryConfig(OdibiModel):
     backoff: Literal["exponential", "linear", "constant"] | None = None
     initial_delay: Annotated[float, Field(ge=0)] | None = None
     max_delay: Annotated[float, Field(ge=0)] | None = None
+    jitter: Literal["none", "full", "plus_minus"] | None = None
 
 
 # --- the node ----------------------------------------------------------------------------------

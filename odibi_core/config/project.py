@@ -49,13 +49,25 @@ class SystemConfig(OdibiModel):
 
 
 class RetryConfig(OdibiModel):
-    """Retries of transient failures. ``max_attempts`` counts the first attempt too."""
+    """Retries of transient failures (SPEC §8; which errors are transient is decided by
+    :mod:`odibi_core.error_taxonomy`). ``max_attempts`` counts the first attempt too.
+
+    The wait before retry *n* (1 = the first retry) is Dagster's ``RetryPolicy`` formula on
+    ``initial_delay`` *d*: ``exponential`` (2**n - 1) * d (d, 3d, 7d, ...), ``linear`` n * d,
+    ``constant`` d. ``jitter`` then randomises it: ``full`` waits a random fraction of it,
+    ``plus_minus`` adds a random amount in [-d, +d]; ``none`` (the default, Dagster's too) keeps
+    it exact. Use ``full`` when many nodes share a throttled store, so that their retries spread
+    out. ``max_delay`` caps every wait: Dagster's ``RetryPolicy`` has no cap, so odibi computes
+    the (capped) wait itself and requests each retry with it; the policy shown on the asset is
+    the uncapped one.
+    """
 
     enabled: bool = True
     max_attempts: Annotated[int, Field(ge=1)] = 3
     backoff: Literal["exponential", "linear", "constant"] = "exponential"
     initial_delay: Annotated[float, Field(ge=0)] = 1.0
     max_delay: Annotated[float, Field(ge=0)] = 60.0
+    jitter: Literal["none", "full", "plus_minus"] = "none"
 
     @model_validator(mode="after")
     def _delays(self) -> RetryConfig:

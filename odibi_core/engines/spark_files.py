@@ -60,7 +60,7 @@ from odibi_core.engines.file_layout import (
     part_extension,
     part_name,
 )
-from odibi_core.engines.spark_sql import error_text, is_spark_transient
+from odibi_core.engines.spark_sql import error_text
 from odibi_core.engines.spark_types import (
     fresh_plan,
     frame_from_arrow,
@@ -68,7 +68,7 @@ from odibi_core.engines.spark_types import (
     spark_type_of,
     storable,
 )
-from odibi_core.errors import ConfigError, ConfigProblem, DataError, TransientError
+from odibi_core.errors import ConfigError, ConfigProblem, DataError, TransientError, is_transient
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -569,7 +569,7 @@ def _parse_again(spark: SparkSession, request: ReadRequest, fmt: str,
     from odibi_core.engines.pandas_files import read_file
 
     location = request.location
-    if cause is not None and is_spark_transient(cause):
+    if cause is not None and is_transient(cause):
         raise TransientError(f"Transient Spark failure while reading {location.display}: "
                              f"{error_text(cause)}",
                              fix="This is retried automatically when retries are enabled.")

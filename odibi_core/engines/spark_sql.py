@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from difflib import get_close_matches
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from odibi_core.errors import DataError, OdibiError, TransientError
+from odibi_core.errors import DataError, OdibiError, TransientError, is_transient
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -33,7 +33,6 @@ __all__ = [
     "error_text",
     "foreign_error",
     "guarded",
-    "is_spark_transient",
     "is_temp_view",
     "quote",
     "registered",
@@ -52,13 +51,6 @@ _TYPE_REWRITES = (
     (re.compile(r"(?i)(\bAS\s+|::\s*)VARCHAR\b(?!\s*\()"), r"\1STRING"),
 )
 _NAME_IN_BACKTICKS = re.compile(r"`((?:[^`]|``)+)`")
-_TRANSIENT_MARKERS = (
-    "executorlostfailure", "executor lost", "connection refused", "connection reset",
-    "fetchfailed", "concurrentappendexception", "concurrentdeleteexception",
-    "concurrentdeletereadexception", "concurrenttransactionexception",
-    "concurrentwriteexception", "metadatachangedexception", "protocolchangedexception",
-    "too many requests", "service unavailable", "server busy", "throttl", "timed out",
-)
 
 
 # ---- dialect ---------------------------------------------------------------------------------
@@ -199,22 +191,13 @@ def analysis_error(exc: BaseException, columns: Mapping[str, list[str]], *,
 
 def foreign_error(exc: BaseException, doing: str, fix: str) -> OdibiError:
     """A Spark / Py4J error as a :class:`TransientError` (lost executors, refused
-    connections, Delta commit conflicts, throttling) or a :class:`DataError`."""
+    connections, Delta commit conflicts, throttling: the transient categories of
+    :mod:`odibi_core.error_taxonomy`, which reads the Java cause chain) or a :class:`DataError`."""
     text = error_text(exc)
-    if is_spark_transient(exc):
+    if is_transient(exc):
         return TransientError(f"Transient Spark failure while {doing}: {text}",
                               fix="This is retried automatically when retries are enabled.")
     return DataError(f"Spark failed while {doing}: {text}", fix=fix)
-
-
-def is_spark_transient(exc: BaseException) -> bool:
-    """True for Spark failures worth retrying (see ``odibi_core.errors.is_transient``)."""
-    from odibi_core.errors import is_transient
-
-    if is_transient(exc):
-        return True
-    text = " ".join(_messages(exc)).lower()
-    return any(marker in text for marker in _TRANSIENT_MARKERS)
 
 
 def error_text(exc: BaseException) -> str:
@@ -260,15 +243,6 @@ def _java_messages(java: Any) -> list[str]:
             current, depth = current.getCause(), depth + 1
     except Exception:  # noqa: BLE001 - a message is all we want
         pass
-    return found
-
-
-def _messages(exc: BaseException) -> list[str]:
-    """Every message of the error's chain, Java causes included (for transient markers)."""
-    found: list[str] = []
-    for current in _chain(exc):
-        java = getattr(current, "java_exception", None)
-        found.extend(_java_messages(java) if java is not None else [str(current)])
     return found
 
 

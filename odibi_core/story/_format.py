@@ -141,6 +141,10 @@ def summary_facts(story: RunStory) -> list[tuple[str, str]]:
         ("Nodes", f"{counts['success']} ok, {counts['failed']} failed, {counts['skipped']} skipped"),
         ("Rows written", format_count(story.rows_written)),
     ]
+    retried = [(node.node, len(node.retries)) for node in story.nodes if node.retries]
+    if retried:
+        total = sum(count for _, count in retried)
+        facts.append(("Retries", f"{total} ({', '.join(f'{n} ×{c}' for n, c in retried)})"))
     return facts
 
 
@@ -170,7 +174,51 @@ def node_facts(node: NodeResult) -> list[tuple[str, str]]:
     facts += [(label, format_count(count)) for label, count in counts if count is not None]
     if node.skipped_reason:
         facts.append(("Skipped because", node.skipped_reason))
+    attempt = attempt_text(node)
+    if attempt is not None:
+        facts.append(("Attempt", attempt.removeprefix("attempt ")))
     return facts
+
+
+def attempt_text(node: NodeResult) -> str | None:
+    """``attempt 3 of 3 (2 retries)``; None for a first attempt nothing retried or will retry."""
+    retries = len(node.retries)
+    if node.attempt <= 1 and not retries and not (node.status == "failed"
+                                                   and node.max_attempts > 1):
+        return None
+    text = f"attempt {node.attempt} of {node.max_attempts}"
+    if retries:
+        text += f" ({retries} {'retry' if retries == 1 else 'retries'})"
+    return text
+
+
+def error_kind(node: NodeResult) -> str:
+    """Whether the node's error is transient and what became of that: retried, or not."""
+    error = node.error
+    if error is None or not error.transient:
+        return "not transient"
+    if node.max_attempts <= 1:
+        return "transient, not retried: retries are off"
+    if node.attempt < node.max_attempts:
+        return f"transient, will be retried (attempt {node.attempt} of {node.max_attempts})"
+    return f"transient, gave up after {node.attempt} attempts"
+
+
+RETRY_COLUMNS = ("Attempt", "Failed at", "Error kind", "Error", "Retried after")
+
+
+def retries_table(node: NodeResult) -> Table | None:
+    """One row per attempt of the node that failed transiently and was retried."""
+    if not node.retries:
+        return None
+    rows = tuple((
+        f"{r.attempt} of {node.max_attempts}",
+        format_timestamp(r.failed_at),
+        r.category,
+        format_value(f"{r.error_type}: {' '.join(r.error.split())}", limit=CELL_LIMIT),
+        format_seconds(r.delay_seconds),
+    ) for r in node.retries)
+    return Table(RETRY_COLUMNS, rows)
 
 
 def write_facts(write: WriteResult) -> list[tuple[str, str]]:

@@ -149,7 +149,10 @@ def _node_table(story: RunStory) -> str:
 def _node_details(index: int, node: NodeResult) -> str:
     parts = [_facts(fmt.node_facts(node))]
     if node.error:
-        parts += ["<h4>Error</h4>", _error(node.error)]
+        parts += ["<h4>Error</h4>", _error(node.error, fmt.error_kind(node))]
+    retries = fmt.retries_table(node)
+    if retries is not None:
+        parts += ["<h4>Retries</h4>", _table(retries)]
     if node.write:
         parts += ["<h4>Write target</h4>", _facts(fmt.write_facts(node.write))]
     if node.timings:
@@ -166,14 +169,14 @@ def _node_details(index: int, node: NodeResult) -> str:
     summary = (
         f"<summary>{_badge(node.status)} <strong>{_e(node.node)}</strong>"
         f'<span class="meta">{_e(fmt.format_seconds(node.duration_seconds))}'
-        f" · {_e(fmt.format_count(node.rows_written))} rows written</span></summary>"
+        f" · {_e(fmt.format_count(node.rows_written))} rows written"
+        f"{_e(' · ' + attempt) if (attempt := fmt.attempt_text(node)) else ''}</span></summary>"
     )
     return f'<details id="node-{index}"{is_open}>{summary}<div class="body">{"".join(parts)}</div></details>'
 
 
-def _error(error: ErrorInfo) -> str:
+def _error(error: ErrorInfo, kind: str) -> str:
     where = f" in phase <code>{_e(error.phase)}</code>" if error.phase else ""
-    kind = "transient, will be retried" if error.transient else "not transient"
     fix = f'<p class="fix"><strong>Fix:</strong> {_e(error.fix)}</p>' if error.fix else ""
     return (
         f'<div class="error"><p><strong>{_e(error.type)}</strong>{where} ({kind})</p>'

@@ -1,9 +1,9 @@
 """The story as Markdown (GitHub-flavoured), for reading in a repository, a PR or a terminal.
 
 Layout: a run summary, a table of nodes, the run's ``extra`` entries, then one section per node
-(error and fix first when it failed, then write target, timings, schema, sample rows, SQL and its
-``extra`` entries). Text from the data is escaped so that it shows literally: no value can open a
-table cell, a link or an HTML tag.
+(error and fix first when it failed, then the retried attempts, write target, timings, schema,
+sample rows, SQL and its ``extra`` entries). Text from the data is escaped so that it shows
+literally: no value can open a table cell, a link or an HTML tag.
 """
 
 from __future__ import annotations
@@ -46,7 +46,10 @@ def _node_section(index: int, node: NodeResult) -> list[str]:
     out = [f"## {index}. {_code(node.node)} — {node.status}", ""]
     out += _facts(fmt.node_facts(node))
     if node.error:
-        out += ["### Error", ""] + _error(node.error)
+        out += ["### Error", ""] + _error(node.error, fmt.error_kind(node))
+    retries = fmt.retries_table(node)
+    if retries is not None:
+        out += ["### Retries", ""] + _table(retries)
     if node.write:
         out += ["### Write target", ""] + _facts(fmt.write_facts(node.write))
     for title, table in (
@@ -64,9 +67,8 @@ def _node_section(index: int, node: NodeResult) -> list[str]:
     return out
 
 
-def _error(error: ErrorInfo) -> list[str]:
+def _error(error: ErrorInfo, kind: str) -> list[str]:
     where = f" in phase {_code(error.phase)}" if error.phase else ""
-    kind = "transient, will be retried" if error.transient else "not transient"
     out = [f"{_code(error.type)}{where} ({kind})", ""]
     out += _fence(error.message, "text")
     if error.fix:
