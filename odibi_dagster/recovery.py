@@ -17,9 +17,9 @@ from typing import Any
 
 import dagster as dg
 
-from odibi_core.errors import ConfigError, ConfigProblem
-from odibi_core.exactly_once.rollback import RollbackReport, rollback_run, written_by_run
 from odibi_core.connections import build_connection
+from odibi_core.errors import OdibiError
+from odibi_core.exactly_once.rollback import RollbackReport, rollback_run, written_by_run
 from odibi_core.runs import RunRecords, system_root
 
 __all__ = ["resume_run", "rollback", "rollback_pipelines", "written_by"]
@@ -29,12 +29,11 @@ def _ran_nodes(project: Any, run_id: str) -> list[tuple[str, str]]:
     """(pipeline, node) of every node the run recorded a result for, in graph order."""
     records = RunRecords(system_root(project))
     if records.meta(run_id) is None:
-        raise ConfigError(ConfigProblem(
-            message=f"No run {run_id} is recorded for project {project.config.project} "
-                    f"(looked in {records.run_dir(run_id)}).",
-            file=project.file,
+        raise OdibiError(
+            f"No run {run_id} is recorded for project {project.config.project} "
+            f"(looked in {records.run_dir(run_id)}).",
             fix="Take the run id from `odibi run`'s output, the story, or the Dagster UI; "
-                "and pass the same project and --env as the run had."))
+                "and pass the same project and --env as the run had.")
     recorded = {(p.pipeline, r.node) for p in project.config.pipelines
                 for r in records.results(run_id, p.pipeline)}
     order = project.graph.topological_order()
@@ -82,7 +81,7 @@ def resume_run(project: Any, run_id: str, *, progress: Any = None) -> Any:
     """Re-execute run ``run_id`` from failure; returns the new run's ``ProjectRun``.
 
     Raises:
-        ConfigError: the run is unknown to the instance, or did not fail.
+        OdibiError: the run is unknown to the instance, or did not fail.
     """
     from contextlib import nullcontext
 
@@ -100,17 +99,15 @@ def resume_run(project: Any, run_id: str, *, progress: Any = None) -> Any:
     with project_environment(project), dg.DagsterInstance.get() as instance:
         parent = instance.get_run_by_id(run_id)
         if parent is None:
-            raise ConfigError(ConfigProblem(
-                message=f"Run {run_id} is not in the Dagster instance at "
-                        f"{instance.root_directory}.",
-                file=project.file,
+            raise OdibiError(
+                f"Run {run_id} is not in the Dagster instance at {instance.root_directory}.",
                 fix="Resume against the instance the run used (same project, same "
-                    "DAGSTER_HOME), with the run id `odibi run` printed."))
+                    "DAGSTER_HOME), with the run id `odibi run` printed.")
         if parent.status != dg.DagsterRunStatus.FAILURE:
-            raise ConfigError(ConfigProblem(
-                message=f"Run {run_id} is {parent.status.value.lower()}, not failed: there is "
-                        "nothing to resume.",
-                file=project.file, fix="Resume a failed run, or start a new one: odibi run."))
+            raise OdibiError(
+                f"Run {run_id} is {parent.status.value.lower()}, not failed: there is "
+                "nothing to resume.",
+                fix="Resume a failed run, or start a new one: odibi run.")
         node_by_step = {_step_key(spec.key): node for node, spec in specs.by_node.items()}
         failed_steps = {e.step_key for e in instance.all_logs(
             run_id, of_type=dg.DagsterEventType.STEP_FAILURE)}
