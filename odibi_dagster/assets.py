@@ -14,12 +14,14 @@ from typing import Any
 import dagster as dg
 
 from odibi_core.node import NodeRunner, RunContext
+from odibi_core.observability import notify_node, observers_for
 from odibi_core.results import iso_utc
 from odibi_core.runs import RunMeta, RunRecords, publish_story, system_root
 from odibi_dagster import metadata as md
 from odibi_dagster.checks import build_check_results
 from odibi_dagster.events import materialization_metadata
 from odibi_dagster.io_manager import NodeOutput
+from odibi_dagster.observe import run_info
 from odibi_dagster.partitions import PartitionWindow, partitions_def_for
 from odibi_dagster.retry import StepAttempt
 from odibi_dagster.resources import SPARK_RESOURCE_KEY, OdibiEngineResource
@@ -34,11 +36,27 @@ ENGINE_RESOURCE_KEY = "odibi_engine"
 def build_odibi_assets(project: Any, specs: OdibiSpecs,
                        translator: OdibiTranslator) -> list[dg.AssetsDefinition]:
     """An asset per enabled node of ``project``, built from ``specs``."""
-    return [_build_asset(project, specs, translator, node_key) for node_key in specs.by_node]
+    observers = _LazyObservers(project)
+    return [_build_asset(project, specs, translator, node_key, observers)
+            for node_key in specs.by_node]
+
+
+class _LazyObservers:
+    """The project's metrics/tracing observers, built on the first node that runs in this
+    process (not when Dagster merely loads the definitions)."""
+
+    def __init__(self, project: Any) -> None:
+        self._project = project
+        self._observers: list[Any] | None = None
+
+    def get(self) -> list[Any]:
+        if self._observers is None:
+            self._observers = observers_for(self._project)
+        return self._observers
 
 
 def _build_asset(project: Any, specs: OdibiSpecs, translator: OdibiTranslator,
-                 node_key: str) -> dg.AssetsDefinition:
+                 node_key: str, observers: _LazyObservers) -> dg.AssetsDefinition:
     spec = specs.by_node[node_key]
     node_ref = project.graph.node(node_key)
     # Input names are positional (in_0, in_1, ...) so that no alias can clash with `context`.
@@ -105,6 +123,7 @@ def _build_asset(project: Any, specs: OdibiSpecs, translator: OdibiTranslator,
         attempt = StepAttempt.of(context, project.config.retry_for(node_ref.config), outcome)
         result = attempt.result_with_retries(records, run.run_id, outcome.result)
         records.record(run.run_id, result)
+        notify_node(observers.get(), run_info(project, run, _run_started_at(context)), result)
         story = publish_story(project, records, run.run_id, node_ref.pipeline,
                               expected=_expected_nodes(run, specs, node_ref.pipeline))
         metadata = materialization_metadata(result, story_html=str(story.html))

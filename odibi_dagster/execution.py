@@ -18,6 +18,7 @@ from typing import Any, Literal
 import dagster as dg
 
 from odibi_core.errors import ConfigError, ConfigProblem
+from odibi_core.observability import run_tags_for
 from odibi_core.results import NodeResult
 from odibi_core.runs import RunRecords, publish_story, system_root
 from odibi_core.story import load_story
@@ -99,7 +100,8 @@ def run_project(project: Any, node_keys: Sequence[str], *, dry_run: bool = False
     keys = [specs.key(k) for k in node_keys if k in specs.by_node]
     invocation = uuid.uuid4().hex
     tags = {md.TAG_PROJECT: project.config.project, md.TAG_ENV: project.env or "default",
-            md.TAG_DRY_RUN: "true" if dry_run else "false", "odibi/invocation": invocation}
+            md.TAG_DRY_RUN: "true" if dry_run else "false", "odibi/invocation": invocation,
+            **run_tags_for(project)}
     if partition_key is not None:
         tags[md.TAG_PARTITION] = partition_key
     # Dagster's console logger would repeat every event at DEBUG; odibi prints its own progress.
@@ -122,7 +124,7 @@ def run_project(project: Any, node_keys: Sequence[str], *, dry_run: bool = False
             result = dg.execute_job(_asset_job(), instance=instance,
                                     run_config=run_config, tags=tags, asset_selection=keys)
         written, report = _after_failure(project, result, node_keys, dry_run=dry_run)
-        stories, results = _finish_stories(project, specs, result.run_id, node_keys)
+        stories, results = _finish_stories(project, specs, result.dagster_run, node_keys)
         return ProjectRun(run_id=result.run_id, success=result.success,
                           results=tuple(results), stories=tuple(stories),
                           partition_key=partition_key, written=written, rollback=report)
@@ -142,12 +144,20 @@ def _after_failure(project: Any, result: Any, node_keys: Sequence[str], *,
     return written, report
 
 
-def _finish_stories(project: Any, specs: OdibiSpecs, run_id: str,
+def _finish_stories(project: Any, specs: OdibiSpecs, run: Any,
                     node_keys: Sequence[str]) -> tuple[list[Path], list[NodeResult]]:
-    """Publish each pipeline's final story: nodes the run never reached become 'skipped'."""
+    """Publish each pipeline's final story (nodes the run never reached become 'skipped') and
+    tell the observers (metrics, tracing) that the pipeline's run ended."""
+    from odibi_core.observability import notify_run, observers_for
+
+    from odibi_dagster.observe import run_info
+
+    run_id = run.run_id
     records = RunRecords(system_root(project))
-    if records.meta(run_id) is None:
+    meta = records.meta(run_id)
+    if meta is None:
         return [], []
+    observers = observers_for(project)
     by_pipeline: dict[str, list[str]] = {}
     for key in node_keys:
         if key in specs.by_node:
@@ -158,8 +168,11 @@ def _finish_stories(project: Any, specs: OdibiSpecs, run_id: str,
     for pipeline, names in by_pipeline.items():
         paths = publish_story(project, records, run_id, pipeline, expected=names, final=True)
         stories.append(paths.html)
-        by_name = {r.node: r for r in load_story(paths.json).nodes}
+        story = load_story(paths.json)
+        by_name = {r.node: r for r in story.nodes}
         results += [by_name[name] for name in names if name in by_name]
+        notify_run(observers, run_info(project, run, meta.started_at), pipeline,
+                   story.nodes, story.status)
     return stories, results
 
 

@@ -125,7 +125,7 @@ def resume_run(project: Any, run_id: str, *, progress: Any = None) -> Any:
         ran = [node_by_step[e.step_key] for e in result.all_events
                if e.event_type_value == "STEP_START" and e.step_key in node_by_step]
         written, report = _after_failure(project, result, ran or selected, dry_run=False)
-        stories, results = _finish_stories(project, specs, result.run_id, ran or selected)
+        stories, results = _finish_stories(project, specs, result.dagster_run, ran or selected)
         return ProjectRun(run_id=result.run_id, success=result.success, results=tuple(results),
                           stories=tuple(stories), partition_key=parent.tags.get(
                               "dagster/partition"), written=written, rollback=report)
