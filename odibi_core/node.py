@@ -51,6 +51,7 @@ from odibi_core.incremental import (
 )
 from odibi_core.partitions import partition_bounds, partition_predicate, partition_rows
 from odibi_core.privacy import apply_privacy
+from odibi_core.profiling import profile_output
 from odibi_core.transforms.builtins.sql_text import quote_identifier
 from odibi_core.schema_policy import harmonize_schema
 from odibi_core.results import (
@@ -127,6 +128,7 @@ class _Trace:
     batch: BatchIdentity | None = None
     recovered: list[str] = field(default_factory=list)
     would_write: dict[str, Any] | None = None  # a dry run: the write it did not do
+    profile: dict[str, Any] | None = None  # the output's profile (profiling.enabled)
 
     def timed(self, phase: str, call: Callable[[], Any]) -> Any:
         self.phase = phase
@@ -194,6 +196,9 @@ class NodeRunner:
                 if node.validation.quarantine is not None:
                     trace.timed("quarantine", lambda: self._quarantine(
                         ref, checked, frame_in, context, trace))
+            if self.project.config.profiling.enabled:  # after validation, before the write
+                trace.profile = trace.timed("profile", lambda: profile_output(
+                    self.engine, frame_out, self.project.config.profiling, node=key))
             if not context.dry_run:
                 trace.batch = self._batch_identity(ref, context, trace, frame_in, source)
             elif node.write is not None:
@@ -641,6 +646,8 @@ def _quality_summary(trace: _Trace) -> dict[str, Any]:
         extra["recovered"] = list(trace.recovered)
     if trace.would_write is not None:
         extra["would_write"] = dict(trace.would_write)
+    if trace.profile is not None:
+        extra["profile"] = trace.profile
     if trace.incremental_target_max is not None:
         value = trace.incremental_target_max
         extra["incremental_target_max"] = value.isoformat() if hasattr(value, "isoformat") \

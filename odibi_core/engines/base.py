@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -355,6 +355,15 @@ class Engine(ABC):
         """One SQL aggregate per name, computed in one pass; Python values (datetimes stay
         datetimes)."""
         raise NotImplementedError(f"The {self.name} engine does not compute aggregates.")
+
+    def profile(self, frame: Frame, columns: Sequence[ColumnSchema], *,
+                include: Collection[str], exact_limit: int, bins: int) -> dict[str, Any]:
+        """Statistics of ``columns`` of ``frame`` in at most two aggregate passes, as
+        ``odibi_core.profiling.compute.profile_passes`` returns them (the plan is shared; an
+        engine supplies its native expressions). ``include`` names the metrics; unique counts
+        are exact up to ``exact_limit`` rows, approximate beyond; histograms have ``bins``
+        equal-width bins."""
+        raise NotImplementedError(f"The {self.name} engine does not profile frames.")
 
     def fingerprint(self, frame: Frame) -> str:
         """A deterministic digest of the frame's content and schema, independent of row order:

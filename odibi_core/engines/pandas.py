@@ -11,7 +11,7 @@ import datetime as dt
 import hashlib
 import os
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from odibi_core.dead_letters.model import (
@@ -212,6 +212,21 @@ class PandasEngine(Engine):
                            for name, sql in expressions.items())
         table = run_duckdb(f"SELECT {select} FROM df", {"df": to_arrow(frame)})
         return table.to_pylist()[0]
+
+    def profile(self, frame: pd.DataFrame, columns: Sequence[ColumnSchema], *,
+                include: Collection[str], exact_limit: int, bins: int) -> dict[str, Any]:
+        """Each pass is one DuckDB aggregate over the frame's Arrow data (converted once)."""
+        from odibi_core.profiling.compute import DUCKDB, SqlProfileDialect, profile_passes
+
+        table = to_arrow(frame)
+
+        def aggregate(expressions: Mapping[str, str]) -> dict[str, Any]:
+            select = ", ".join(f"{sql} AS {quote_identifier(name)}"
+                               for name, sql in expressions.items())
+            return run_duckdb(f"SELECT {select} FROM df", {"df": table}).to_pylist()[0]
+
+        return profile_passes(SqlProfileDialect(aggregate, DUCKDB), columns, include=include,
+                              exact_limit=exact_limit, bins=bins)
 
     def fingerprint(self, frame: pd.DataFrame) -> str:
         """sha256 of the schema, the row count and the sum and xor of DuckDB's row hashes."""

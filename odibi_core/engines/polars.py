@@ -18,7 +18,7 @@ import datetime as dt
 import hashlib
 import os
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from odibi_core.engines.arrow_rows import arrow_table_from_rows
@@ -211,6 +211,15 @@ class PolarsEngine(Engine):
                            for name, sql in expressions.items())
         result = collect(self.sql(f"SELECT {select} FROM df", {"df": frame}))
         return result.row(0, named=True)
+
+    def profile(self, frame: Any, columns: Sequence[ColumnSchema], *,
+                include: Collection[str], exact_limit: int, bins: int) -> dict[str, Any]:
+        """Each pass is one ``select`` of polars aggregate expressions over the lazy frame."""
+        from odibi_core.engines.polars_profile import PolarsProfileDialect
+        from odibi_core.profiling.compute import profile_passes
+
+        return profile_passes(PolarsProfileDialect(_lazy(frame)), columns, include=include,
+                              exact_limit=exact_limit, bins=bins)
 
     def fingerprint(self, frame: Any) -> str:
         """sha256 of the schema, the row count and the wrapping sum and the xor of polars' row

@@ -37,7 +37,7 @@ import hashlib
 import os
 import re
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from functools import reduce
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
@@ -290,6 +290,15 @@ class SparkEngine(Engine):
                                 for name, sql in expressions.items()]),
             {"df": list(frame.columns)}, fix="Check the aggregate expressions.")
         return self._run(lambda: result.toArrow().to_pylist()[0], "computing aggregates")
+
+    def profile(self, frame: DataFrame, columns: Sequence[ColumnSchema], *,
+                include: Collection[str], exact_limit: int, bins: int) -> dict[str, Any]:
+        """Each pass is one ``agg`` of Spark SQL expressions (see :meth:`aggregate`)."""
+        from odibi_core.profiling.compute import SPARK, SqlProfileDialect, profile_passes
+
+        dialect = SqlProfileDialect(lambda expressions: self.aggregate(frame, expressions), SPARK)
+        return profile_passes(dialect, columns, include=include, exact_limit=exact_limit,
+                              bins=bins)
 
     def fingerprint(self, frame: DataFrame) -> str:
         """sha256 of the schema, the row count and the sum and xor of the rows' xxhash64."""
