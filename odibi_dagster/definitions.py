@@ -18,6 +18,7 @@ from odibi_dagster.assets import ENGINE_RESOURCE_KEY, build_odibi_assets
 from odibi_dagster.io_manager import OdibiIOManager
 from odibi_dagster.resources import SPARK_RESOURCE_KEY, OdibiEngineResource
 from odibi_dagster.rollback_sensor import build_rollback_sensor
+from odibi_dagster.run_end_sensor import build_run_end_sensors
 from odibi_dagster.specs import build_odibi_specs
 from odibi_dagster.translator import OdibiTranslator
 
@@ -52,11 +53,13 @@ def defs_from_loaded_project(project: Any, *, translator: OdibiTranslator | None
     jobs = [dg.define_asset_job(job_name_for(p), selection=dg.AssetSelection.groups(p),
                                 description=f"Materialize every node of pipeline {p}.")
             for p in pipelines]
-    sensor = build_rollback_sensor(project, specs)
+    rollback = build_rollback_sensor(project, specs)
+    sensors = [*([rollback] if rollback is not None else []),
+               *build_run_end_sensors(project, specs)]
     return dg.Definitions(
         assets=assets,
         jobs=jobs,
-        sensors=[sensor] if sensor is not None else None,
+        sensors=sensors or None,
         # A Spark project runs its steps in one process, so every asset of a run shares one
         # SparkSession (starting a JVM per step would cost seconds each); pandas and polars
         # keep Dagster's default multiprocess executor.
