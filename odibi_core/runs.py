@@ -2,7 +2,8 @@
 
 Every node, in whichever process it runs, records its :class:`NodeResult` under
 ``<system>/runs/<run_id>/<pipeline>/<node>.json`` and then re-publishes its pipeline's story from
-all the records of that run so far. The story is therefore complete after the last node of the run,
+all the records of that run so far (with the pipeline's graph, secrets and private values masked,
+retention applied). The story is therefore complete after the last node of the run,
 whoever runs the run (``odibi run``, the Dagster UI, ``dagster asset materialize``). A file lock per
 run serialises publishing between processes.
 """
@@ -17,12 +18,14 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from odibi_core.errors import ConfigError, ConfigProblem
 from odibi_core.file_lock import exclusive_lock
 from odibi_core.results import NodeResult, iso_utc
 
-__all__ = ["RunMeta", "RunRecords", "publish_story", "story_root", "system_root"]
+__all__ = ["RunMeta", "RunRecords", "pipeline_edges", "publish_story", "secret_values", "story_root",
+           "system_root"]
 
 DEFAULT_STATE_DIR = ".odibi"
 
@@ -157,6 +160,7 @@ def publish_story(project: Any, records: RunRecords, run_id: str, pipeline: str,
         The :class:`~odibi_core.story.writer.StoryPaths` written.
     """
     from odibi_core.story import RunStory, status_from_nodes, write_story
+    from odibi_core.story.redact import redact_story
 
     meta = records.meta(run_id)
     if meta is None:
@@ -182,9 +186,96 @@ def publish_story(project: Any, records: RunRecords, run_id: str, pipeline: str,
             environment=meta.environment, engine=meta.engine, started_at=meta.started_at,
             finished_at=finished_at, status=status, nodes=tuple(results),
             parent_run_id=meta.parent_run_id, dry_run=meta.dry_run,
+            edges=pipeline_edges(project, pipeline),
             extra=_rollback_extra(records.run_dir(run_id) / "rollback.json", pipeline),
         )
-        return write_story(story, story_root(project))
+        story = redact_story(story, secrets=secret_values(project),
+                             privacy=_privacy_rules(project, results))
+        config = project.config.story
+        return write_story(story, story_root(project),
+                           retention_days=getattr(config, "retention_days", None),
+                           retention_runs=getattr(config, "retention_runs", None))
+
+
+def redact_result(project: Any, result: NodeResult) -> NodeResult:
+    """``result`` as run records and Dagster metadata may keep it: the story's masking
+    (secrets, private contract samples, credential-named columns) applied to one node."""
+    from odibi_core.story import RunStory
+    from odibi_core.story.redact import redact_story
+
+    story = RunStory(project=project.config.project, pipeline=result.pipeline, run_id="",
+                     environment=project.env, engine=result.engine,
+                     started_at=result.started_at, finished_at=None, status="running",
+                     nodes=(result,))
+    masked = redact_story(story, secrets=secret_values(project),
+                          privacy=_privacy_rules(project, [result]))
+    return masked.nodes[0]
+
+
+def pipeline_edges(project: Any, pipeline: str) -> tuple[tuple[str, str], ...]:
+    """Every edge into a node of ``pipeline`` as (upstream key, node key), in declaration order;
+    upstream nodes of other pipelines included."""
+    graph = project.graph
+    edges = [(edge.key, key) for key, ref in graph.nodes.items() if ref.pipeline == pipeline
+             for edge in graph.upstream(key)]
+    return tuple(dict.fromkeys(edges))
+
+
+def secret_values(project: Any) -> set[str]:
+    """Values no story may show: every credential of the project's connections (the values of
+    secret-looking keys and ``Authorization`` headers, passwords in URLs; ``${ENV}`` already
+    substituted) and the values of environment variables named like a secret (``*_KEY``,
+    ``*_TOKEN``, ``*_PASSWORD``, ...)."""
+    from odibi_core.engines.base import is_secret_option
+
+    found: set[str] = set()
+
+    def walk(value: Any, key: str) -> None:
+        if isinstance(value, dict):
+            for name, item in value.items():
+                walk(item, str(name))
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                walk(item, key)
+        elif isinstance(value, str) and key != "mode" and (
+                is_secret_option(key) or key.lower() in ("authorization", "cookie")):
+            found.add(value)
+        elif isinstance(value, str) and "://" in value:  # a URL's password (sql url)
+            password = urlsplit(value).password
+            if password:
+                found.update((password, unquote(password)))
+
+    for name, connection in project.config.connections.items():
+        walk(connection.model_dump(by_alias=True), name)
+    found.update(value for name, value in os.environ.items()
+                 if is_secret_option(name) and len(value) >= _MIN_ENV_SECRET)
+    return found
+
+
+_MIN_ENV_SECRET = 8  # shorter values of secret-named variables are flags, not secrets
+
+
+def _privacy_rules(project: Any, results: Sequence[NodeResult]) -> dict[str, Any]:
+    """The ``privacy`` block of each node of ``results`` that has one (see ``redact_story``)."""
+    from odibi_core.story.redact import NodePrivacy
+
+    rules: dict[str, Any] = {}
+    for result in results:
+        try:
+            config = project.graph.node(result.key).config
+        except KeyError:
+            continue
+        if config.privacy is None:
+            continue
+        contract_columns: dict[int, tuple[str, ...]] = {}
+        for index, test in enumerate(config.contracts or ()):
+            columns = getattr(test, "columns", None) or getattr(test, "column", None)
+            if isinstance(columns, str):
+                contract_columns[index] = (columns,)
+            elif columns:
+                contract_columns[index] = tuple(columns)
+        rules[result.node] = NodePrivacy(frozenset(config.privacy.columns), contract_columns)
+    return rules
 
 
 def _rollback_extra(path: Path, pipeline: str) -> dict[str, Any]:

@@ -16,7 +16,7 @@ import dagster as dg
 from odibi_core.node import NodeRunner, RunContext
 from odibi_core.observability import notify_node, observers_for
 from odibi_core.results import iso_utc
-from odibi_core.runs import RunMeta, RunRecords, publish_story, system_root
+from odibi_core.runs import RunMeta, RunRecords, publish_story, redact_result, system_root
 from odibi_dagster import metadata as md
 from odibi_dagster.checks import build_check_results
 from odibi_dagster.events import materialization_metadata
@@ -122,6 +122,8 @@ def _build_asset(project: Any, specs: OdibiSpecs, translator: OdibiTranslator,
         ))
         attempt = StepAttempt.of(context, project.config.retry_for(node_ref.config), outcome)
         result = attempt.result_with_retries(records, run.run_id, outcome.result)
+        # Records and metadata are masked like the story (secrets, private samples).
+        result = redact_result(project, result)
         records.record(run.run_id, result)
         notify_node(observers.get(), run_info(project, run, _run_started_at(context)), result)
         story = publish_story(project, records, run.run_id, node_ref.pipeline,

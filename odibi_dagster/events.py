@@ -12,7 +12,7 @@ import dagster as dg
 from odibi_core.results import NodeResult
 from odibi_dagster import metadata as md
 
-__all__ = ["materialization_metadata", "summary_markdown"]
+__all__ = ["materialization_metadata", "profile_metadata", "summary_markdown"]
 
 
 def materialization_metadata(result: NodeResult, *, story_html: str | None = None
@@ -67,8 +67,39 @@ def materialization_metadata(result: NodeResult, *, story_html: str | None = Non
         meta[md.RETRIES] = dg.MetadataValue.json([r.summary() for r in result.retries])
     if result.dry_run:
         meta[md.DRY_RUN] = True
+    meta.update(profile_metadata(result))
     if story_html:
         meta[md.STORY] = dg.MetadataValue.path(story_html)
+    return meta
+
+
+_PROFILE_COLUMNS = (("column", "string"), ("type", "string"), ("null_percentage", "float"),
+                    ("unique_count", "int"), ("unique_approximate", "bool"), ("min", "string"),
+                    ("max", "string"), ("histogram", "string"))
+
+
+def profile_metadata(result: NodeResult) -> dict[str, Any]:
+    """The output's profile (when ``profiling`` is enabled): a table with one row per column,
+    and a markdown summary; nothing when there is no profile."""
+    from odibi_core.profiling import profile_markdown, profile_of
+    from odibi_core.profiling.render import sparkline
+
+    data = result.extra.get("profile")
+    if not data:
+        return {}
+    profile = profile_of(result)
+    meta: dict[str, Any] = {md.PROFILE_SUMMARY: dg.MetadataValue.md(profile_markdown(data))}
+    if profile is None:
+        return meta
+    records = [dg.TableRecord({
+        "column": c.name, "type": c.type, "null_percentage": c.null_percentage,
+        "unique_count": c.unique_count, "unique_approximate": c.approximate,
+        "min": None if c.min is None else str(c.min),
+        "max": None if c.max is None else str(c.max),
+        "histogram": sparkline(list(c.histogram.counts)) if c.histogram else None,
+    }) for c in profile.columns]
+    schema = dg.TableSchema(columns=[dg.TableColumn(name, kind) for name, kind in _PROFILE_COLUMNS])
+    meta[md.PROFILE] = dg.MetadataValue.table(records, schema=schema)
     return meta
 
 

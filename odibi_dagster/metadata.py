@@ -52,3 +52,8 @@ TRANSACTION = "odibi/delta_transaction"
 ATTEMPT = "odibi/attempt"
 MAX_ATTEMPTS = "odibi/max_attempts"
 RETRIES = "odibi/retries"
+
+# Data profiling (SPEC §10, `profiling.enabled`): a table with one row per column of the output,
+# and the same profile as markdown.
+PROFILE = "odibi/profile"
+PROFILE_SUMMARY = "odibi/profile_summary"

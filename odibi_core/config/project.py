@@ -6,6 +6,7 @@ import datetime as dt
 import difflib
 import re
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
@@ -33,12 +34,18 @@ __all__ = [
 
 class StoryConfig(OdibiModel):
     """Where run stories go: ``<path>/<pipeline>/<date>/run_<time>.{json,html,md}`` on
-    ``connection``."""
+    ``connection``, with an ``index.html`` of recent runs per pipeline.
+
+    Retention runs each time a story is written: a pipeline's stories that started more than
+    ``retention_days`` ago are deleted, and so are all but its ``retention_runs`` newest (``null``
+    turns either limit off). The story just written is always kept.
+    """
 
     connection: str
     path: str
     max_sample_rows: Annotated[int, Field(ge=0)] = 10
     retention_days: Annotated[int, Field(ge=1)] | None = 30
+    retention_runs: Annotated[int, Field(ge=1)] | None = None
 
 
 class SystemConfig(OdibiModel):
@@ -92,34 +99,138 @@ class ProfilingConfig(OdibiModel):
     sample_rows: Annotated[int, Field(ge=1)] | None = None
 
 
+# Label names odibi sets itself (or Prometheus reserves); configured ``labels`` may not reuse them.
+# ``environment`` may be configured: it is the value used when no environment is selected.
+RESERVED_METRIC_LABELS = frozenset({
+    "project", "pipeline", "node", "status", "stage", "kind", "test", "run_id", "job",
+    "instance", "le", "quantile",
+})
+_LABEL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _check_metric_labels(labels: dict[str, str]) -> dict[str, str]:
+    for name in labels:
+        if not _LABEL_NAME.match(name) or name.startswith("__"):
+            raise config_error(
+                f"'{name}' is not a valid metric label name: label names use letters, digits "
+                "and '_', do not start with a digit and do not start with '__'.",
+                fix=f"Rename it, e.g. '{re.sub(r'[^A-Za-z0-9_]', '_', name).lstrip('_') or 'label'}'.",
+                key=f"labels.{name}")
+        if name in RESERVED_METRIC_LABELS:
+            raise config_error(
+                f"Label '{name}' is set by odibi on every metric; a configured label may not "
+                "replace it.",
+                fix=f"Rename it (reserved: {', '.join(sorted(RESERVED_METRIC_LABELS))}).",
+                key=f"labels.{name}")
+    return labels
+
+
+def _check_http_url(value: str, what: str, example: str) -> str:
+    parsed = urlsplit(value)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise config_error(f"'{value}' is not a {what} URL: it needs http:// or https:// and a "
+                           "host.", fix=f"Write it like '{example}'.")
+    try:
+        parsed.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError:
+        raise config_error(f"'{value}' has an invalid port.",
+                           fix=f"Write it like '{example}'.") from None
+    return value
+
+
 class PrometheusMetricsConfig(OdibiModel):
-    """Push to a Prometheus pushgateway at ``endpoint`` under ``job``."""
+    """Push to a Prometheus pushgateway at ``endpoint`` (``http(s)://host:port``) under ``job``;
+    ``timeout`` bounds each push (seconds)."""
 
     type: Literal["prometheus"]
     enabled: bool = True
     endpoint: str
     job: str = "odibi"
     labels: dict[str, str] = Field(default_factory=dict)
+    timeout: Annotated[float, Field(gt=0)] = 5.0
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint(cls, value: str) -> str:
+        return _check_http_url(value, "pushgateway", "http://localhost:9091")
+
+    @field_validator("labels")
+    @classmethod
+    def _labels(cls, value: dict[str, str]) -> dict[str, str]:
+        return _check_metric_labels(value)
 
 
 class StatsdMetricsConfig(OdibiModel):
-    """Send to a StatsD daemon; ``endpoint`` is ``host:port``."""
+    """Send to a StatsD daemon over UDP; ``endpoint`` is ``host:port``. StatsD has no labels:
+    ``tag_format`` says how they are written into the metric name (``influxdb``:
+    ``odibi.rows_processed,project=p,node=n:5|c``; ``graphite``: label values as path parts,
+    ``odibi.rows_processed.p.dev.sales.n.out:5|c``)."""
 
     type: Literal["statsd"]
     enabled: bool = True
     endpoint: str
     prefix: str = "odibi"
+    tag_format: Literal["influxdb", "graphite"] = "influxdb"
     labels: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint(cls, value: str) -> str:
+        host, sep, port = value.rpartition(":")
+        host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise config_error(f"'{value}' is not a StatsD endpoint: it is 'host:port'.",
+                               fix="Write it like 'localhost:8125'.")
+        return value
+
+    @field_validator("prefix")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9_\-]+(\.[A-Za-z0-9_\-]+)*", value):
+            raise config_error(f"'{value}' is not a StatsD prefix: use letters, digits, '_', "
+                               "'-', parts separated by '.'.", fix="Write it like 'odibi'.")
+        return value
+
+    @field_validator("labels")
+    @classmethod
+    def _labels(cls, value: dict[str, str]) -> dict[str, str]:
+        return _check_metric_labels(value)
 
 
 class AzureMonitorMetricsConfig(OdibiModel):
-    """Send to Azure Monitor; ``connection_string`` is the Application Insights one."""
+    """Send to Azure Monitor (Application Insights) through OpenTelemetry metrics;
+    ``connection_string`` is the Application Insights one, ``endpoint`` (optional) replaces its
+    ``IngestionEndpoint``; ``timeout`` bounds each export (seconds)."""
 
     type: Literal["azure_monitor"]
     enabled: bool = True
     connection_string: str
     endpoint: str | None = None
     labels: dict[str, str] = Field(default_factory=dict)
+    timeout: Annotated[float, Field(gt=0)] = 10.0
+
+    @field_validator("connection_string")
+    @classmethod
+    def _connection_string(cls, value: str) -> str:
+        keys = {part.split("=", 1)[0].strip().lower() for part in value.split(";") if "=" in part}
+        if "instrumentationkey" not in keys:
+            raise config_error(
+                "The connection string has no InstrumentationKey.",
+                fix="Copy the Application Insights resource's connection string "
+                    "('InstrumentationKey=...;IngestionEndpoint=https://...'), e.g. from "
+                    "${APPLICATIONINSIGHTS_CONNECTION_STRING}.")
+        return value
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint(cls, value: str | None) -> str | None:
+        return None if value is None else _check_http_url(
+            value, "ingestion endpoint", "https://westeurope-5.in.applicationinsights.azure.com/")
+
+    @field_validator("labels")
+    @classmethod
+    def _labels(cls, value: dict[str, str]) -> dict[str, str]:
+        return _check_metric_labels(value)
 
 
 MetricsConfig = Annotated[
@@ -129,11 +240,20 @@ MetricsConfig = Annotated[
 
 
 class TracingConfig(OdibiModel):
-    """OpenTelemetry spans: one per pipeline run, one per node."""
+    """OpenTelemetry spans: one per pipeline run, one per node (docs/observability.md).
+
+    ``endpoint`` is the OTLP collector; unset, the SDK's ``OTEL_EXPORTER_OTLP_*`` variables or
+    its default apply. ``protocol`` unset is inferred from ``endpoint``: ``http`` for port 4318
+    or a ``/v1/traces`` path, else ``grpc``. ``timeout`` bounds one export, retries included.
+    """
 
     enabled: bool = False
     exporter: Literal["otlp", "console"] = "otlp"
     endpoint: str | None = None
+    protocol: Literal["grpc", "http"] | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    service_name: str = "odibi"
+    timeout: Annotated[float, Field(gt=0)] = 5.0
 
 
 class ObservabilityConfig(OdibiModel):

@@ -148,7 +148,8 @@ def summary_facts(story: RunStory) -> list[tuple[str, str]]:
     return facts
 
 
-NODE_TABLE_COLUMNS = ("Node", "Status", "Duration", "Rows in", "Rows out", "Rows written", "Delta version")
+NODE_TABLE_COLUMNS = ("Node", "Status", "Duration", "Rows in", "Rows out", "Rows written", "Tests",
+                      "Quarantined", "Dead letters", "Retries", "Delta version")
 
 
 def node_row(node: NodeResult) -> tuple[str, ...]:
@@ -159,8 +160,35 @@ def node_row(node: NodeResult) -> tuple[str, ...]:
         format_count(node.rows_in),
         format_count(node.rows_out),
         format_count(node.rows_written),
+        tests_text(node),
+        format_count(quarantined_rows(node)),
+        format_count(dead_letter_rows(node)),
+        str(len(node.retries)) if node.retries else NONE,
         NONE if node.delta_version is None else str(node.delta_version),
     )
+
+
+def quarantined_rows(node: NodeResult) -> int | None:
+    """Rows that failed a quarantine test; None when the node has no quarantine."""
+    return node.quarantine.rows if node.quarantine is not None else None
+
+
+def dead_letter_rows(node: NodeResult) -> int | None:
+    """Records the node's read set aside as dead letters; None when it has no dead letters."""
+    summary = node.extra.get("dead_letters")
+    bad = summary.get("bad_records") if isinstance(summary, dict) else None
+    return bad if isinstance(bad, int) else None
+
+
+def tests_text(node: NodeResult) -> str:
+    """Contracts and validation tests together: ``4 passed`` or ``3 of 4 passed`` (a test that
+    failed with ``on_fail: warn`` or ``quarantine`` did not fail the node)."""
+    tests = [test for result in (node.contracts, node.validation) if result is not None
+             for test in result.tests if not test.skipped]
+    if not tests:
+        return NONE
+    passed = sum(1 for test in tests if not test.failed)
+    return f"{len(tests)} passed" if passed == len(tests) else f"{passed} of {len(tests)} passed"
 
 
 def node_facts(node: NodeResult) -> list[tuple[str, str]]:
@@ -170,8 +198,13 @@ def node_facts(node: NodeResult) -> list[tuple[str, str]]:
         ("Duration", format_seconds(node.duration_seconds)),
         ("Engine", node.engine),
     ]
-    counts = (("Rows in", node.rows_in), ("Rows out", node.rows_out), ("Rows written", node.rows_written))
+    counts = (("Rows in", node.rows_in), ("Rows out", node.rows_out), ("Rows written", node.rows_written),
+              ("Quarantined rows", quarantined_rows(node)), ("Dead letters", dead_letter_rows(node)))
     facts += [(label, format_count(count)) for label, count in counts if count is not None]
+    if node.delta_version is not None:
+        facts.append(("Delta version", str(node.delta_version)))
+    if (tests := tests_text(node)) != NONE:
+        facts.append(("Tests", tests))
     if node.skipped_reason:
         facts.append(("Skipped because", node.skipped_reason))
     attempt = attempt_text(node)
@@ -269,3 +302,8 @@ def timings_table(node: NodeResult) -> Table | None:
 
 def sample_table(node: NodeResult) -> Table | None:
     return records_table(node.sample_rows, limit=CELL_LIMIT) if node.sample_rows else None
+
+
+def is_profile(value: Any) -> bool:
+    """True for a profile as ``odibi_core.profiling`` stores it (its columns, or its error)."""
+    return isinstance(value, dict) and (isinstance(value.get("columns"), list) or "error" in value)

@@ -9,7 +9,7 @@ only read it.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
 from typing import Any, Literal
 
@@ -23,9 +23,10 @@ __all__ = [
     "status_from_nodes",
 ]
 
-#: The story schema this code writes and the newest it reads. Bump it when a key changes meaning
-#: or disappears; adding a key (or an ``extra`` entry) does not need a bump.
-SCHEMA_VERSION = 1
+#: The story schema this code writes and the newest it reads (see ``docs/story_schema.md``). Bump it
+#: when a key changes meaning or disappears. Adding a key does not need a bump: from version 2 on,
+#: readers ignore keys they do not know. Version 2 added ``edges``.
+SCHEMA_VERSION = 2
 
 RunStatus = Literal["success", "failed", "running"]
 
@@ -81,6 +82,9 @@ class RunStory:
     nodes: tuple[NodeResult, ...] = ()
     parent_run_id: str | None = None  # the run this one resumes or re-executes
     dry_run: bool = False
+    # The pipeline's graph as (upstream, downstream) node keys ``pipeline.node``; an upstream node
+    # of another pipeline keeps its own pipeline's prefix.
+    edges: tuple[tuple[str, str], ...] = ()
     # Slots later features fill in (labels, validation summary, ...); rendered generically.
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -120,12 +124,15 @@ class RunStory:
             "nodes": [node.to_dict() for node in self.nodes],
             "parent_run_id": self.parent_run_id,
             "dry_run": self.dry_run,
+            "edges": [list(edge) for edge in self.edges],
             "extra": dict(self.extra),
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunStory:
         """Rebuild a story from :meth:`to_dict` output (or its JSON).
+
+        Keys this version does not know are ignored (a newer writer may add keys).
 
         Raises:
             ValueError: the story was written by a newer odibi (``schema_version`` too high).
@@ -137,7 +144,14 @@ class RunStory:
                 f"story schema_version {version} is newer than this odibi reads "
                 f"({SCHEMA_VERSION}); upgrade odibi to read it"
             )
+        known = {f.name for f in fields(cls)}
+        data = {key: value for key, value in data.items() if key in known}
         data["schema_version"] = version
         data["nodes"] = tuple(NodeResult.from_dict(node) for node in data.get("nodes", ()))
+        data["edges"] = tuple((str(a), str(b)) for a, b in data.get("edges") or ())
         data["extra"] = dict(data.get("extra") or {})
         return cls(**data)
+
+    def node_key(self, node: NodeResult | str) -> str:
+        """The graph key (``pipeline.node``) of one of this story's nodes."""
+        return f"{self.pipeline}.{node if isinstance(node, str) else node.node}"

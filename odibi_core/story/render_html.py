@@ -1,8 +1,10 @@
-"""The story as one self-contained HTML5 page: inline CSS, no scripts, no external assets.
+"""The story as one self-contained HTML5 page: inline CSS and SVG, no scripts, no external assets.
 
 Same content as the Markdown story: a header coloured by status, summary cards, run facts, the
-node table, the run's ``extra`` entries and one ``<details>`` per node (failed nodes open). Every
-piece of text from the story is HTML-escaped.
+pipeline's graph (inline SVG, see :mod:`odibi_core.story.dag`), the node table, the run's ``extra``
+entries and one ``<details>`` per node (failed nodes open). A node's ``profile`` is drawn by
+``odibi_core.profiling.render`` when that module is there. Every piece of text from the story is
+HTML-escaped.
 """
 
 from __future__ import annotations
@@ -13,18 +15,19 @@ from typing import Any
 
 from odibi_core.results import ErrorInfo, NodeResult
 from odibi_core.story import _format as fmt
+from odibi_core.story.dag import dag_svg
 from odibi_core.story.model import RunStory
 
-__all__ = ["render_html"]
+__all__ = ["CSS", "render_html"]
 
 _NUMERIC = re.compile(r"^-?[\d,]+(\.\d+)?( s)?$")
 
-_CSS = """
+CSS = """
 :root{--ok:#1a7f37;--failed:#cf222e;--skipped:#6e7781;--running:#9a6700;--line:#d0d7de;
 --muted:#57606a;--soft:#f6f8fa;--ink:#1f2328}
 *{box-sizing:border-box}
 body{margin:0;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--ink)}
-.wrap{max-width:1120px;margin:0 auto;padding:0 20px}
+.wrap{max-width:1240px;margin:0 auto;padding:0 20px}
 header{color:#fff;padding:18px 0 14px;background:var(--skipped)}
 header.success{background:var(--ok)}header.failed{background:var(--failed)}
 header.running{background:var(--running)}
@@ -63,6 +66,11 @@ pre{background:var(--soft);padding:8px 10px;border-radius:4px;overflow:auto;whit
 .bar{height:8px;background:#8fb8e8;border-radius:2px;min-width:1px}
 td.bar-cell{width:180px}
 footer{color:var(--muted);font-size:12px;margin:28px 0 20px}
+.graph{border:1px solid var(--line);border-radius:6px;padding:6px;background:#fff}
+svg.dag{display:block;font-family:inherit}svg.dag a:hover rect{stroke-width:2.6}
+.legend{color:var(--muted);font-size:12px;margin:4px 0 0}
+.legend i{display:inline-block;width:10px;height:10px;border-radius:2px;margin:0 4px 0 10px;
+vertical-align:-1px;border:1px solid}
 """
 
 
@@ -76,7 +84,7 @@ def render_html(story: RunStory) -> str:
         '<meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>{_e(title)} · {_e(story.status)} · odibi run story</title>",
-        f"<style>{_CSS}</style>",
+        f"<style>{CSS}</style>",
         "</head>",
         "<body>",
         _header(story),
@@ -84,6 +92,7 @@ def render_html(story: RunStory) -> str:
         _cards(story),
         "<h2>Run</h2>",
         _facts([fact for fact in fmt.summary_facts(story) if fact[0] not in fmt.SUMMARY_CARDS]),
+        _graph(story),
         "<h2>Nodes</h2>",
         _node_table(story),
     ]
@@ -132,6 +141,19 @@ def _cards(story: RunStory) -> str:
     return f'<section class="cards">{items}</section>'
 
 
+def _graph(story: RunStory) -> str:
+    svg = dag_svg(story)
+    if not svg:
+        return ""
+    legend = "".join(
+        f'<i style="background:{fill};border-color:{stroke}"></i>{label}'
+        for label, fill, stroke in (("success", "#dafbe1", "#1a7f37"), ("failed", "#ffebe9", "#cf222e"),
+                                    ("skipped", "#f6f8fa", "#6e7781"),
+                                    ("not in this run", "#ffffff", "#8c959f"))
+    )
+    return f'<h2>Graph</h2><div class="scroll graph">{svg}</div><p class="legend">{legend}</p>'
+
+
 def _node_table(story: RunStory) -> str:
     if not story.nodes:
         return "<p>No nodes ran.</p>"
@@ -166,10 +188,11 @@ def _node_details(index: int, node: NodeResult) -> str:
     if node.extra:
         parts.append(_extras(node.extra, tag="h4"))
     is_open = " open" if node.status == "failed" else ""
+    written = "" if node.rows_written is None else f" · {fmt.format_count(node.rows_written)} rows written"
     summary = (
         f"<summary>{_badge(node.status)} <strong>{_e(node.node)}</strong>"
         f'<span class="meta">{_e(fmt.format_seconds(node.duration_seconds))}'
-        f" · {_e(fmt.format_count(node.rows_written))} rows written"
+        f"{_e(written)}"
         f"{_e(' · ' + attempt) if (attempt := fmt.attempt_text(node)) else ''}</span></summary>"
     )
     return f'<details id="node-{index}"{is_open}>{summary}<div class="body">{"".join(parts)}</div></details>'
@@ -199,6 +222,9 @@ def _extras(extra: dict[str, Any], *, tag: str) -> str:
     parts = []
     for key, value in extra.items():
         parts.append(f"<{tag}>{_e(fmt.humanise(str(key)))}</{tag}>")
+        if key == "profile" and fmt.is_profile(value) and (drawn := _profile(value)) is not None:
+            parts.append(drawn)
+            continue
         block = fmt.block_of(value)
         if isinstance(block, fmt.Table):
             parts.append(_table(block))
@@ -207,6 +233,15 @@ def _extras(extra: dict[str, Any], *, tag: str) -> str:
         else:
             parts.append(f"<p>{_e(block)}</p>")
     return "".join(parts)
+
+
+def _profile(profile: dict[str, Any]) -> str | None:
+    """The profile with its charts; None (render it generically) without the profiling module."""
+    try:
+        from odibi_core.profiling.render import profile_html
+    except ImportError:
+        return None
+    return profile_html(profile)
 
 
 def _table(table: fmt.Table) -> str:

@@ -13,6 +13,7 @@ from typing import Any
 
 from odibi_core.results import ErrorInfo, NodeResult
 from odibi_core.story import _format as fmt
+from odibi_core.story.dag import dag_mermaid
 from odibi_core.story.model import RunStory
 
 __all__ = ["render_markdown"]
@@ -28,6 +29,8 @@ def render_markdown(story: RunStory) -> str:
     """Render ``story`` as a Markdown document (ends with a newline)."""
     out: list[str] = [f"# Run story: {_text(story.project)} / {_text(story.pipeline)}", ""]
     out += _facts(fmt.summary_facts(story))
+    if story.edges and (mermaid := dag_mermaid(story)):
+        out += ["## Graph", ""] + _fence(mermaid, "mermaid")
     out += ["## Nodes", ""]
     if story.nodes:
         rows = tuple((node.node, *fmt.node_row(node)) for node in story.nodes)
@@ -80,6 +83,9 @@ def _extras(extra: dict[str, Any], *, level: int) -> list[str]:
     out: list[str] = []
     for key, value in extra.items():
         out += [f"{'#' * level} {_text(fmt.humanise(str(key)))}", ""]
+        if key == "profile" and fmt.is_profile(value) and (drawn := _profile(value)) is not None:
+            out += [drawn.rstrip("\n"), ""]
+            continue
         block = fmt.block_of(value)
         if isinstance(block, fmt.Table):
             out += _table(block)
@@ -88,6 +94,15 @@ def _extras(extra: dict[str, Any], *, level: int) -> list[str]:
         else:
             out += [_paragraph(block), ""]
     return out
+
+
+def _profile(profile: dict[str, Any]) -> str | None:
+    """The profile as Markdown; None (render it generically) without the profiling module."""
+    try:
+        from odibi_core.profiling.render import profile_markdown
+    except ImportError:
+        return None
+    return profile_markdown(profile)
 
 
 def _facts(facts: list[tuple[str, str]]) -> list[str]:

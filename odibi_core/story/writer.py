@@ -7,6 +7,9 @@ Two runs of one pipeline that start in the same second: the first keeps ``run_<H
 :func:`write_story` finds that name held by a story of another run, it writes
 ``run_<HHMMSS>_<first 8 characters of the run id>`` instead. Writing the same run again (a
 ``running`` story replaced by the final one) overwrites its own files.
+
+After each story, :func:`write_story` applies retention to the pipeline's stories (by age and by
+count; never the story just written) and rewrites ``<root>/<pipeline>/index.html``.
 """
 
 from __future__ import annotations
@@ -17,15 +20,20 @@ import os
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from odibi_core.story.model import RunStory, parse_timestamp
 from odibi_core.story.render_html import render_html
+from odibi_core.story.render_index import render_index
 from odibi_core.story.render_json import render_json
 from odibi_core.story.render_md import render_markdown
 
-__all__ = ["StoryPaths", "find_stories", "load_story", "story_paths", "write_story"]
+__all__ = ["StoryPaths", "apply_retention", "find_stories", "load_story", "story_paths",
+           "write_index", "write_story"]
+
+INDEX_NAME = "index.html"
+INDEX_LIMIT = 100  # runs listed on a pipeline's index page
 
 _DATE_DIR = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _STORY_NAME = re.compile(r"^run_(\d{6})(?:_[A-Za-z0-9-]+)?\.json$")
@@ -72,12 +80,19 @@ def story_paths(root: Path, pipeline: str, started_at: str, *, suffix: str | Non
     return StoryPaths(json=folder / f"{stem}.json", html=folder / f"{stem}.html", md=folder / f"{stem}.md")
 
 
-def write_story(story: RunStory, root: Path) -> StoryPaths:
-    """Render ``story`` to JSON, HTML and Markdown and write each file atomically.
+def write_story(story: RunStory, root: Path, *, retention_days: int | None = None,
+                retention_runs: int | None = None, now: datetime | None = None) -> StoryPaths:
+    """Render ``story`` to JSON, HTML and Markdown, write each file atomically, then apply
+    retention and rewrite the pipeline's index page.
 
     Each file is written to a hidden temporary file in the target folder and moved into place with
     ``os.replace``, so a reader never sees half a story. The JSON goes last: its presence means the
     other two are complete.
+
+    Args:
+        retention_days: remove the pipeline's stories that started more than this many days
+            before ``now`` (default: the current time); None keeps them.
+        retention_runs: keep only this many of the pipeline's newest stories; None keeps all.
 
     Returns:
         Where the story was written.
@@ -89,7 +104,61 @@ def write_story(story: RunStory, root: Path) -> StoryPaths:
     _write_atomic(paths.md, render_markdown(story))
     _write_atomic(paths.html, render_html(story))
     _write_atomic(paths.json, render_json(story))
+    apply_retention(root, story.pipeline, days=retention_days, runs=retention_runs, keep=paths,
+                    now=now)
+    write_index(root, story.pipeline)
     return paths
+
+
+def apply_retention(root: Path, pipeline: str, *, days: int | None, runs: int | None,
+                    keep: StoryPaths | None = None, now: datetime | None = None) -> list[Path]:
+    """Delete the stories of ``pipeline`` older than ``days`` or beyond the ``runs`` newest.
+
+    A story's age is its start time (from its path). ``keep`` is never deleted. A date folder left
+    empty is removed, unless it is of today or yesterday (a starting run may be writing to it).
+
+    Returns:
+        The JSON paths of the stories deleted (with their HTML and Markdown siblings).
+    """
+    if days is None and runs is None:
+        return []
+    now = now or datetime.now(timezone.utc)
+    cutoff = now - timedelta(days=days) if days is not None else None
+    doomed = [
+        path for position, path in enumerate(find_stories(root, pipeline))
+        if (keep is None or path != keep.json)
+        and ((runs is not None and position >= runs)
+             or (cutoff is not None and _started_from_path(path) < cutoff))
+    ]
+    for path in doomed:
+        for sibling in (path, path.with_suffix(".html"), path.with_suffix(".md")):
+            sibling.unlink(missing_ok=True)  # the JSON first: no half story is ever listed
+    recent = f"{now - timedelta(days=1):%Y-%m-%d}"  # a run may be writing its first story there
+    for folder in {path.parent for path in doomed}:
+        if folder.name >= recent:
+            continue
+        try:
+            folder.rmdir()
+        except OSError:  # not empty
+            pass
+    return doomed
+
+
+def write_index(root: Path, pipeline: str) -> Path:
+    """(Re)write ``<root>/<pipeline>/index.html``: the newest stories of ``pipeline``, linked."""
+    folder = Path(root) / pipeline
+    found = find_stories(root, pipeline)
+    runs: list[tuple[str, RunStory]] = []
+    for path in found[:INDEX_LIMIT]:
+        try:
+            story = load_story(path)
+        except (OSError, ValueError, TypeError, KeyError):
+            continue  # being replaced, or written by a newer odibi: leave it out
+        runs.append((path.relative_to(folder).with_suffix(".html").as_posix(), story))
+    index = folder / INDEX_NAME
+    folder.mkdir(parents=True, exist_ok=True)
+    _write_atomic(index, render_index(pipeline, runs, total=len(found)))
+    return index
 
 
 def find_stories(root: Path, pipeline: str | None = None) -> list[Path]:
@@ -170,6 +239,15 @@ def _check_name(what: str, name: str) -> None:
 def _second_of(path: Path) -> tuple[str, str]:
     match = _STORY_NAME.match(path.name)
     return (path.parent.name, match.group(1) if match else "")
+
+
+def _started_from_path(path: Path) -> datetime:
+    match = _STORY_NAME.match(path.name)
+    try:
+        return datetime.strptime(f"{path.parent.name} {match.group(1) if match else ''}",
+                                 "%Y-%m-%d %H%M%S").replace(tzinfo=timezone.utc)
+    except ValueError:
+        return _OLDEST
 
 
 def _started_in_file(path: Path) -> tuple[datetime, str]:

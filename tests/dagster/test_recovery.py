@@ -5,7 +5,6 @@ what follows it, reusing the rest — the final tables equal a clean run's."""
 from __future__ import annotations
 
 import shutil
-import textwrap
 from pathlib import Path
 
 import dagster as dg

@@ -113,5 +113,7 @@ def story(nodes) -> RunStory:
         status=status_from_nodes(nodes),
         nodes=nodes,
         parent_run_id="0a1b2c3d",
+        edges=(("bronze.raw_orders", "sales.orders_clean"), ("sales.orders_clean", "sales.revenue"),
+               ("sales.customers", "sales.revenue"), ("sales.revenue", "sales.publish")),
         extra={"labels": {"team": "finance", "owner": EVIL}},
     )

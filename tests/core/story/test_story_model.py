@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from odibi_core.results import NodeResult
-from odibi_core.story import RunStory, render_json, status_from_nodes
+from odibi_core.story import SCHEMA_VERSION, RunStory, render_json, status_from_nodes
 
 
 def test_status_from_nodes(written_node, failed_node, skipped_node):
@@ -18,7 +18,7 @@ def test_status_from_nodes(written_node, failed_node, skipped_node):
 
 
 def test_derived_values(story):
-    assert story.schema_version == 1
+    assert story.schema_version == SCHEMA_VERSION == 2
     assert story.status == "failed"
     assert story.duration_seconds == pytest.approx(7.5)
     assert story.status_counts == {"success": 2, "failed": 1, "skipped": 1}
@@ -53,7 +53,7 @@ def test_from_dict_fills_defaults(written_node):
         "nodes": [written_node.to_dict()],
     }
     story = RunStory.from_dict(data)
-    assert story.schema_version == 1 and story.extra == {} and not story.dry_run
+    assert story.schema_version == SCHEMA_VERSION and story.extra == {} and not story.dry_run
     assert story.nodes == (written_node,)
     assert isinstance(story.nodes[0], NodeResult)
 

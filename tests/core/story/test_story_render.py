@@ -65,7 +65,7 @@ def parse(page: str) -> TagChecker:
 def test_json_is_stable_and_versioned(story):
     text = render_json(story)
     assert text == render_json(story)
-    assert text.startswith('{\n  "schema_version": 1,\n  "project": "shop",')
+    assert text.startswith('{\n  "schema_version": 2,\n  "project": "shop",')
     assert text.endswith("}\n")
     data = json.loads(text)
     assert [n["node"] for n in data["nodes"]] == ["orders_clean", "customers", "revenue", "publish"]
@@ -116,10 +116,11 @@ def test_markdown_summary_and_node_table(story):
         "- **Duration:** 7.50 s",
         "- **Nodes:** 2 ok, 1 failed, 1 skipped",
         "- **Rows written:** 1,188",
-        "| Node | Status | Duration | Rows in | Rows out | Rows written | Delta version |",
-        "| orders_clean | success | 3.25 s | 1,200 | 1,180 | 1,180 | 7 |",
-        "| revenue | failed | 500 ms | 1,180 | — | — | — |",
-        "| publish | skipped | 0 s | — | — | — | — |",
+        "| Node | Status | Duration | Rows in | Rows out | Rows written | Tests | Quarantined "
+        "| Dead letters | Retries | Delta version |",
+        "| orders_clean | success | 3.25 s | 1,200 | 1,180 | 1,180 | — | — | — | — | 7 |",
+        "| revenue | failed | 500 ms | 1,180 | — | — | — | — | — | — | — |",
+        "| publish | skipped | 0 s | — | — | — | — | — | — | — | — |",
     ):
         assert line in md
 
