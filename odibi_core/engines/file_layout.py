@@ -15,11 +15,15 @@ import glob
 import os
 import shutil
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 from odibi_core.engines.base import ResolvedLocation, WriteMode
 from odibi_core.errors import DataError
+
+T = TypeVar("T")
 
 __all__ = [
     "FILE_EXTENSIONS",
@@ -31,6 +35,8 @@ __all__ = [
     "part_name",
     "remove_batch_parts",
     "replace_batch_file",
+    "staging_folder",
+    "swap_in_folder",
     "write_file_target",
 ]
 
@@ -210,14 +216,30 @@ def _write_atomically(path: str, write_one: Callable[[str], None]) -> None:
 
 def _replace_folder(uri: str, fmt: str, write_one: Callable[[str], None],
                     token: str | None = None) -> None:
-    parent, name = os.path.split(uri.rstrip(os.sep))
+    swap_in_folder(uri, lambda staging: write_one(os.path.join(staging,
+                                                               part_name(0, fmt, token))))
+
+
+@contextmanager
+def staging_folder(uri: str) -> Iterator[str]:
+    """A new hidden folder beside ``uri`` (readers skip it), removed when the block ends."""
+    parent, name = os.path.split(os.path.abspath(uri).rstrip(os.sep))
     os.makedirs(parent, exist_ok=True)
-    stamp = uuid.uuid4().hex
-    staging = os.path.join(parent, f".{name}.{stamp}.staging")
-    retired = os.path.join(parent, f".{name}.{stamp}.old")
+    staging = os.path.join(parent, f".{name}.{uuid.uuid4().hex}.staging")
     os.makedirs(staging)
     try:
-        write_one(os.path.join(staging, part_name(0, fmt, token)))
+        yield staging
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def swap_in_folder(uri: str, fill: Callable[[str], T]) -> T:
+    """Replace the folder ``uri`` atomically for readers: ``fill(staging)`` builds the new one
+    beside it, then two renames swap it in (the old folder is put back if the second fails).
+    Returns what ``fill`` returned."""
+    with staging_folder(uri) as staging:
+        result = fill(staging)
+        retired = staging[:-len(".staging")] + ".old"
         had_target = os.path.exists(uri)
         if had_target:
             os.rename(uri, retired)
@@ -227,9 +249,8 @@ def _replace_folder(uri: str, fmt: str, write_one: Callable[[str], None],
             if had_target:
                 os.rename(retired, uri)  # put the old data back before failing
             raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     shutil.rmtree(retired, ignore_errors=True)
+    return result
 
 
 def part_name(index: int, fmt: str, token: str | None = None) -> str:

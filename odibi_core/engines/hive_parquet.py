@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import uuid
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from odibi_core.engines.base import ResolvedLocation, WriteMode
+from odibi_core.engines.file_layout import swap_in_folder
 from odibi_core.errors import ConfigError, ConfigProblem, DataError
 
 if TYPE_CHECKING:
@@ -85,26 +85,7 @@ def write_hive_folder(table: pa.Table, location: ResolvedLocation, mode: WriteMo
                         "partitioned.", fix="Give a folder path (no extension).")
     if mode == "append":
         return _write_into(table, uri, keys, token)
-    parent, name = os.path.split(uri.rstrip(os.sep))
-    os.makedirs(parent, exist_ok=True)
-    stamp = uuid.uuid4().hex
-    staging = os.path.join(parent, f".{name}.{stamp}.staging")
-    retired = os.path.join(parent, f".{name}.{stamp}.old")
-    try:
-        files = _write_into(table, staging, keys, token)
-        had_target = os.path.exists(uri)
-        if had_target:
-            os.rename(uri, retired)
-        try:
-            os.rename(staging, uri)
-        except OSError:
-            if had_target:
-                os.rename(retired, uri)
-            raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    shutil.rmtree(retired, ignore_errors=True)
-    return files
+    return swap_in_folder(uri, lambda staging: _write_into(table, staging, keys, token))
 
 
 def _write_into(table: pa.Table, folder: str, keys: Sequence[str],

@@ -59,6 +59,8 @@ from odibi_core.engines.file_layout import (
     list_source_files,
     part_extension,
     part_name,
+    staging_folder,
+    swap_in_folder,
 )
 from odibi_core.engines.spark_sql import error_text
 from odibi_core.engines.spark_types import (
@@ -717,35 +719,24 @@ def _token(request: WriteRequest) -> str | None:
 def _write_folder(frame: DataFrame, uri: str, fmt: str, mode: str, options: Mapping[str, Any],
                   partition_by: list[str], *, token: str | None = None) -> FilesWritten:
     """A local folder of part files; ``token`` (a batch marker's) goes into their names."""
-    parent, name = os.path.split(os.path.abspath(uri).rstrip(os.sep))
-    os.makedirs(parent, exist_ok=True)
-    unique = uuid.uuid4().hex
-    staging = os.path.join(parent, f".{name}.{unique}.staging")
-    retired = os.path.join(parent, f".{name}.{unique}.old")
-    try:
+    partitioned = bool(partition_by)
+    if mode == "append" and os.path.isdir(uri):
+        with staging_folder(uri) as staging:
+            rows = _spark_write(frame, staging, fmt, options, mode="overwrite",
+                                partition_by=partition_by)
+            files = _move_parts(_part_files(staging, recursive=partitioned), staging, uri, fmt,
+                                partitioned=partitioned, token=token)
+        return FilesWritten(rows, files)
+
+    def fill(staging: str) -> FilesWritten:
         rows = _spark_write(frame, staging, fmt, options, mode="overwrite",
                             partition_by=partition_by)
-        parts = _part_files(staging, recursive=bool(partition_by))
-        if mode == "append" and os.path.isdir(uri):
-            files = _move_parts(parts, staging, uri, fmt, partitioned=bool(partition_by),
-                                token=token)
-        else:
-            files = _move_parts(parts, staging, staging, fmt, partitioned=bool(partition_by),
-                                token=token)
-            _clean(staging)
-            had_target = os.path.exists(uri)
-            if had_target:
-                os.rename(uri, retired)
-            try:
-                os.rename(staging, uri)
-            except OSError:
-                if had_target:
-                    os.rename(retired, uri)
-                raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    shutil.rmtree(retired, ignore_errors=True)
-    return FilesWritten(rows, files)
+        files = _move_parts(_part_files(staging, recursive=partitioned), staging, staging, fmt,
+                            partitioned=partitioned, token=token)
+        _clean(staging)
+        return FilesWritten(rows, files)
+
+    return swap_in_folder(uri, fill)
 
 
 def _move_parts(parts: list[str], staging: str, target: str, fmt: str, *,
