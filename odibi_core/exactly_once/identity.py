@@ -83,19 +83,20 @@ def content_identity(node_key: str, fingerprint: str) -> BatchIdentity:
 def source_state(location: ResolvedLocation, fmt: str, *,
                  as_of: str | None = None) -> dict[str, Any] | None:
     """What a read of ``location`` would see, cheaply: the files' (path, size, mtime) or the
-    Delta table's version. None when that cannot be known without reading (remote storage,
-    formats without files); the caller then falls back to the content."""
-    if not location.is_local:
-        return None
+    Delta table's version (local or remote; None: no table yet). None too when that cannot be
+    known without reading (remote files, formats without files); the caller then falls back to
+    the content."""
     if fmt == "delta":
         if as_of is not None:
             return {"delta": location.display, "as_of": as_of}
         from deltalake import DeltaTable
 
-        if not DeltaTable.is_deltatable(location.uri):
+        options = dict(location.storage_options) or None
+        if not DeltaTable.is_deltatable(location.uri, storage_options=options):
             return None
-        return {"delta": location.display, "version": DeltaTable(location.uri).version()}
-    if fmt not in ("csv", "parquet", "json"):
+        return {"delta": location.display,
+                "version": DeltaTable(location.uri, storage_options=options).version()}
+    if not location.is_local or fmt not in ("csv", "parquet", "json"):
         return None
     files = _files_under(location.uri)
     if files is None:
