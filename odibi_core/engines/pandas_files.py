@@ -83,21 +83,32 @@ def validate_options(fmt: str, action: str, options: Mapping[str, Any]) -> None:
         passed = set(inspect.signature(target).parameters) - {
             "filepath_or_buffer", "path_or_buf", "self", "index", "dtype_backend"}
         valid |= set(aliases) | passed
+    refuse_unknown_options(
+        fmt, action, options, valid,
+        fix=f"Valid {fmt} {action} options: {', '.join(sorted(own))}"
+            + (" and the keyword arguments of pandas."
+               + ("read_csv" if action == "read" else "DataFrame.to_csv")
+               if fmt == "csv" else "") + ".",
+        schema=action == "read" and "schema" in own)
+
+
+def refuse_unknown_options(fmt: str, action: str, options: Mapping[str, Any],
+                           valid: set[str], *, fix: str, schema: bool) -> None:
+    """Every option key outside ``valid`` (with a did-you-mean) and, when ``schema``, a bad
+    ``schema`` declaration, as one ConfigError; the engines differ only in what is valid.
+
+    Raises:
+        ConfigError: with one problem per bad key.
+    """
     problems = []
     for key in options:
         if key in valid:
             continue
         close = get_close_matches(key, sorted(valid), n=1)
         hint = f" Did you mean '{close[0]}'?" if close else ""
-        problems.append(ConfigProblem(
-            message=f"Unknown {fmt} {action} option '{key}'.{hint}",
-            key_path=f"{action}.options.{key}",
-            fix=f"Valid {fmt} {action} options: {', '.join(sorted(own))}"
-                + (" and the keyword arguments of pandas."
-                   + ("read_csv" if action == "read" else "DataFrame.to_csv")
-                   if fmt == "csv" else "") + ".",
-        ))
-    if action == "read" and "schema" in options and "schema" in own:
+        problems.append(ConfigProblem(message=f"Unknown {fmt} {action} option '{key}'.{hint}",
+                                      key_path=f"{action}.options.{key}", fix=fix))
+    if schema and "schema" in options:
         try:
             parse_declared_schema(options["schema"])
         except ConfigError as exc:

@@ -47,7 +47,6 @@ import shutil
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from difflib import get_close_matches
 from typing import TYPE_CHECKING, Any
 
 from odibi_core.dead_letters.casting import parse_declared_schema
@@ -62,6 +61,7 @@ from odibi_core.engines.file_layout import (
     staging_folder,
     swap_in_folder,
 )
+from odibi_core.engines.pandas_files import refuse_unknown_options
 from odibi_core.engines.spark_sql import error_text
 from odibi_core.engines.spark_types import (
     fresh_plan,
@@ -149,26 +149,12 @@ def validate_options(fmt: str, action: str, options: Mapping[str, Any]) -> None:
     shared = (_SHARED_READ if action == "read" else _SHARED_WRITE)[fmt]
     spark = (_SPARK_READ if action == "read" else _SPARK_WRITE)[fmt]
     valid = shared | spark | (_PANDAS_CSV_READ if fmt == "csv" and action == "read" else set())
-    problems = []
-    for key in options:
-        if key in valid:
-            continue
-        close = get_close_matches(key, sorted(valid), n=1)
-        hint = f" Did you mean '{close[0]}'?" if close else ""
-        problems.append(ConfigProblem(
-            message=f"Unknown {fmt} {action} option '{key}'.{hint}",
-            key_path=f"{action}.options.{key}",
-            fix=f"Valid {fmt} {action} options on the spark engine: "
-                f"{', '.join(sorted(shared))} and the Spark options "
-                f"{', '.join(sorted(spark)) or '(none)'}.",
-        ))
-    if action == "read" and "schema" in options and "schema" in shared:
-        try:
-            parse_declared_schema(options["schema"])
-        except ConfigError as exc:
-            problems.extend(exc.problems)
-    if problems:
-        raise ConfigError(problems)
+    refuse_unknown_options(
+        fmt, action, options, valid,
+        fix=f"Valid {fmt} {action} options on the spark engine: "
+            f"{', '.join(sorted(shared))} and the Spark options "
+            f"{', '.join(sorted(spark)) or '(none)'}.",
+        schema=action == "read" and "schema" in shared)
 
 
 def helper_options(fmt: str, options: Mapping[str, Any]) -> dict[str, Any]:

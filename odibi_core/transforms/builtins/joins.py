@@ -103,7 +103,21 @@ def _join_projection(left: list[str], right: list[str], pairs: list[tuple[str, s
             select.append(f"COALESCE(l.{q(column)}, r.{q(column)}) AS {q(column)}")
         else:
             select.append(f"l.{q(column)}")
+    select += [f"r.{q(column)} AS {q(name)}"
+               for column, name in right_column_names(left, right, shared, params)]
+    return select
+
+
+def right_column_names(left: list[str], right: list[str], shared: set[str],
+                       params: JoinParams) -> list[tuple[str, str]]:
+    """(right column, output name) for the right side of a join, every engine alike: keys both
+    sides name alike appear once (from the left), a clash gets ``prefix``/``suffix``.
+
+    Raises:
+        DataError: the renamed column still clashes.
+    """
     taken = set(left)
+    names: list[tuple[str, str]] = []
     for column in right:
         if column in shared:
             continue
@@ -114,8 +128,8 @@ def _join_projection(left: list[str], right: list[str], pairs: list[tuple[str, s
             raise DataError(f"join would produce two columns named '{name}'.",
                             fix="Set another `suffix` or `prefix`, or rename a column first.")
         taken.add(name)
-        select.append(f"r.{q(column)} AS {q(name)}")
-    return select
+        names.append((column, name))
+    return names
 
 
 def union_pandas(engine: Any, frame: Any, params: UnionParams, tables: Mapping[str, Any]) -> Any:

@@ -36,7 +36,7 @@ from odibi_core.transforms.builtins.columns import (
     SelectColumnsParams,
 )
 from odibi_core.transforms.builtins.frame_checks import require_columns, require_table
-from odibi_core.transforms.builtins.joins import JoinParams, UnionParams
+from odibi_core.transforms.builtins.joins import JoinParams, UnionParams, right_column_names
 from odibi_core.transforms.builtins.rows import (
     DeduplicateParams,
     DistinctParams,
@@ -335,19 +335,7 @@ def _join_projection(left: list[str], right: list[str], pairs: list[tuple[str, s
     import polars as pl
 
     shared = {lk for lk, rk in pairs if lk == rk}
-    taken = set(left)
-    right_names: list[tuple[str, str]] = []
-    for column in right:
-        if column in shared:
-            continue
-        name = column
-        if name in taken:
-            name = f"{params.prefix}_{column}" if params.prefix else f"{column}{params.suffix}"
-        if name in taken:
-            raise DataError(f"join would produce two columns named '{name}'.",
-                            fix="Set another `suffix` or `prefix`, or rename a column first.")
-        taken.add(name)
-        right_names.append((column, name))
+    right_names = right_column_names(left, right, shared, params)
 
     def select(temp: Mapping[str, str]) -> list[pl.Expr]:
         exprs = []

@@ -32,7 +32,7 @@ from odibi_core.transforms.builtins.columns import (
     SelectColumnsParams,
 )
 from odibi_core.transforms.builtins.frame_checks import require_columns, require_table
-from odibi_core.transforms.builtins.joins import JoinParams, UnionParams
+from odibi_core.transforms.builtins.joins import JoinParams, UnionParams, right_column_names
 from odibi_core.transforms.builtins.rows import (
     DeduplicateParams,
     DistinctParams,
@@ -374,18 +374,9 @@ def join_spark(engine: Any, frame: DataFrame, params: JoinParams,
             select.append(F.coalesce(_col(column, "l"), _col(column, "r")).alias(column))
         else:
             select.append(_col(column, "l").alias(column))
-    taken = set(left_columns)
-    for column in right_columns:
-        if column in shared:
-            continue
-        name = column
-        if name in taken:
-            name = f"{params.prefix}_{column}" if params.prefix else f"{column}{params.suffix}"
-        if name in taken:
-            raise DataError(f"join would produce two columns named '{name}'.",
-                            fix="Set another `suffix` or `prefix`, or rename a column first.")
-        taken.add(name)
-        select.append(_col(column, "r").alias(name))
+    select += [_col(column, "r").alias(name)
+               for column, name in right_column_names(left_columns, right_columns, shared,
+                                                      params)]
     return joined.select(*select)
 
 
