@@ -19,7 +19,7 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed
-	$(BIN)/python -m pip install --quiet -e ".[dev,spark,observability]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,spark,observability,deploy,dg]"
 	touch $@
 
 $(DELTA_JAR):
