@@ -49,6 +49,12 @@ from odibi_core.config.node import (
     TransformStep,
     WriteConfig,
 )
+from odibi_core.config.orchestration import (
+    AutomationConfig,
+    JobConfig,
+    ScheduleConfig,
+    SensorConfig,
+)
 from odibi_core.config.project import (
     AzureMonitorMetricsConfig,
     MetricsConfig,
@@ -58,7 +64,6 @@ from odibi_core.config.project import (
     ProjectConfig,
     PrometheusMetricsConfig,
     RetryConfig,
-    SensorConfig,
     StatsdMetricsConfig,
     StoryConfig,
     SystemConfig,
@@ -91,6 +96,7 @@ __all__ = [
     "AccountKeyAuthConfig",
     "AzureAuthConfig",
     "AzureBlobConnectionConfig",
+    "AutomationConfig",
     "AzureMonitorMetricsConfig",
     "ConnectionConfig",
     "ConnectionStringAuthConfig",
@@ -111,6 +117,7 @@ __all__ = [
     "Identifier",
     "IncrementalConfig",
     "InputRef",
+    "JobConfig",
     "LocalConnectionConfig",
     "MetricsConfig",
     "NodeConfig",
@@ -130,6 +137,7 @@ __all__ = [
     "ReadConfig",
     "RegexMatchTest",
     "RetryConfig",
+    "ScheduleConfig",
     "RollingWindowIncrementalConfig",
     "RowCountTest",
     "SasAuthConfig",

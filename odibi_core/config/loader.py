@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 # imported: bind the module, not its names.
 from odibi_core import graph as graph_module
 from odibi_core.config.environments import deep_merge, select_environment
+from odibi_core.config.orchestration_checks import orchestration_problems
 from odibi_core.config.project import ProjectConfig
 from odibi_core.config.references import check_references, partial_config
 from odibi_core.config.schema_errors import owner_label, validate_project
@@ -127,6 +128,7 @@ def load_project(
     problems += schema_problems
     if config is not None:
         problems += check_references(config, source, root=root)
+        problems += orchestration_problems(config, source)
     else:
         partial, stand_ins = partial_config(data)
         if partial is not None:

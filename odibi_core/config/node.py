@@ -17,6 +17,7 @@ from odibi_core.config.base import (
     TagName,
     config_error,
 )
+from odibi_core.config.orchestration import Automation
 from odibi_core.config.validation import TestConfig, ValidationConfig
 
 __all__ = [
@@ -332,6 +333,7 @@ class NodeConfig(OdibiModel):
     write: WriteConfig | None = None
     retry: NodeRetryConfig | None = None
     cache: bool = False
+    automation: Automation | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> NodeConfig:

@@ -13,6 +13,7 @@ from pydantic import Field, field_validator, model_validator
 from odibi_core.config.base import Identifier, OdibiModel, config_error
 from odibi_core.config.connections import ConnectionConfig
 from odibi_core.config.node import NodeConfig
+from odibi_core.config.orchestration import JobConfig, Schedule, SensorConfig
 
 __all__ = [
     "AzureMonitorMetricsConfig",
@@ -24,7 +25,6 @@ __all__ = [
     "ProjectConfig",
     "PrometheusMetricsConfig",
     "RetryConfig",
-    "SensorConfig",
     "StatsdMetricsConfig",
     "StoryConfig",
     "SystemConfig",
@@ -261,15 +261,6 @@ class ObservabilityConfig(OdibiModel):
     tracing: TracingConfig | None = None
 
 
-class SensorConfig(OdibiModel):
-    """Start the pipeline when files matching ``path`` (a glob) arrive on ``connection``."""
-
-    type: Literal["file_arrival"] = "file_arrival"
-    connection: str
-    path: str
-    minimum_interval_seconds: Annotated[int, Field(ge=1)] = 30
-
-
 class PartitionsConfig(OdibiModel):
     """Time partitions of a pipeline's assets (Dagster ``TimeWindowPartitionsDefinition``).
 
@@ -294,34 +285,17 @@ class PartitionsConfig(OdibiModel):
         return self
 
 
-_CRON_FIELD = re.compile(r"^[0-9A-Za-z*/,?#LW-]+$")
-_CRON_ALIASES = {"@hourly", "@daily", "@weekly", "@monthly", "@yearly", "@annually", "@midnight"}
-
-
 class PipelineConfig(OdibiModel):
     """A named, ordered list of nodes; a Dagster asset group and job."""
 
     pipeline: Identifier
     layer: str | None = None
     description: str | None = None
-    schedule: str | None = None
+    schedule: Schedule | None = None
     sensor: SensorConfig | None = None
     on_failure: Literal["keep", "rollback"] = "keep"
     partitions: PartitionsConfig | None = None
     nodes: Annotated[list[NodeConfig], Field(min_length=1)]
-
-    @field_validator("schedule")
-    @classmethod
-    def _cron(cls, value: str | None) -> str | None:
-        if value is None:
-            return value
-        fields = value.split()
-        cron = len(fields) == 5 and all(_CRON_FIELD.match(field) for field in fields)
-        if cron or value.strip() in _CRON_ALIASES:
-            return value
-        raise config_error(f"'{value}' is not a cron schedule.",
-                           fix='Write five cron fields, quoted: "0 6 * * *" (06:00 daily), or '
-                           "@daily / @hourly.")
 
     @property
     def name(self) -> str:
@@ -359,6 +333,7 @@ class ProjectConfig(OdibiModel):
     environments: dict[str, dict[str, Any]] = Field(default_factory=dict)
     imports: list[str] = Field(default_factory=list)
     pipelines: Annotated[list[PipelineConfig], Field(min_length=1)]
+    jobs: list[JobConfig] = Field(default_factory=list)
 
     def pipeline(self, name: str) -> PipelineConfig:
         """The pipeline called ``name``.

@@ -23,10 +23,10 @@ from odibi_core.config.connections import (
     SqlConnectionConfig,
 )
 from odibi_core.config.node import NodeConfig, SqlFileStep
+from odibi_core.config.orchestration import SensorConfig
 from odibi_core.config.project import (
     PipelineConfig,
     ProjectConfig,
-    SensorConfig,
     StoryConfig,
     SystemConfig,
 )

@@ -60,7 +60,8 @@ def test_full_project_loads_every_block(
     assert [p.pipeline for p in config.pipelines] == ["sales", "crm"]
 
     sales = config.pipeline("sales")
-    assert sales.schedule == "0 6 * * *" and sales.on_failure == "rollback"
+    assert sales.schedule is not None and sales.schedule.cron == "0 6 * * *"
+    assert sales.on_failure == "rollback"
     assert sales.sensor is not None and sales.sensor.minimum_interval_seconds == 60
     raw = sales.node("raw_orders")
     assert raw.read is not None and isinstance(raw.read.incremental, StatefulIncrementalConfig)

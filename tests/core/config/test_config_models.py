@@ -234,7 +234,8 @@ def test_schema_policy_defaults_follow_the_mode() -> None:
 @pytest.mark.parametrize("schedule", ["0 6 * * *", "*/5 * * * 1-5", "@daily"])
 def test_good_schedules(schedule: str) -> None:
     pipeline = PipelineConfig(pipeline="p", schedule=schedule, nodes=[NodeConfig(name="n")])
-    assert pipeline.schedule == schedule
+    assert pipeline.schedule is not None
+    assert (pipeline.schedule.cron, pipeline.schedule.timezone) == (schedule, "UTC")
 
 
 def test_bad_schedule() -> None:

@@ -1,0 +1,129 @@
+"""Checks of schedules, sensors and jobs against the rest of the project, before anything runs.
+
+A job must select a node, a sensor must be read by a node and must not feed an overwrite with
+only the newest files, and one job (one Dagster run) cannot span two partition schemes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from odibi_core.config.connections import LocalConnectionConfig
+from odibi_core.config.node import NodeConfig
+from odibi_core.config.project import PipelineConfig, ProjectConfig
+from odibi_core.config.yaml_source import SourceMap
+from odibi_core.errors import ConfigProblem
+
+__all__ = ["job_nodes", "orchestration_problems", "pipeline_job_name", "sensor_readers"]
+
+
+def pipeline_job_name(pipeline: str) -> str:
+    """The job that materializes every node of ``pipeline``."""
+    return f"{pipeline}_job"
+
+
+def job_nodes(config: ProjectConfig, job_index: int) -> list[str]:
+    """``pipeline.node`` keys of the enabled nodes the job at ``job_index`` selects."""
+    job = config.jobs[job_index]
+    tags = set(job.tags)
+    return [f"{pipeline.pipeline}.{node.name}"
+            for pipeline in config.pipelines
+            if not job.pipelines or pipeline.pipeline in job.pipelines
+            for node in pipeline.nodes
+            if node.enabled and (not tags or tags & set(node.tags))]
+
+
+def sensor_readers(pipeline: PipelineConfig) -> Iterator[NodeConfig]:
+    """The nodes of ``pipeline`` that read exactly what its file-arrival sensor watches."""
+    sensor = pipeline.sensor
+    if sensor is None:
+        return
+    for node in pipeline.nodes:
+        read = node.read
+        if read is not None and read.connection == sensor.connection and read.path == sensor.path:
+            yield node
+
+
+def orchestration_problems(config: ProjectConfig, source: SourceMap) -> list[ConfigProblem]:
+    """Every problem of ``jobs``, ``sensor`` and ``schedule`` blocks, located through ``source``."""
+    return [*_sensor_problems(config, source), *_job_problems(config, source)]
+
+
+def _sensor_problems(config: ProjectConfig, source: SourceMap) -> Iterator[ConfigProblem]:
+    for i, pipeline in enumerate(config.pipelines):
+        sensor = pipeline.sensor
+        if sensor is None:
+            continue
+        at = ("pipelines", i, "sensor")
+        name = pipeline.pipeline
+        connection = config.connections.get(sensor.connection)
+        if connection is not None and not isinstance(connection, LocalConnectionConfig):
+            yield source.problem(
+                at + ("connection",),
+                f"[{name}] file_arrival sensors watch local folders; connection "
+                f"'{sensor.connection}' is {connection.type}.",
+                fix="Point the sensor at a local connection, or start the pipeline with a "
+                    "schedule.")
+        if pipeline.partitions is not None:
+            yield source.problem(
+                at, f"[{name}] A partitioned pipeline cannot be started by a file sensor: a run "
+                    "of it materializes one partition, and new files do not name one.",
+                fix="Use schedule: (each tick runs the latest partition), or remove partitions:.")
+        if sensor.reads == "all_files":
+            continue
+        readers = list(sensor_readers(pipeline))
+        if not readers:
+            yield source.problem(
+                at + ("path",),
+                f"[{name}] The sensor watches {sensor.connection}:{sensor.path}, but no node of "
+                "the pipeline reads that path, so its new files would not be read.",
+                fix="Make a node read the same connection and path, or set reads: all_files.")
+        for node in readers:
+            write = node.write
+            if write is not None and write.mode == "overwrite" and node.materialized == "table":
+                yield source.problem(
+                    at + ("reads",),
+                    f"[{name}.{node.name}] The sensor gives each run only the new files, and "
+                    f"this node overwrites {write.connection}:{write.path or write.table} with "
+                    "them: the table would hold only the latest files.",
+                    fix="Use write.mode: append (or upsert) to add each set of files, or set "
+                        "sensor.reads: all_files to read every file on each run.")
+
+
+def _job_problems(config: ProjectConfig, source: SourceMap) -> Iterator[ConfigProblem]:
+    pipelines = {p.pipeline: p for p in config.pipelines}
+    taken = {pipeline_job_name(name): f"pipeline {name}" for name in pipelines}
+    tags = sorted({tag for p in config.pipelines for n in p.nodes for tag in n.tags})
+    for i, job in enumerate(config.jobs):
+        at = ("jobs", i)
+        if job.job in taken:
+            yield source.problem(
+                at + ("job",), f"Job name '{job.job}' is already taken by {taken[job.job]}.",
+                fix="Choose another name (each pipeline P has a job P_job).")
+        taken[job.job] = f"jobs[{i}]"
+        unknown = [name for name in job.pipelines if name not in pipelines]
+        for name in unknown:
+            yield source.problem(
+                at + ("pipelines",), f"[job {job.job}] Unknown pipeline '{name}'.",
+                fix=f"Use one of: {', '.join(pipelines)}.")
+        if unknown:
+            continue
+        selected = job_nodes(config, i)
+        if not selected:
+            yield source.problem(
+                at + ("tags",),
+                f"[job {job.job}] No enabled node carries any of the tags "
+                f"{', '.join(job.tags) or '(none)'}"
+                + (f" in pipelines {', '.join(job.pipelines)}" if job.pipelines else "") + ".",
+                fix=f"Tag the nodes (tags: [...]) or use a known tag: {', '.join(tags) or '-'}.")
+            continue
+        partitioned = {key.split(".", 1)[0] for key in selected
+                       if pipelines[key.split(".", 1)[0]].partitions is not None}
+        schemes = {pipelines[name].partitions.model_dump_json() for name in partitioned}
+        if len(schemes) > 1:
+            yield source.problem(
+                at, f"[job {job.job}] The job spans pipelines partitioned differently "
+                    f"({', '.join(sorted(partitioned))}); a run materializes one partition of "
+                    "one scheme.",
+                fix="Narrow the job (pipelines: [...]) or give the pipelines the same "
+                    "partitions: block.")
