@@ -28,6 +28,7 @@ from odibi_core.engines.base import (
 )
 from odibi_core.errors import ConfigError, ConfigProblem, DataError, NodeError, OdibiError, is_transient
 from odibi_core.dead_letters import read_with_dead_letter_queue
+from odibi_core.file_arrival import FileArrival, absolute_files
 from odibi_core.exactly_once import (
     BatchLedger,
     BatchPlan,
@@ -83,7 +84,8 @@ class RunContext:
 
     ``batch_id`` identifies the batch being processed; without it the partition key does, and
     without either a node's batch is a fingerprint of its input (SPEC §7). ``partition_start``
-    and ``partition_end`` are the partition's time window ``[start, end)``.
+    and ``partition_end`` are the partition's time window ``[start, end)``. ``arrival`` holds
+    the new files of a file-arrival run: the nodes reading the watched path read only them.
     """
 
     run_id: str
@@ -93,6 +95,7 @@ class RunContext:
     batch_id: str | None = None
     partition_start: datetime | None = None
     partition_end: datetime | None = None
+    arrival: FileArrival | None = None
 
 
 @dataclass
@@ -255,6 +258,10 @@ class NodeRunner:
         if node.read is not None:
             read = node.read
             location = self.connection(read.connection).resolve(read.path, table=read.table)
+            arrival = context.arrival
+            if arrival is not None and arrival.applies_to(read.connection, read.path):
+                base = self.connection(read.connection).resolve(None)
+                location = replace(location, only_files=absolute_files(base, arrival.files))
             travel = read.time_travel
             request = ReadRequest(
                 location=location, format=read.format, options=dict(read.options or {}),

@@ -79,6 +79,8 @@ class ResolvedLocation:
     storage_options: Mapping[str, str] = field(default_factory=dict)
     is_local: bool = True
     table: str | None = None  # a metastore table name instead of a path
+    # Only these files of the glob (absolute paths): the new files a file-arrival run reads.
+    only_files: tuple[str, ...] | None = None
 
     def redact(self, text: str) -> str:
         """``text`` with the values of secret storage options replaced by ``***``."""

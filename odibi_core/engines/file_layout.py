@@ -65,6 +65,21 @@ def list_source_files(location: ResolvedLocation, fmt: str) -> list[str]:
         DataError: nothing matches (naming the glob and the folder searched), or the folder holds
             no file of the format.
     """
+    files = _source_files(location, fmt)
+    if location.only_files is None:
+        return files
+    wanted = {os.path.abspath(path) for path in location.only_files}
+    arrived = [path for path in files if os.path.abspath(path) in wanted]
+    if not arrived:
+        raise DataError(
+            f"None of the run's {len(wanted)} arrived file(s) is among the files of "
+            f"{location.display} (were they moved or deleted after the sensor saw them?).",
+            fix="Re-run the pipeline without the arrival (odibi run), or check the landing "
+                "folder.")
+    return arrived
+
+
+def _source_files(location: ResolvedLocation, fmt: str) -> list[str]:
     uri = location.uri
     if not os.path.exists(uri) and any(ch in uri for ch in _GLOB_CHARS):
         matches = sorted(p for p in glob.glob(uri, recursive=True)

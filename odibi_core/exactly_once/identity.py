@@ -98,7 +98,9 @@ def source_state(location: ResolvedLocation, fmt: str, *,
                 "version": DeltaTable(location.uri, storage_options=options).version()}
     if not location.is_local or fmt not in ("csv", "parquet", "json"):
         return None
-    files = _files_under(location.uri)
+    files = (_files_under(location.uri) if location.only_files is None
+             else [(path, os.stat(path)) for path in sorted(location.only_files)
+                   if os.path.isfile(path)])
     if files is None:
         return None
     return {"files": [[os.path.relpath(path, _anchor(location.uri)), stat.st_size,
