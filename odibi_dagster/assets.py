@@ -20,6 +20,7 @@ from odibi_core.runs import RunMeta, RunRecords, publish_story, redact_result, s
 from odibi_dagster import metadata as md
 from odibi_dagster.checks import build_check_results
 from odibi_dagster.events import materialization_metadata
+from odibi_dagster.file_sensor import arrival_from_tags
 from odibi_dagster.io_manager import NodeOutput
 from odibi_dagster.observe import run_info
 from odibi_dagster.partitions import PartitionWindow, partitions_def_for
@@ -119,6 +120,7 @@ def _build_asset(project: Any, specs: OdibiSpecs, translator: OdibiTranslator,
             partition_key=partition.key if partition else None,
             partition_start=partition.start if partition else None,
             partition_end=partition.end if partition else None,
+            arrival=arrival_from_tags(run.tags),
         ))
         attempt = StepAttempt.of(context, project.config.retry_for(node_ref.config), outcome)
         result = attempt.result_with_retries(records, run.run_id, outcome.result)

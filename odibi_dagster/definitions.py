@@ -14,11 +14,16 @@ from typing import Any
 import dagster as dg
 
 from odibi_core.config import load_project
+from odibi_core.config.orchestration_checks import pipeline_job_name
 from odibi_dagster.assets import ENGINE_RESOURCE_KEY, build_odibi_assets
+from odibi_dagster.automation import build_automation_sensor
+from odibi_dagster.file_sensor import build_file_sensors
 from odibi_dagster.io_manager import OdibiIOManager
+from odibi_dagster.jobs import build_jobs
 from odibi_dagster.resources import SPARK_RESOURCE_KEY, OdibiEngineResource
 from odibi_dagster.rollback_sensor import build_rollback_sensor
 from odibi_dagster.run_end_sensor import build_run_end_sensors
+from odibi_dagster.schedules import build_schedules
 from odibi_dagster.specs import build_odibi_specs
 from odibi_dagster.translator import OdibiTranslator
 
@@ -26,9 +31,7 @@ __all__ = ["defs", "defs_from_loaded_project", "defs_from_project", "engine_reso
            "job_name_for", "load_env_defs"]
 
 
-def job_name_for(pipeline: str) -> str:
-    """The job that materializes one pipeline."""
-    return f"{pipeline}_job"
+job_name_for = pipeline_job_name
 
 
 def defs_from_project(path: str | Path, env: str | None = None, *,
@@ -49,16 +52,14 @@ def defs_from_loaded_project(project: Any, *, translator: OdibiTranslator | None
     assets = build_odibi_assets(project, specs, translator)
     engine_resources = engine_resources_for(project)
     engine = engine_resources[ENGINE_RESOURCE_KEY]
-    pipelines = sorted({key.split(".", 1)[0] for key in specs.by_node})
-    jobs = [dg.define_asset_job(job_name_for(p), selection=dg.AssetSelection.groups(p),
-                                description=f"Materialize every node of pipeline {p}.")
-            for p in pipelines]
-    rollback = build_rollback_sensor(project, specs)
-    sensors = [*([rollback] if rollback is not None else []),
+    jobs = build_jobs(project, specs)
+    optional = [build_rollback_sensor(project, specs), build_automation_sensor(specs)]
+    sensors = [*build_file_sensors(project, jobs), *filter(None, optional),
                *build_run_end_sensors(project, specs)]
     return dg.Definitions(
         assets=assets,
-        jobs=jobs,
+        jobs=list(jobs.values()),
+        schedules=build_schedules(project, jobs) or None,
         sensors=sensors or None,
         # A Spark project runs its steps in one process, so every asset of a run shares one
         # SparkSession (starting a JVM per step would cost seconds each); pandas and polars

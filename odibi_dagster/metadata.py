@@ -40,6 +40,14 @@ TAG_DRY_RUN = "odibi/dry_run"
 TAG_PROJECT = "odibi/project"
 TAG_PARTITION = "dagster/partition"  # Dagster's own: the partition a run materializes
 
+# A run a file-arrival sensor started: the watched ``connection:glob``, whether the nodes reading
+# it read only the new files (``new_files``) or all of them, and the new files (a JSON list of
+# paths relative to the connection, and their count).
+TAG_WATCHED = "odibi/watched"
+TAG_SENSOR_READS = "odibi/sensor_reads"
+TAG_FILES = "odibi/files"
+TAG_FILE_COUNT = "odibi/file_count"
+
 # Exactly-once writes (SPEC §7): the batch a write carried, and whether it was skipped.
 BATCH_ID = "odibi/batch_id"
 SKIPPED_DUPLICATE_BATCH = "skipped_duplicate_batch"

@@ -61,6 +61,7 @@ class OdibiTranslator:
             tags=self._tags(config),
             kinds=self._kinds(project, config),
             metadata=self._metadata(project, node, pipeline),
+            automation_condition=self.get_automation_condition(project, node),
         )
 
     def get_asset_check_specs(self, project: Any, node: Any, asset_key: dg.AssetKey
@@ -88,6 +89,14 @@ class OdibiTranslator:
         from odibi_dagster.retry import build_retry_policy
 
         return build_retry_policy(project.config.retry_for(node.config))
+
+    def get_automation_condition(self, project: Any, node: Any
+                                 ) -> dg.AutomationCondition | None:
+        """The node's declarative automation (its ``automation:`` block), or None (the default:
+        the node runs when a job, schedule or sensor runs it)."""
+        from odibi_dagster.automation import automation_condition_for
+
+        return automation_condition_for(node.config.automation)
 
     # ---- private helpers -------------------------------------------------------------------
     def _key(self, pipeline: str, node: str) -> dg.AssetKey:
