@@ -10,6 +10,7 @@ from typing import Any
 
 from odibi_core.config import load_project
 from odibi_core.engines.base import Engine
+from odibi_core.file_arrival import FileArrival
 from odibi_core.node import NodeRun, NodeRunner, RunContext
 from odibi_core.runs import RunMeta, RunRecords, system_root
 
@@ -40,9 +41,10 @@ def write_project(root: Path, engine: Engine, nodes: str,
     return root / "odibi.yaml"
 
 
-def run_nodes(path: Path, engine: Engine, *, run_id: str = "r1") -> dict[str, NodeRun]:
+def run_nodes(path: Path, engine: Engine, *, run_id: str = "r1",
+              arrival: FileArrival | None = None) -> dict[str, NodeRun]:
     """Run every node of the project in dependency order, passing outputs downstream; stop at
-    the first failure (its run is in the result)."""
+    the first failure (its run is in the result). ``arrival``: as a file-arrival run."""
     project = load_project(path)
     runner = NodeRunner(project, engine)
     # As a Dagster run does: the run's record is where nodes record their batches.
@@ -55,7 +57,8 @@ def run_nodes(path: Path, engine: Engine, *, run_id: str = "r1") -> dict[str, No
         ref = project.graph.node(key)
         inputs = {up.alias: outputs[up.key] for up in project.graph.upstream(key)
                   if up.key in outputs}
-        run = runner.run(key, inputs=inputs, context=RunContext(run_id=run_id))
+        run = runner.run(key, inputs=inputs, context=RunContext(run_id=run_id,
+                                                               arrival=arrival))
         runs[ref.name] = run
         if not run.succeeded:
             break
