@@ -127,10 +127,15 @@ def validate(args: argparse.Namespace) -> int:
             problems.append(missing_incremental_column(project, key))
     if problems:
         raise ConfigError(problems)
-    counts = len(project.graph.nodes)
-    pipelines = len(project.config.pipelines)
-    print(f"OK: {project.file} — {pipelines} pipeline(s), {counts} node(s), environment "
-          f"{project.env or 'default'}.")
+    config = project.config
+    schedules = sum(p.schedule is not None for p in config.pipelines) + sum(
+        j.schedule is not None for j in config.jobs)
+    sensors = sum(p.sensor is not None for p in config.pipelines)
+    automated = sum(n.automation is not None for p in config.pipelines for n in p.nodes)
+    print(f"OK: {project.file} — {len(config.pipelines)} pipeline(s), "
+          f"{len(project.graph.nodes)} node(s), {len(config.pipelines) + len(config.jobs)} "
+          f"job(s), {schedules} schedule(s), {sensors} sensor(s), {automated} automated "
+          f"node(s), environment {project.env or 'default'}.")
     return EXIT_OK
 
 
