@@ -29,7 +29,13 @@ from odibi_core.config.connections import (
     SasAuthConfig,
     SqlConnectionConfig,
 )
-from odibi_core.config.loader import PROJECT_FILE_NAME, TRANSFORMS_FILE_NAME, Project, load_project
+from odibi_core.config.loader import (
+    PROJECT_FILE_NAME,
+    TRANSFORMS_FILE_NAME,
+    Project,
+    load_project,
+    load_project_data,
+)
 from odibi_core.config.node import (
     DeadLetterConfig,
     FunctionStep,
@@ -162,5 +168,6 @@ __all__ = [
     "VolumeDropTest",
     "WriteConfig",
     "load_project",
+    "load_project_data",
     "parse_duration",
 ]

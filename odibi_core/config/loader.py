@@ -13,7 +13,7 @@ import importlib.util
 import os
 import sys
 import traceback
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import ModuleType
@@ -41,7 +41,8 @@ from odibi_core.errors import ConfigError, ConfigProblem
 if TYPE_CHECKING:
     from odibi_core.graph import ProjectGraph
 
-__all__ = ["PROJECT_FILE_NAME", "TRANSFORMS_FILE_NAME", "Project", "load_project"]
+__all__ = ["PROJECT_FILE_NAME", "TRANSFORMS_FILE_NAME", "Project", "load_project",
+           "load_project_data"]
 
 PROJECT_FILE_NAME = "odibi.yaml"
 TRANSFORMS_FILE_NAME = "transforms.py"
@@ -108,14 +109,47 @@ def load_project(
         >>> project = load_project("examples/retail", env="dev")  # doctest: +SKIP
         >>> project.graph.topological_order()                      # doctest: +SKIP
     """
+    document, problems = _read_project_file(_project_file(Path(path)))
+    if document is None:
+        raise ConfigError(problems)
+    return _load(document, env=env, environ=environ, problems=problems)
+
+
+def load_project_data(
+    data: Any, *, file: str | Path, marks: Mapping[KeyPath, Mark] | None = None,
+    env: str | None = None, environ: Mapping[str, str] | None = None
+) -> Project:
+    """:func:`load_project` for a project given as data rather than read from its own file, e.g.
+    written inside a Dagster ``defs.yaml``: the same steps (imports, environment, ``${...}``,
+    models, references, ``transforms.py``), with ``imports``, ``env.NAME.yaml``,
+    ``transforms.py`` and relative paths taken from ``file``'s folder.
+
+    Args:
+        file: the file the data was written in (problems name it).
+        marks: the line of each key path of ``data`` in ``file``, so problems point at lines.
+
+    Raises:
+        ConfigError: with every problem found.
+    """
+    file = Path(file).expanduser().resolve()
+    if not isinstance(data, dict):
+        raise ConfigError(ConfigProblem(
+            "A project must be a map of keys (project:, connections:, ...).", file=file,
+            fix="Write one key: value per line."))
+    return _load(YamlDocument(file=file, data=data, marks={(): Mark(file, 1), **(marks or {})}),
+                 env=env, environ=environ)
+
+
+def _load(document: YamlDocument, *, env: str | None, environ: Mapping[str, str] | None,
+          problems: Sequence[ConfigProblem] = ()) -> Project:
     environ = os.environ if environ is None else environ
     env = env or environ.get("ODIBI_ENV") or None
-    file = _project_file(Path(path))
+    file = document.file
     root = file.parent
 
-    document, files, problems = _read_with_imports(file)
-    if problems or document is None:
-        raise ConfigError(problems)
+    document, files, import_problems = _with_imports(document)
+    if problems or import_problems:
+        raise ConfigError([*problems, *import_problems])
 
     selection = select_environment(document.data, document.marks, name=env, project_file=file)
     files += selection.files
@@ -181,22 +215,29 @@ def _in_reading_order(problems: list[ConfigProblem], files: list[Path]) -> list[
 # --- imports -----------------------------------------------------------------------------------
 
 
-def _read_with_imports(file: Path) -> tuple[YamlDocument | None, list[Path], list[ConfigProblem]]:
-    """The project file with every imported file merged in: top-level maps merge, ``pipelines``
-    lists append; imported files may import further files (each file once)."""
+def _read_project_file(file: Path) -> tuple[YamlDocument | None, list[ConfigProblem]]:
+    """The project file's document, or None with the problems (unreadable, empty, not a map)."""
     document, problems = read_yaml(file)
-    files = [file]
     if document is None:
-        return None, files, problems
+        return None, problems
     if document.data is None:
         problems.append(ConfigProblem("The project file is empty.", file=file, line=1,
                                       fix="Write at least project:, connections: and pipelines:."))
-        return None, files, problems
+        return None, problems
     if not isinstance(document.data, dict):
         problems.append(ConfigProblem(
             "The project file must be a map of keys (project:, connections:, ...).", file=file,
             line=1, fix="Write one key: value per line at the top level."))
-        return None, files, problems
+        return None, problems
+    return document, problems
+
+
+def _with_imports(document: YamlDocument
+                  ) -> tuple[YamlDocument, list[Path], list[ConfigProblem]]:
+    """``document`` with every imported file merged in: top-level maps merge, ``pipelines``
+    lists append; imported files may import further files (each file once)."""
+    file = document.file
+    files, problems = [file], []
     data, marks = document.data, dict(document.marks)
     pending = [(file, document)]
     while pending:
