@@ -63,7 +63,8 @@ class ScheduleConfig(OdibiModel):
     default_status: DefaultStatus = "stopped"
 
 
-Schedule = Annotated[ScheduleConfig, BeforeValidator(_cron_shorthand)]
+Schedule = Annotated[ScheduleConfig, BeforeValidator(
+    _cron_shorthand, json_schema_input_type=str | ScheduleConfig)]
 
 
 class SensorConfig(OdibiModel):
@@ -135,4 +136,5 @@ class AutomationConfig(OdibiModel):
         return self
 
 
-Automation = Annotated[AutomationConfig, BeforeValidator(_automation_shorthand)]
+Automation = Annotated[AutomationConfig, BeforeValidator(
+    _automation_shorthand, json_schema_input_type=Literal["eager", "on_missing"] | AutomationConfig)]
