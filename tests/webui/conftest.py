@@ -24,7 +24,7 @@ if str(REPO) not in sys.path:  # `python -m pytest` adds it; a bare `pytest` run
 
 pytest.register_assert_rewrite("tests.webui.retail_flow")  # its asserts explain themselves
 
-from tests.webui.dagster_server import DagsterServer, write_workspace  # noqa: E402
+from tests.webui.dagster_server import DagsterServer  # noqa: E402
 from tests.webui.postgres_server import PostgresServer  # noqa: E402
 
 StartDagster = Callable[..., DagsterServer]
@@ -38,7 +38,8 @@ def start_dagster(tmp_path: Path, dagster_home: Path) -> Iterator[StartDagster]:
               home: Path | None = None) -> DagsterServer:
         project_file = project / "odibi.yaml" if project.is_dir() else project
         index = len(started)
-        workspace = write_workspace(tmp_path / f"workspace-{index}.yaml")
+        # The repository's own workspace file, as `dagster dev -w dagster_workspace.yaml` loads it.
+        workspace = REPO / "dagster_workspace.yaml"
         log_dir = tmp_path / f"dagster-logs-{index}"
         log_dir.mkdir()
         server = DagsterServer(workspace, home or dagster_home,

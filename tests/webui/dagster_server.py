@@ -5,9 +5,9 @@ Both are started as subprocesses of the test (each in its own process group) wit
 the project they load comes from ``ODIBI_PROJECT`` in ``env``. Everything is driven through the
 webserver's GraphQL API, as the web UI does it::
 
-    from tests.webui.dagster_server import DagsterServer, write_workspace
+    from tests.webui.dagster_server import DagsterServer
 
-    workspace = write_workspace(tmp_path / "workspace.yaml")
+    workspace = REPO / "dagster_workspace.yaml"     # the repository's own workspace file
     with DagsterServer(workspace, dagster_home, env={"ODIBI_PROJECT": str(project)}) as server:
         run_id = server.launch_assets(["bronze/raw_orders"])
         assert server.wait_for_run(run_id) == "SUCCESS", server.run_failure(run_id)
@@ -42,8 +42,7 @@ API (every wait is bounded):
 - ``.logs()``: the tails of the webserver and daemon logs.
 
 Module functions: ``wait_until(predicate, timeout, *, interval, what)`` (poll any condition with
-a deadline), ``write_workspace(path, ...)`` (a ``python_module`` location, as
-dagster_workspace.yaml), ``write_grpc_workspace(path, port=...)`` (a ``grpc_server`` location),
+a deadline), ``write_grpc_workspace(path, port=...)`` (a ``grpc_server`` location),
 ``free_port()``, ``kill_process_tree(popen)``. Pytest fixtures around this: tests/webui/conftest.py
 (``start_dagster``, ``retail_dagster``, ``postgres``, ``artifacts_dir``).
 
@@ -71,7 +70,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 __all__ = ["BIN", "DagsterServer", "GraphQLError", "free_port", "kill_process_tree",
-           "wait_until", "write_grpc_workspace", "write_workspace"]
+           "wait_until", "write_grpc_workspace"]
 
 BIN = Path(sys.executable).parent  # the venv's bin: dagster, dagster-webserver, dagster-daemon
 TERMINAL_STATUSES = ("SUCCESS", "FAILURE", "CANCELED")
@@ -101,22 +100,6 @@ def wait_until(predicate: Callable[[], T | None], timeout: float, *, interval: f
         if time.monotonic() >= deadline:
             raise TimeoutError(f"{what}: not reached within {timeout:.0f} s")
         time.sleep(interval)
-
-
-def write_workspace(path: Path, *, module: str = "odibi_dagster.definitions",
-                    attribute: str | None = "defs", location_name: str = "odibi",
-                    working_directory: Path | None = None) -> Path:
-    """Write a workspace file loading ``module`` as one code location; return its path.
-
-    The defaults match the repository's ``dagster_workspace.yaml``."""
-    entry: dict[str, Any] = {"module_name": module, "location_name": location_name}
-    if attribute:
-        entry["attribute"] = attribute
-    if working_directory is not None:
-        entry["working_directory"] = str(working_directory)
-    path.write_text(json.dumps({"load_from": [{"python_module": entry}]}, indent=2) + "\n",
-                    encoding="utf-8")  # JSON is YAML
-    return path
 
 
 def write_grpc_workspace(path: Path, *, port: int, host: str = "127.0.0.1",
