@@ -41,6 +41,9 @@ class RunMeta:
     engine: str = "pandas"
     parent_run_id: str | None = None
     dry_run: bool = False
+    # What started the run when not a person: {"by": "schedule daily_schedule"} or
+    # {"by": "sensor ingest_files_sensor", "files": [...]}; the story shows it.
+    trigger: dict[str, Any] | None = None
 
 
 def _local_root(project: Any, block: Any, default: str, what: str) -> Path:
@@ -187,7 +190,8 @@ def publish_story(project: Any, records: RunRecords, run_id: str, pipeline: str,
             finished_at=finished_at, status=status, nodes=tuple(results),
             parent_run_id=meta.parent_run_id, dry_run=meta.dry_run,
             edges=pipeline_edges(project, pipeline),
-            extra=_rollback_extra(records.run_dir(run_id) / "rollback.json", pipeline),
+            extra={**({"trigger": meta.trigger} if meta.trigger else {}),
+                   **_rollback_extra(records.run_dir(run_id) / "rollback.json", pipeline)},
         )
         story = redact_story(story, secrets=secret_values(project),
                              privacy=_privacy_rules(project, results))

@@ -22,7 +22,7 @@ from odibi_dagster.checks import build_check_results
 from odibi_dagster.events import materialization_metadata
 from odibi_dagster.file_sensor import arrival_from_tags
 from odibi_dagster.io_manager import NodeOutput
-from odibi_dagster.observe import run_info
+from odibi_dagster.observe import run_info, run_trigger
 from odibi_dagster.partitions import PartitionWindow, partitions_def_for
 from odibi_dagster.retry import StepAttempt
 from odibi_dagster.resources import SPARK_RESOURCE_KEY, OdibiEngineResource
@@ -113,6 +113,7 @@ def _build_asset(project: Any, specs: OdibiSpecs, translator: OdibiTranslator,
             run_id=run.run_id, project=project.config.project,
             started_at=_run_started_at(context), environment=project.env,
             engine=project.config.engine, parent_run_id=run.parent_run_id, dry_run=dry_run,
+            trigger=run_trigger(run.tags),
         ))
         inputs = {aliases[name]: frame for name, frame in upstream.items()}
         outcome = runner.run(node_key, inputs=inputs, context=RunContext(

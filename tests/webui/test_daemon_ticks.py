@@ -76,6 +76,15 @@ def _ticks(server: DagsterServer) -> list[dict[str, Any]]:
     return sensor["sensorState"]["ticks"]
 
 
+def _story(root: Path, run_id: str) -> dict[str, Any]:
+    """The JSON story of run ``run_id`` (pipeline ingest)."""
+    for path in root.rglob("run_*.json"):
+        story = json.loads(path.read_text(encoding="utf-8"))
+        if story.get("run_id") == run_id:
+            return story
+    raise AssertionError(f"no story of run {run_id} under {root}")
+
+
 def _orders(root: Path) -> list[int]:
     table = DeltaTable(str(root / "lake" / "bronze" / "orders")).to_pyarrow_table()
     return sorted(table.column("order_id").to_pylist())
@@ -99,6 +108,10 @@ def test_daemon_ticks_the_sensor_and_the_schedule(tmp_path: Path,
     assert server.wait_for_run(first["runId"], 180) == "SUCCESS", server.run_failure(
         first["runId"])
     assert _orders(root) == [1, 2, 3]
+    story = _story(root, first["runId"])
+    assert story["extra"]["trigger"] == {"by": "sensor ingest_files_sensor",
+                                         "watched": "landing:orders/*.csv",
+                                         "files": ["orders/a.csv", "orders/b.csv"]}
 
     # Later ticks skip: both files were processed (the cursor knows them).
     requested_at = max(t["timestamp"] for t in _ticks(server) if t["runIds"])
@@ -130,3 +143,5 @@ def test_daemon_ticks_the_sensor_and_the_schedule(tmp_path: Path,
     assert server.wait_for_run(scheduled[0]["runId"], 180) == "SUCCESS", server.run_failure(
         scheduled[0]["runId"])
     assert os.path.isdir(root / "lake" / "gold" / "order_totals" / "_delta_log")
+    assert _story(root, scheduled[0]["runId"])["extra"]["trigger"] == {
+        "by": "schedule reports_schedule"}
