@@ -27,7 +27,8 @@ from odibi_core.errors import ConfigProblem, DataError
 from odibi_core.transforms.builtins.sql_text import quote_identifier
 
 __all__ = ["HighWaterMark", "HwmStore", "IncrementalWindow", "apply_read_incremental",
-           "commit_hwm", "incremental_column", "missing_incremental_column", "newer_than_target"]
+           "commit_hwm", "incremental_column", "lower_bound", "missing_incremental_column",
+           "newer_than_target"]
 
 _TEMPORAL = ("date", "timestamp", "timestamp_ntz")
 
@@ -121,6 +122,20 @@ def apply_read_incremental(engine: Engine, frame: Frame, config: Any, *, store: 
     else:
         pending = HighWaterMark(config.column, newest, kind)
     return frame, IncrementalWindow("stateful", config.column, bound, pending)
+
+
+def lower_bound(config: Any, *, store: HwmStore, pipeline: str, node: str) -> Any:
+    """The value a stateful read starts after (its mark, less ``watermark_lag`` for a date or
+    time mark), for a source to filter at the origin; None on a first run or a rolling window.
+    :func:`apply_read_incremental` still filters the rows read by the same bound."""
+    if config.mode != "stateful":
+        return None
+    previous = store.load(pipeline, node)
+    if previous is None or previous.value is None:
+        return None
+    if config.watermark_lag is not None and previous.type in _TEMPORAL:
+        return previous.value - config.watermark_lag
+    return previous.value
 
 
 def commit_hwm(store: HwmStore, pipeline: str, node: str, window: IncrementalWindow | None) -> None:

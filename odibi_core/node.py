@@ -29,6 +29,7 @@ from odibi_core.engines.base import (
 from odibi_core.errors import ConfigError, ConfigProblem, DataError, NodeError, OdibiError, is_transient
 from odibi_core.dead_letters import read_with_dead_letter_queue
 from odibi_core.file_arrival import FileArrival, absolute_files
+from odibi_core.sources import SOURCE_FORMATS, LowerBound, read_source
 from odibi_core.exactly_once import (
     BatchLedger,
     BatchPlan,
@@ -47,6 +48,7 @@ from odibi_core.incremental import (
     HwmStore,
     apply_read_incremental,
     incremental_column,
+    lower_bound,
     missing_incremental_column,
     newer_than_target,
 )
@@ -255,6 +257,9 @@ class NodeRunner:
     def _read_input(self, ref: Any, inputs: Mapping[str, Frame], context: RunContext,
                     trace: _Trace) -> Frame | None:
         node = ref.config
+        if node.read is not None and node.read.format in SOURCE_FORMATS:
+            frame = self._read_source(ref, node.read)
+            return self._partition_rows(ref, self._incremental(ref, frame, trace), context)
         if node.read is not None:
             read = node.read
             location = self.connection(read.connection).resolve(read.path, table=read.table)
@@ -280,12 +285,7 @@ class NodeRunner:
                     self.engine, request, read.dead_letter,
                     self.connection(read.dead_letter.connection),
                     batch_id=context.batch_id, dry_run=context.dry_run)
-            if read.incremental is not None:
-                frame, trace.incremental = apply_read_incremental(
-                    self.engine, frame, read.incremental, store=self._hwm_store(),
-                    pipeline=ref.pipeline, node=ref.name, now=datetime.now(timezone.utc),
-                    key=ref.key)
-            return self._partition_rows(ref, frame, context)
+            return self._partition_rows(ref, self._incremental(ref, frame, trace), context)
         source = self.project.graph.input_source(ref.key)
         if source is None:
             return None  # a node over `inputs` aliases only: its SQL names them
@@ -294,6 +294,27 @@ class NodeRunner:
             raise DataError(f"The output of upstream node {source} was not provided.",
                             fix="Run the upstream node first.", node=ref.key)
         return inputs[alias]
+
+    def _read_source(self, ref: Any, read: Any) -> Frame:
+        """An api or sql read, as Arrow handed to the engine; a stateful incremental read's mark
+        goes to the source as a lower bound (the rows are filtered here again all the same)."""
+        bound = None
+        if read.incremental is not None:
+            mark = lower_bound(read.incremental, store=self._hwm_store(), pipeline=ref.pipeline,
+                               node=ref.name)
+            bound = LowerBound(read.incremental.column, mark) if mark is not None else None
+        table = read_source(self.connection(read.connection), read, node=ref.key,
+                            lower_bound=bound)
+        return self.engine.from_arrow(table)
+
+    def _incremental(self, ref: Any, frame: Frame, trace: _Trace) -> Frame:
+        incremental = ref.config.read.incremental
+        if incremental is None:
+            return frame
+        frame, trace.incremental = apply_read_incremental(
+            self.engine, frame, incremental, store=self._hwm_store(), pipeline=ref.pipeline,
+            node=ref.name, now=datetime.now(timezone.utc), key=ref.key)
+        return frame
 
     def _transform(self, ref: Any, frame: Frame | None, inputs: Mapping[str, Frame],
                    sql_log: list[str]) -> Frame:

@@ -3,11 +3,28 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import ClassVar
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import ClassVar, Literal
 
 from odibi_core.engines.base import ResolvedLocation, is_secret_option, redact_secrets
 
-__all__ = ["Connection"]
+__all__ = ["Check", "Connection"]
+
+CheckName = Literal["reachable", "authenticated", "path exists"]
+
+
+@dataclass(frozen=True)
+class Check:
+    """One line of ``odibi doctor``: a check of a connection, its outcome and what was seen.
+
+    ``ok`` is None when the check does not apply (no credentials to test, no path named).
+    ``detail`` is shown to the user: it must never hold a secret.
+    """
+
+    name: CheckName
+    ok: bool | None
+    detail: str
 
 
 class Connection(ABC):
@@ -44,6 +61,12 @@ class Connection(ABC):
     def redact(self, text: str) -> str:
         """``text`` with every secret value of this connection replaced by ``***``."""
         return redact_secrets(text, self.secret_values())
+
+    def diagnose(self, paths: Sequence[str]) -> list[Check]:
+        """``odibi doctor``'s checks: is the connection reachable, are its credentials
+        accepted, and do ``paths`` (what the project's nodes read; globs allowed) exist.
+        Never raises for a failed check: a failure is a ``Check`` with ``ok=False``."""
+        return [Check("reachable", None, f"no check for {self.type} connections")]
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r})"

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import glob
 import os
 import posixpath
+from collections.abc import Sequence
 from pathlib import Path
 
-from odibi_core.connections.base import Connection
+from odibi_core.connections.base import Check, Connection
 from odibi_core.engines.base import ResolvedLocation
 from odibi_core.errors import ConfigError, ConfigProblem
 
@@ -66,6 +68,20 @@ class LocalConnection(Connection):
     def _location(self, uri: str, shown: str) -> ResolvedLocation:
         return ResolvedLocation(connection=self.name, uri=uri, display=f"{self.name}:{shown}",
                                 storage_options={}, is_local=True)
+
+    def diagnose(self, paths: Sequence[str]) -> list[Check]:
+        """The base folder exists (reachable; no credentials), and each path matches something."""
+        base = self.base_path
+        if not base.is_dir():
+            return [Check("reachable", False, f"folder {base} does not exist")]
+        checks = [Check("reachable", True, f"folder {base}"),
+                  Check("authenticated", None, "local files: no credentials")]
+        for path in paths:
+            uri = self.resolve(path).uri
+            found = os.path.exists(uri) or bool(glob.glob(uri, recursive=True))
+            checks.append(Check("path exists", found, f"{self.name}:{path}"
+                                + ("" if found else " (nothing there yet)")))
+        return checks
 
     def __repr__(self) -> str:
         return f"LocalConnection(name={self.name!r}, base_path={str(self.base_path)!r})"

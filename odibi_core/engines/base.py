@@ -283,6 +283,11 @@ class Engine(ABC):
         """
         raise NotImplementedError(f"The {self.name} engine does not build frames from rows.")
 
+    def from_arrow(self, table: Any) -> Frame:
+        """A native frame holding ``table`` (a ``pyarrow.Table``): how sources that are not files
+        (``format: api``, ``format: sql``) hand their rows to the engine, types kept."""
+        raise NotImplementedError(f"The {self.name} engine does not build frames from Arrow.")
+
     def to_rows(self, frame: Frame) -> list[dict[str, Any]]:
         """Every row of ``frame`` as JSON-safe dicts, in the frame's order."""
         return self.sample(frame, self.count(frame))

@@ -101,6 +101,9 @@ class PandasEngine(Engine):
                   schema: Mapping[str, str] | None = None) -> pd.DataFrame:
         return from_arrow(arrow_table_from_rows(rows, schema))
 
+    def from_arrow(self, table: Any) -> pd.DataFrame:
+        return from_arrow(table)
+
     def call_function(self, fn: Callable[..., Any], frame: pd.DataFrame,
                       params: Mapping[str, Any], tables: Mapping[str, pd.DataFrame]) -> Any:
         """Call a user transform; a named index it leaves behind becomes columns."""

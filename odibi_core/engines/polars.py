@@ -112,6 +112,9 @@ class PolarsEngine(Engine):
                   schema: Mapping[str, str] | None = None) -> pl.LazyFrame:
         return lazy_from_arrow(arrow_table_from_rows(rows, schema))
 
+    def from_arrow(self, table: Any) -> pl.LazyFrame:
+        return lazy_from_arrow(table)
+
     def call_function(self, fn: Callable[..., Any], frame: Any, params: Mapping[str, Any],
                       tables: Mapping[str, Any]) -> Any:
         """Call a user transform with the LazyFrame; a ``pl.DataFrame`` it returns is made

@@ -165,6 +165,9 @@ class SparkEngine(Engine):
                   schema: Mapping[str, str] | None = None) -> DataFrame:
         return frame_from_arrow(self.session, arrow_table_from_rows(rows, schema))
 
+    def from_arrow(self, table: Any) -> DataFrame:
+        return frame_from_arrow(self.session, table)
+
     def collect(self, frame: DataFrame) -> DataFrame:
         """``frame`` persisted (memory, then disk): a node's output feeds validation, the
         quarantine, the write, the row counts and downstream nodes, and each would otherwise

@@ -50,11 +50,22 @@ def test_build_connection_from_a_model_or_a_mapping(tmp_path: Path):
     assert from_model.resolve("x").uri == from_dict.resolve("x").uri
 
 
-@pytest.mark.parametrize("kind", ["azure_blob", "azure_adls", "http", "sql", "delta"])
-def test_later_connection_types_say_not_available_yet(kind, tmp_path: Path):
-    with pytest.raises(ConfigError, match=rf"connections.prod.type: Connection 'prod' has type "
-                                          rf"'{kind}'.*not available in this version yet"):
-        build_connection("prod", {"type": kind}, tmp_path)
+def test_delta_catalog_connections_say_not_available_yet(tmp_path: Path):
+    with pytest.raises(ConfigError, match=r"connections.prod.type: Connection 'prod' has type "
+                                          r"'delta'.*not available in this version yet"):
+        build_connection("prod", {"type": "delta"}, tmp_path)
+
+
+def test_local_connection_diagnoses_its_folder_and_paths(tmp_path: Path):
+    (tmp_path / "lake" / "orders").mkdir(parents=True)
+    (tmp_path / "lake" / "orders" / "a.csv").write_text("id\n1\n", encoding="utf-8")
+    checks = build_connection("lake", {"type": "local", "base_path": "lake"},
+                              tmp_path).diagnose(["orders/*.csv", "customers.csv"])
+    assert [(c.name, c.ok) for c in checks] == [
+        ("reachable", True), ("authenticated", None), ("path exists", True),
+        ("path exists", False)]
+    missing = build_connection("gone", {"type": "local", "base_path": "gone"}, tmp_path)
+    assert [(c.name, c.ok) for c in missing.diagnose(["x"])] == [("reachable", False)]
 
 
 def test_unknown_connection_type_suggests(tmp_path: Path):
