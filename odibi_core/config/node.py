@@ -17,7 +17,9 @@ from odibi_core.config.base import (
     TagName,
     config_error,
 )
+from odibi_core.config.api_options import check_api_options
 from odibi_core.config.orchestration import Automation
+from odibi_core.config.sql_options import check_sql_options
 from odibi_core.config.validation import TestConfig, ValidationConfig
 
 __all__ = [
@@ -130,12 +132,14 @@ class ReadConfig(OdibiModel):
             if len(given) != 1:
                 raise config_error("A sql read needs exactly one of query or table.",
                                    fix="Keep query: (a SELECT) or table: (a table name), not both.")
+            check_sql_options(self.options)
         elif self.format == "api":
             if "table" in given or "query" in given:
                 extra = "table" if "table" in given else "query"
                 raise config_error(f"An api read takes path, not {extra}.",
                                    fix="Put the endpoint below the connection's base_url in path:; "
                                    "query parameters go in options.", key=extra)
+            check_api_options(self.options)
         else:
             if "query" in given:
                 raise config_error(f"A {self.format} read takes path or table, not query.",
