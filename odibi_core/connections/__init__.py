@@ -47,7 +47,7 @@ def build_connection(name: str, config: Any, project_root: Path) -> Connection:
     key_path = f"connections.{name}.type"
     if kind in _RUNTIME:
         module, cls = _RUNTIME[kind]
-        return getattr(importlib.import_module(module), cls)(name, config)
+        return getattr(importlib.import_module(module), cls)(name, config, project_root)
     if kind == "delta":
         raise ConfigError(ConfigProblem(
             message=f"Connection '{name}' has type 'delta': Delta catalog (Spark metastore) "
