@@ -70,12 +70,18 @@ class LocalConnection(Connection):
                                 storage_options={}, is_local=True)
 
     def diagnose(self, paths: Sequence[str]) -> list[Check]:
-        """The base folder exists (reachable; no credentials), and each path matches something."""
+        """The base folder exists, or can be created on the first write (reachable; there are no
+        credentials), and each path matches something."""
         base = self.base_path
-        if not base.is_dir():
-            return [Check("reachable", False, f"folder {base} does not exist")]
-        checks = [Check("reachable", True, f"folder {base}"),
-                  Check("authenticated", None, "local files: no credentials")]
+        if base.is_dir():
+            reachable = Check("reachable", True, f"folder {base}")
+        else:
+            parent = next(p for p in base.parents if p.exists())
+            creatable = parent.is_dir() and os.access(parent, os.W_OK)
+            reachable = Check("reachable", creatable, f"folder {base} does not exist yet" + (
+                " (created on the first write)" if creatable else f"; {parent} is not a "
+                "writable folder"))
+        checks = [reachable, Check("authenticated", None, "local files: no credentials")]
         for path in paths:
             uri = self.resolve(path).uri
             found = os.path.exists(uri) or bool(glob.glob(uri, recursive=True))

@@ -139,6 +139,26 @@ def validate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def doctor(args: argparse.Namespace) -> int:
+    """Check each connection for real; print a table; exit 1 when a check failed."""
+    from odibi_core.doctor import diagnose_project, iter_rows
+
+    project = load_project(args.project, env=args.env)
+    reports = diagnose_project(project, timeout=args.timeout)
+    rows = [("connection", "type", "check", "result", "detail"), *iter_rows(reports)]
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[4])
+    failed = [report.name for report in reports if not report.ok]
+    env = project.env or "default"
+    if failed:
+        print(f"\n{len(failed)} of {len(reports)} connection(s) failed a check "
+              f"(environment {env}): {', '.join(failed)}.")
+        return EXIT_FAILED
+    print(f"\nAll {len(reports)} connection(s) passed (environment {env}).")
+    return EXIT_OK
+
+
 def graph(args: argparse.Namespace) -> int:
     from odibi_dagster.cli.render_graph import render_graph
 

@@ -68,6 +68,12 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("validate", parents=[project],
                         help="check the project file and graph; no I/O")
 
+    doctor = commands.add_parser(
+        "doctor", parents=[project],
+        help="check every connection: reachable, authenticated, paths read exist")
+    doctor.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS",
+                        help="give up on a connection after this long (default 30)")
+
     graph = commands.add_parser("graph", parents=[project], help="print the dependency graph")
     graph.add_argument("--format", "-f", choices=["ascii", "mermaid", "dot"], default="ascii")
 
@@ -104,6 +110,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "resume": commands.resume,
         "rollback": commands.rollback,
         "validate": commands.validate,
+        "doctor": commands.doctor,
         "graph": commands.graph,
         "story": commands.story,
         "init": commands.init,

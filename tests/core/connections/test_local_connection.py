@@ -64,8 +64,12 @@ def test_local_connection_diagnoses_its_folder_and_paths(tmp_path: Path):
     assert [(c.name, c.ok) for c in checks] == [
         ("reachable", True), ("authenticated", None), ("path exists", True),
         ("path exists", False)]
-    missing = build_connection("gone", {"type": "local", "base_path": "gone"}, tmp_path)
-    assert [(c.name, c.ok) for c in missing.diagnose(["x"])] == [("reachable", False)]
+    fresh = build_connection("new", {"type": "local", "base_path": "new/lake"}, tmp_path)
+    assert [(c.name, c.ok) for c in fresh.diagnose([])] == [
+        ("reachable", True), ("authenticated", None)]  # created on the first write
+    (tmp_path / "file").write_text("x", encoding="utf-8")
+    blocked = build_connection("bad", {"type": "local", "base_path": "file/lake"}, tmp_path)
+    assert [(c.name, c.ok) for c in blocked.diagnose([])][0] == ("reachable", False)
 
 
 def test_unknown_connection_type_suggests(tmp_path: Path):
