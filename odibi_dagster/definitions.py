@@ -20,7 +20,7 @@ from odibi_dagster.automation import build_automation_sensor
 from odibi_dagster.file_sensor import build_file_sensors
 from odibi_dagster.io_manager import OdibiIOManager
 from odibi_dagster.jobs import build_jobs
-from odibi_dagster.resources import SPARK_RESOURCE_KEY, OdibiEngineResource
+from odibi_dagster.resources import SPARK_RESOURCE_KEY, OdibiEngineResource, hide_spark_secrets
 from odibi_dagster.rollback_sensor import build_rollback_sensor
 from odibi_dagster.run_end_sensor import build_run_end_sensors
 from odibi_dagster.schedules import build_schedules
@@ -75,13 +75,15 @@ def defs_from_loaded_project(project: Any, *, translator: OdibiTranslator | None
 def engine_resources_for(project: Any) -> dict[str, Any]:
     """The engine resource of ``project`` and, for Spark, the session resource."""
     config = project.config
-    engine = OdibiEngineResource(engine=config.engine, spark_config=dict(config.spark_config))
+    visible, key = hide_spark_secrets(project)
+    engine = OdibiEngineResource(engine=config.engine, spark_config=visible,
+                                 spark_config_key=key)
     resources: dict[str, Any] = {ENGINE_RESOURCE_KEY: engine}
     if config.engine == "spark":
         from odibi_dagster.spark_resource import OdibiSparkResource
 
-        resources[SPARK_RESOURCE_KEY] = OdibiSparkResource(
-            spark_config=dict(config.spark_config))
+        resources[SPARK_RESOURCE_KEY] = OdibiSparkResource(spark_config=visible,
+                                                           spark_config_key=key)
     return resources
 
 

@@ -20,6 +20,8 @@ class OdibiSparkResource(PySparkResource):
     default for Spark projects) every asset of a run shares it.
     """
 
+    spark_config_key: str = ""  # where the real spark_config is (secrets are masked in the field)
+
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         self._spark_session = self.session()
 
@@ -28,5 +30,8 @@ class OdibiSparkResource(PySparkResource):
         if self._spark_session is None:
             from odibi_core.engines.spark_session import spark_session
 
-            self._spark_session = spark_session(self.spark_config)
+            from odibi_dagster.resources import real_spark_config
+
+            self._spark_session = spark_session(
+                real_spark_config(dict(self.spark_config or {}), self.spark_config_key))
         return self._spark_session
