@@ -96,6 +96,9 @@ CATEGORIES: dict[str, Category] = _catalogue(
     Category("storage_throttled", True, "the storage service is busy or throttling"),
     Category("delta_commit_conflict", True, "a concurrent Delta commit won"),
     Category("spark_executor_lost", True, "Spark lost an executor or shuffle output"),
+    Category("database_busy", True,
+             "the database is busy: locked, a serialization failure, a deadlock, "
+             "too many connections, starting up or shutting down"),
     Category("transient", True, "raised as a transient error", specificity=0),
     Category("config", False, "the project file is wrong"),
     Category("data", False, "the data, a transform or a validation failed", specificity=1),
@@ -156,6 +159,16 @@ _ERRNOS = {
     errno.ENETDOWN: "network_unreachable",
     errno.EHOSTDOWN: "network_unreachable",
     errno.ETIMEDOUT: "timeout",
+}
+# SQLSTATE codes (psycopg2 ``pgcode``, psycopg 3 ``sqlstate``): exact codes, then classes.
+_SQLSTATES = {
+    "57P01": "connection_reset", "57P02": "connection_reset",   # admin / crash shutdown
+    "57P03": "database_busy",                                   # cannot connect now
+    "57014": "timeout",                                         # statement timeout, cancel
+    "40001": "database_busy", "40P01": "database_busy",         # serialization, deadlock
+    "55P03": "database_busy", "53300": "database_busy",         # lock not available, too many
+    "08001": "connection_refused", "08004": "connection_refused",
+    "08": "connection_failed", "53": "database_busy",           # classes
 }
 _HTTP_STATUSES = {408: "http_timeout", 429: "http_throttled", 502: "http_unavailable",
                   503: "http_unavailable", 504: "http_unavailable"}
@@ -231,18 +244,28 @@ _PHRASES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
                              r"|gateway time-?out"),
         ("http_timeout", _STATUS + r"408\b|request timeout"),
         ("dns_failure", r"name or service not known|temporary failure in name resolution"
+                        r"|could not translate host name"
                         r"|nodename nor servname|failed to lookup address|dns error"
                         r"|unknownhostexception|no such host"),
         ("connection_refused", r"connection refused|couldn'?t connect to server"),
         ("connection_reset", r"connection reset|reset by peer|broken pipe"
-                             r"|connection closed before|remote end closed"),
+                             r"|connection closed before|remote end closed"
+                             r"|server closed the connection|terminating connection"
+                             r"|connection already closed|ssl syscall error"),
+        ("database_busy", r"database is locked|database table is locked"
+                          r"|the database system is (?:starting up|shutting down|in recovery)"
+                          r"|too many (?:connections|clients)"),
         ("connection_aborted", r"connection aborted"),
         ("network_unreachable", r"network is unreachable|no route to host"),
-        ("timeout", r"timed out|deadline exceeded|operation timeout"),
+        ("timeout", r"timed out|deadline exceeded|operation timeout|timeout expired"),
         ("spark_executor_lost", r"lost executor|executor lost"),
     ))
 _STORAGE_LIBRARIES = {"deltalake", "_internal", "polars", "pyarrow", "pyspark", "py4j", "delta",
                       "azure", "botocore", "adlfs", "s3fs", "fsspec", "duckdb"}
+# Database drivers (DB-API modules): their error messages are trusted for the phrases above,
+# and their SQLSTATEs are read. SQLAlchemy wraps them (raise ... from the driver's error), so
+# the chain walk reaches them; SQLAlchemy's own message (which quotes the SQL) is not read.
+_DB_DRIVERS = {"psycopg2", "psycopg", "sqlite3", "pymysql", "MySQLdb", "pyodbc", "oracledb"}
 
 
 def _verdict(name: str, detail: str) -> Classification:
@@ -268,6 +291,13 @@ def _match(exc: BaseException) -> Classification | None:
     for cls in type(exc).__mro__:
         if _top(cls) in _CLASS_LIBRARIES and cls.__name__ in _CLASS_NAMES:
             return _verdict(_CLASS_NAMES[cls.__name__], cls.__name__)
+    state = _sqlstate(exc)
+    if state is not None:
+        category = _SQLSTATES.get(state) or _SQLSTATES.get(state[:2])
+        if category is not None:
+            return _verdict(category, f"SQLSTATE {state}")
+    if _top(type(exc)) == "sqlalchemy" and _attribute(exc, "connection_invalidated") is True:
+        return _verdict("connection_reset", f"{name}: connection invalidated")
     code = _service_code(exc)
     if code in _SERVICE_CODES:
         return _verdict(_SERVICE_CODES[code], code)
@@ -372,6 +402,17 @@ def _status_value(value: Any) -> int | None:
     return None
 
 
+def _sqlstate(exc: BaseException) -> str | None:
+    """The SQLSTATE of a database driver's error (psycopg2 ``pgcode``, psycopg ``sqlstate``)."""
+    if _top(type(exc)) not in _DB_DRIVERS:
+        return None
+    for attribute in ("pgcode", "sqlstate"):
+        value = _attribute(exc, attribute)
+        if isinstance(value, str) and len(value) == 5:
+            return value
+    return None
+
+
 def _service_code(exc: BaseException) -> str | None:
     """A storage service's error code: Azure ``error_code`` / ``error.code``, botocore
     ``response["Error"]["Code"]``."""
@@ -388,7 +429,7 @@ def _service_code(exc: BaseException) -> str | None:
 def _speaks_for_storage(exc: BaseException) -> bool:
     """True for errors whose message is all there is to go on: storage and engine libraries,
     and the errno-less ``OSError`` delta-rs and object stores raise."""
-    if any(_top(cls) in _STORAGE_LIBRARIES for cls in type(exc).__mro__):
+    if any(_top(cls) in _STORAGE_LIBRARIES | _DB_DRIVERS for cls in type(exc).__mro__):
         return True
     return type(exc) is OSError and exc.errno is None
 

@@ -19,6 +19,7 @@ import json
 import os
 import tempfile
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -42,8 +43,11 @@ class HighWaterMark:
     type: str
 
     def to_json(self) -> dict[str, Any]:
-        value = self.value.isoformat() if isinstance(self.value, (dt.date, dt.datetime)) \
-            else self.value
+        value = self.value
+        if isinstance(value, (dt.date, dt.datetime)):
+            value = value.isoformat()
+        elif isinstance(value, Decimal):  # exact, as text (a NUMERIC column of a database)
+            value = str(value)
         return {"column": self.column, "value": value, "type": self.type}
 
     @classmethod
@@ -53,6 +57,8 @@ class HighWaterMark:
             value = dt.date.fromisoformat(value)
         elif value is not None and kind in ("timestamp", "timestamp_ntz"):
             value = dt.datetime.fromisoformat(value)
+        elif value is not None and kind.startswith("decimal"):
+            value = Decimal(value)
         return cls(data["column"], value, kind)
 
 

@@ -132,7 +132,7 @@ class ReadConfig(OdibiModel):
             if len(given) != 1:
                 raise config_error("A sql read needs exactly one of query or table.",
                                    fix="Keep query: (a SELECT) or table: (a table name), not both.")
-            check_sql_options(self.options)
+            check_sql_options(self.options, target="query" if self.query is not None else "table")
         elif self.format == "api":
             if "table" in given or "query" in given:
                 extra = "table" if "table" in given else "query"

@@ -261,9 +261,30 @@ def test_every_category_has_a_name_and_a_verdict() -> None:
         "connection_reset", "connection_refused", "connection_aborted", "network_unreachable",
         "connection_failed", "timeout", "dns_failure", "http_timeout", "http_throttled",
         "http_unavailable", "storage_throttled", "delta_commit_conflict", "spark_executor_lost",
-        "transient"}
+        "database_busy", "transient"}
     assert set(CATEGORIES) - transient == {"config", "data", "http_client_error",
                                            "http_server_error", "permanent", "unknown"}
+
+
+# ---- databases ---------------------------------------------------------------------------------
+def test_a_locked_sqlite_database_is_busy_and_a_missing_table_is_permanent(tmp_path: Any) -> None:
+    import sqlite3
+
+    path = tmp_path / "db.sqlite"
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("CREATE TABLE t (id INTEGER)")
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        other = sqlite3.connect(path, timeout=0)
+        with pytest.raises(sqlite3.OperationalError) as locked:
+            other.execute("INSERT INTO t VALUES (1)")
+        assert classify(locked.value).name == "database_busy"
+        with pytest.raises(sqlite3.OperationalError) as missing:
+            holder.execute("SELECT * FROM nope")
+        assert not classify(missing.value).transient
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
 
 
 # ---- Spark (Py4J) ------------------------------------------------------------------------------
