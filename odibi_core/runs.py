@@ -251,12 +251,25 @@ def secret_values(project: Any) -> set[str]:
 
     for name, connection in project.config.connections.items():
         walk(connection.model_dump(by_alias=True), name)
+        found.update(_derived_secrets(project, name, connection))
     found.update(value for name, value in os.environ.items()
                  if is_secret_option(name) and len(value) >= _MIN_ENV_SECRET)
     return found
 
 
 _MIN_ENV_SECRET = 8  # shorter values of secret-named variables are flags, not secrets
+
+
+def _derived_secrets(project: Any, name: str, config: Any) -> tuple[str, ...]:
+    """Secrets a connection derives from its settings (a basic-auth header value, an encoded
+    password): the runtime connection knows them."""
+    from odibi_core.connections import build_connection
+    from odibi_core.errors import ConfigError
+
+    try:
+        return tuple(build_connection(name, config, project.root).secret_values())
+    except ConfigError:  # a type this version cannot build: its settings were walked above
+        return ()
 
 
 def _privacy_rules(project: Any, results: Sequence[NodeResult]) -> dict[str, Any]:
