@@ -136,19 +136,25 @@ def test_spark_project_runs_on_a_standalone_cluster(tmp_path: Path) -> None:
         app = apps[0]
         assert app["cores"] == 1 and app["memoryperexecutor"] == 512, app
 
-        # Its tasks ran in one executor on the worker (never relaunched), which loaded the Delta
-        # jars the driver served: spark.jars from the local Maven repository.
+        # Its tasks ran in executors on the worker (usually one; on a loaded machine Spark may
+        # replace an executor that was slow to register), which loaded the Delta jars the driver
+        # served: spark.jars from the local Maven repository.
         app_dir = cluster.work_dir / app["id"]
-        executors = sorted(path.name for path in app_dir.iterdir() if path.is_dir())
-        assert executors == ["0"], executors
-        stderr = (app_dir / "0" / "stderr").read_text(encoding="utf-8", errors="replace")
-        assert "--driver-url\" \"spark://CoarseGrainedScheduler@127.0.0.1:" in stderr
-        for jar in (f"delta-spark_{SCALA_VERSION}-{DELTA_VERSION}.jar",
-                    f"delta-storage-{DELTA_VERSION}.jar"):
-            assert re.search(rf"Fetching spark://127\.0\.0\.1:\d+/jars/{re.escape(jar)}",
-                             stderr), f"{jar} not fetched from the driver:\n{stderr[-3000:]}"
-            assert re.search(rf"Adding file:\S*/{re.escape(jar)} to class loader", stderr), jar
-            assert (app_dir / "0" / jar).is_file()
-        finished = re.findall(r"Executor: Finished task", stderr)
-        assert len(finished) >= 4, stderr[-3000:]
-        assert "ERROR Executor" not in stderr, stderr[-6000:]  # no task failed
+        executors = sorted(path for path in app_dir.iterdir() if path.is_dir())
+        assert executors, f"no executor ran in {app_dir}"
+        logs = {path.name: (path / "stderr").read_text(encoding="utf-8", errors="replace")
+                for path in executors}
+        working = [name for name, text in logs.items() if "Executor: Finished task" in text]
+        assert working, {name: text[-2000:] for name, text in logs.items()}
+        for name in working:
+            stderr = logs[name]
+            assert "--driver-url\" \"spark://CoarseGrainedScheduler@127.0.0.1:" in stderr
+            for jar in (f"delta-spark_{SCALA_VERSION}-{DELTA_VERSION}.jar",
+                        f"delta-storage-{DELTA_VERSION}.jar"):
+                assert re.search(rf"Fetching spark://127\.0\.0\.1:\d+/jars/{re.escape(jar)}",
+                                 stderr), f"{jar} not fetched from the driver:\n{stderr[-3000:]}"
+                assert re.search(rf"Adding file:\S*/{re.escape(jar)} to class loader", stderr), jar
+                assert (app_dir / name / jar).is_file()
+            assert "ERROR Executor" not in stderr, stderr[-6000:]  # no task failed
+        finished = sum(len(re.findall(r"Executor: Finished task", logs[name])) for name in working)
+        assert finished >= 4, finished
