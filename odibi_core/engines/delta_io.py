@@ -4,12 +4,17 @@ Shared by the engines that hold Arrow-compatible frames. Time travel resolves a 
 the last version committed at or before it (commit timestamps from the table's history); a
 version outside the log, or whose files VACUUM removed, is a :class:`DataError` that lists the
 versions the log holds. ``upsert`` and ``append_once`` are Delta MERGEs on ``options.keys``.
+
+Remote tables (``azure_blob``) are opened with the location's storage options; their storage
+errors go through ``remote_files.remote_errors`` (a missing container or refused credentials
+become a DataError with a fix; SAS signatures never reach a message).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +41,25 @@ class DeltaWriteOutcome:
 def read_delta(location: ResolvedLocation, *, as_of_version: int | None = None,
                as_of_timestamp: str | None = None) -> pa.Table:
     """The table at ``location`` (its latest version, or the one time travel names)."""
+    with storage_errors(location, "read"):
+        return _read_delta(location, as_of_version=as_of_version,
+                           as_of_timestamp=as_of_timestamp)
+
+
+@contextmanager
+def storage_errors(location: ResolvedLocation, action: str) -> Iterator[None]:
+    """Remote storage errors inside the block, translated as ``remote_files`` does."""
+    if location.is_local:
+        yield
+        return
+    from odibi_core.engines.remote_files import remote_errors
+
+    with remote_errors(location, action):
+        yield
+
+
+def _read_delta(location: ResolvedLocation, *, as_of_version: int | None,
+                as_of_timestamp: str | None) -> pa.Table:
     if as_of_version is not None and as_of_timestamp is not None:
         raise ConfigError(ConfigProblem(
             message="time_travel sets both as_of_version and as_of_timestamp.",
@@ -73,7 +97,8 @@ def delta_schema(location: ResolvedLocation) -> pa.Schema:
     """The Arrow schema of the Delta table at ``location`` from its log (no data read)."""
     import pyarrow as pa
 
-    return pa.schema(_open(location).schema().to_arrow())
+    with storage_errors(location, "read"):
+        return pa.schema(_open(location).schema().to_arrow())
 
 
 def version_at(history: Sequence[Mapping[str, Any]], moment: dt.datetime, display: str) -> int:
@@ -94,6 +119,11 @@ def version_at(history: Sequence[Mapping[str, Any]], moment: dt.datetime, displa
 
 def write_delta(data: pa.Table, request: WriteRequest) -> DeltaWriteOutcome:
     """Commit ``data`` to the Delta table of ``request`` and return the version written."""
+    with storage_errors(request.location, "write"):
+        return _write_delta(data, request)
+
+
+def _write_delta(data: pa.Table, request: WriteRequest) -> DeltaWriteOutcome:
     from deltalake import DeltaTable, write_deltalake
 
     location = request.location
@@ -178,11 +208,12 @@ def replace_delta_batch(data: pa.Table, request: WriteRequest) -> int:
     assert batch is not None
     value = batch.value.replace("'", "''")
     options = dict(request.location.storage_options) or None
-    write_deltalake(request.location.uri, _storable(data), mode="overwrite",
-                    predicate=f"{_quote(batch.column)} = '{value}'",
-                    schema_mode="merge", storage_options=options,
-                    commit_properties=commit_properties(request))
-    return DeltaTable(request.location.uri, storage_options=options).version()
+    with storage_errors(request.location, "write"):
+        write_deltalake(request.location.uri, _storable(data), mode="overwrite",
+                        predicate=f"{_quote(batch.column)} = '{value}'",
+                        schema_mode="merge", storage_options=options,
+                        commit_properties=commit_properties(request))
+        return DeltaTable(request.location.uri, storage_options=options).version()
 
 
 def commit_properties(request: WriteRequest) -> Any:

@@ -7,6 +7,10 @@ Writing: a path ending in the format's extension is ONE file; any other path is 
 files ``part-00000-<uuid>.<ext>``. Nothing is ever half-written where a reader looks: a file is
 written under a hidden temporary name in the same folder and moved into place with
 ``os.replace``; an overwritten folder is staged beside the target and swapped in.
+
+Remote locations (an ``azure_blob`` connection) follow the same rules through
+``odibi_core.engines.remote_files``: listing, single files and part files are the same; only the
+swap of an overwritten folder is not atomic there (see that module).
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ __all__ = [
     "check_file_mode",
     "is_single_file_target",
     "list_source_files",
+    "location_exists",
     "part_extension",
     "part_name",
     "remove_batch_parts",
@@ -65,11 +70,17 @@ def list_source_files(location: ResolvedLocation, fmt: str) -> list[str]:
         DataError: nothing matches (naming the glob and the folder searched), or the folder holds
             no file of the format.
     """
-    files = _source_files(location, fmt)
+    if location.is_local:
+        files = _source_files(location, fmt)
+    else:
+        from odibi_core.engines import remote_files
+
+        files = remote_files.list_uris(location, fmt)
     if location.only_files is None:
         return files
-    wanted = {os.path.abspath(path) for path in location.only_files}
-    arrived = [path for path in files if os.path.abspath(path) in wanted]
+    same = os.path.abspath if location.is_local else str
+    wanted = {same(path) for path in location.only_files}
+    arrived = [path for path in files if same(path) in wanted]
     if not arrived:
         raise DataError(
             f"None of the run's {len(wanted)} arrived file(s) is among the files of "
@@ -77,6 +88,18 @@ def list_source_files(location: ResolvedLocation, fmt: str) -> list[str]:
             fix="Re-run the pipeline without the arrival (odibi run), or check the landing "
                 "folder.")
     return arrived
+
+
+def location_exists(location: ResolvedLocation) -> bool:
+    """Whether there may be something to read at ``location``: a glob counts as existing
+    (reading it says what it matched), anything else is looked up (remote ones too)."""
+    if location.is_local:
+        return os.path.exists(location.uri) or any(ch in location.uri for ch in _GLOB_CHARS)
+    if any(ch in location.uri for ch in _GLOB_CHARS):
+        return True
+    from odibi_core.engines import remote_files
+
+    return remote_files.path_exists(location)
 
 
 def _source_files(location: ResolvedLocation, fmt: str) -> list[str]:
@@ -131,6 +154,10 @@ def write_file_target(location: ResolvedLocation, fmt: str, mode: WriteMode,
             the target is the wrong kind of thing (a folder where a file is expected, ...).
     """
     check_file_mode(location, fmt, mode)
+    if not location.is_local:
+        from odibi_core.engines import remote_files
+
+        return remote_files.write_target(location, fmt, mode, write_one, token=token)
     uri = location.uri
     if is_single_file_target(uri, fmt):
         if os.path.isdir(uri):
@@ -170,6 +197,12 @@ def replace_batch_file(location: ResolvedLocation, fmt: str, value: str,
             "replaced in it.",
             fix="Give a folder path (no extension): each batch is its own part file.")
     digest = hashlib.sha256(value.encode()).hexdigest()[:32]
+    if not location.is_local:
+        from odibi_core.engines import remote_files
+
+        remote_files.replace_batch_file(location, f"part-batch-{digest}{part_extension(fmt)}",
+                                        write_one)
+        return
     _write_atomically(os.path.join(location.uri, f"part-batch-{digest}{part_extension(fmt)}"),
                       write_one)
 
@@ -178,7 +211,11 @@ def batch_part_files(location: ResolvedLocation, token: str) -> list[str]:
     """The part files under the folder at ``location`` (recursively: partitioned folders
     too) whose name carries the batch ``token``."""
     found: list[str] = []
-    if not location.is_local or not os.path.isdir(location.uri):
+    if not location.is_local:
+        from odibi_core.engines import remote_files
+
+        return remote_files.batch_part_files(location, token)
+    if not os.path.isdir(location.uri):
         return found
     for root, dirs, files in os.walk(location.uri):
         dirs[:] = [d for d in dirs if not d.startswith((".", "_"))]
@@ -191,6 +228,11 @@ def remove_batch_parts(location: ResolvedLocation, token: str) -> list[str]:
     """Delete the part files of batch ``token`` (a half-published or rolled-back append);
     returns the paths removed."""
     removed = batch_part_files(location, token)
+    if not location.is_local:
+        from odibi_core.engines import remote_files
+
+        remote_files.remove_files(location, removed)
+        return removed
     for path in removed:
         os.remove(path)
     return removed

@@ -36,9 +36,17 @@ from odibi_core.engines.file_layout import (
     replace_batch_file,
     is_single_file_target,
     list_source_files,
+    location_exists,
     write_file_target,
 )
-from odibi_core.engines.hive_parquet import is_hive_folder, read_hive_folder, write_hive_folder
+from odibi_core.engines.remote_files import (
+    file_stats,
+    is_hive_location,
+    local_copies,
+    parquet_schema,
+    read_hive_location,
+    write_hive_location,
+)
 from odibi_core.engines.json_safe import json_safe_row
 from odibi_core.engines.logical_types import arrow_type_of, logical_type_of_arrow
 from odibi_core.engines.pandas_arrow import from_arrow, normalized, to_arrow
@@ -275,8 +283,7 @@ class PandasEngine(Engine):
     def read_schema(self, request: ReadRequest) -> tuple[ColumnSchema, ...] | None:
         """Delta: the log's schema; parquet: the footers'; csv/json: read the data."""
         location = request.location
-        if location.is_local and not os.path.exists(location.uri) and not any(
-                ch in location.uri for ch in "*?["):
+        if not location_exists(location):
             return None
         if request.format == "delta":
             arrow_schema = delta_schema(location)
@@ -284,7 +291,8 @@ class PandasEngine(Engine):
             import pyarrow.dataset as ds
 
             files = list_source_files(location, "parquet")
-            arrow_schema = ds.dataset(files, format="parquet").schema
+            arrow_schema = ds.dataset(files, format="parquet").schema if location.is_local \
+                else parquet_schema(location, files)
         else:
             return super().read_schema(request)
         return tuple(ColumnSchema(f.name, logical_type_of_arrow(f.type), f.nullable)
@@ -388,14 +396,14 @@ class PandasEngine(Engine):
         location = request.location
         files = list_source_files(location, fmt)
         sources, tables, letters, records = [], [], [], 0
-        for path in files:
-            relative = relative_source(location, path)
-            stat = os.stat(path)
-            sources.append(SourceFile(relative, stat.st_size, stat.st_mtime_ns))
-            found = read_file_records(fmt, path, request.options, source=relative)
-            tables.append(found.table)
-            letters.extend(found.dead_letters)
-            records += found.records_read
+        with local_copies(location, files) as copies:
+            for path, copy, (size, mtime) in zip(files, copies, file_stats(location, files)):
+                relative = relative_source(location, path)
+                sources.append(SourceFile(relative, size, mtime))
+                found = read_file_records(fmt, copy, request.options, source=relative)
+                tables.append(found.table)
+                letters.extend(found.dead_letters)
+                records += found.records_read
         batch = DeadLetterBatch(
             batch_id=batch_id or build_batch_id(request.node, sources), records_read=records,
             dead_letters=tuple(letters), files=tuple(sources), node=request.node, format=fmt)
@@ -422,10 +430,12 @@ class PandasEngine(Engine):
         if fmt not in _FILE_FORMATS:
             raise _not_available(fmt, "read")
         validate_options(fmt, "read", request.options)
-        if fmt == "parquet" and is_hive_folder(request.location.uri):
-            return from_arrow(read_hive_folder(request.location.uri))
+        if fmt == "parquet" and is_hive_location(request.location):
+            return from_arrow(read_hive_location(request.location))
         files = list_source_files(request.location, fmt)
-        tables = [self._read_one(fmt, path, request) for path in files]
+        with local_copies(request.location, files) as copies:
+            tables = [self._read_one(fmt, copy, request, shown=path)
+                      for path, copy in zip(files, copies)]
         return from_arrow(_concat(tables, files, request.location.display))
 
     def _write(self, frame: pd.DataFrame, request: WriteRequest) -> WriteResult:
@@ -451,8 +461,8 @@ class PandasEngine(Engine):
                             f"write is {fmt}.",
                     key_path="write.partition_by",
                     fix="Write parquet or delta, or remove partition_by."))
-            files = write_hive_folder(to_arrow(frame), location, request.mode,
-                                      request.partition_by, token=_token(request))
+            files = write_hive_location(to_arrow(frame), location, request.mode,
+                                        request.partition_by, token=_token(request))
             return WriteResult(connection=location.connection, format=fmt, mode=request.mode,
                                location=shown, rows_written=len(frame), files_written=files)
         validate_options(fmt, "write", request.options)
@@ -501,18 +511,22 @@ class PandasEngine(Engine):
 
     # ---- helpers ---------------------------------------------------------------------------
     @staticmethod
-    def _read_one(fmt: str, path: str, request: ReadRequest) -> pa.Table:
+    def _read_one(fmt: str, path: str, request: ReadRequest, *,
+                  shown: str | None = None) -> pa.Table:
+        """``path`` is the file to parse (a local copy of a remote file), ``shown`` the file as
+        the read found it (default: ``path``)."""
         location = request.location
+        shown = shown or path
         try:
             return read_file(fmt, path, request.options, source=f"{location.connection}:"
-                             f"{relative_source(location, path)}")
+                             f"{relative_source(location, shown)}")
         except (DataError, ConfigError):
             raise
         except Exception as exc:
             if is_transient(exc):
                 raise
             raise DataError(
-                f"Cannot read {request.location.display}: file {path}: "
+                f"Cannot read {request.location.display}: file {shown}: "
                 f"{type(exc).__name__}: {exc}",
                 fix="Check the file and the read options.",
             ) from exc

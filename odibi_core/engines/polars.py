@@ -30,6 +30,7 @@ from odibi_core.engines.base import (
     WriteRequest,
 )
 from odibi_core.engines.delta_io import delta_schema
+from odibi_core.engines.file_layout import location_exists
 from odibi_core.engines.json_safe import json_safe_row
 from odibi_core.engines.logical_types import logical_type_of_arrow
 from odibi_core.engines.polars_casts import conformed
@@ -262,8 +263,7 @@ class PolarsEngine(Engine):
     def read_schema(self, request: ReadRequest) -> tuple[ColumnSchema, ...] | None:
         """Delta: the log's schema; parquet: the footers'; csv/json: read the data."""
         location = request.location
-        if location.is_local and not os.path.exists(location.uri) and not any(
-                ch in location.uri for ch in "*?["):
+        if not location_exists(location):
             return None
         if request.format == "delta":
             schema = delta_schema(location)

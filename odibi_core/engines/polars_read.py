@@ -8,6 +8,11 @@
 - csv and json: parsed by the pyarrow-backed readers of ``pandas_files`` that the pandas engine
   uses too, then ``pl.from_arrow(...).lazy()``. Both engines therefore infer the same types and
   set aside the same malformed records (dead letters).
+
+Remote locations (``azure_blob``): parquet files and Delta tables are scanned lazily by polars
+itself (its object store takes the location's storage options); csv and json files are
+downloaded for the parse (``remote_files.local_copies``); a hive-partitioned remote folder is
+mirrored locally and read eagerly.
 """
 
 from __future__ import annotations
@@ -25,9 +30,15 @@ from odibi_core.dead_letters.model import (
     relative_source,
 )
 from odibi_core.engines.base import ReadRequest, ResolvedLocation
-from odibi_core.engines.delta_io import version_at
+from odibi_core.engines.delta_io import storage_errors, version_at
 from odibi_core.engines.file_layout import list_source_files
 from odibi_core.engines.hive_parquet import is_hive_folder, partition_names
+from odibi_core.engines.remote_files import (
+    file_stats,
+    is_hive_location,
+    local_copies,
+    read_hive_location,
+)
 from odibi_core.engines.pandas_files import (
     read_file,
     read_file_records,
@@ -70,7 +81,8 @@ def read_frame(request: ReadRequest) -> pl.LazyFrame:
         columns = request.options.get("columns")
         return frame.select(list(columns)) if columns else frame
     files = list_source_files(request.location, fmt)
-    tables = [_read_one(fmt, path, request) for path in files]
+    with local_copies(request.location, files) as copies:
+        tables = [_read_one(fmt, copy, request, shown=path) for path, copy in zip(files, copies)]
     return lazy_from_arrow(_concat(tables, files, request.location.display))
 
 
@@ -89,14 +101,14 @@ def read_with_dead_letters(request: ReadRequest, *,
     location = request.location
     files = list_source_files(location, fmt)
     sources, tables, letters, records = [], [], [], 0
-    for path in files:
-        relative = relative_source(location, path)
-        stat = os.stat(path)
-        sources.append(SourceFile(relative, stat.st_size, stat.st_mtime_ns))
-        found = read_file_records(fmt, path, request.options, source=relative)
-        tables.append(found.table)
-        letters.extend(found.dead_letters)
-        records += found.records_read
+    with local_copies(location, files) as copies:
+        for path, copy, (size, mtime) in zip(files, copies, file_stats(location, files)):
+            relative = relative_source(location, path)
+            sources.append(SourceFile(relative, size, mtime))
+            found = read_file_records(fmt, copy, request.options, source=relative)
+            tables.append(found.table)
+            letters.extend(found.dead_letters)
+            records += found.records_read
     batch = DeadLetterBatch(
         batch_id=batch_id or build_batch_id(request.node, sources), records_read=records,
         dead_letters=tuple(letters), files=tuple(sources), node=request.node, format=fmt)
@@ -119,6 +131,8 @@ def scan_parquet_files(location: ResolvedLocation) -> pl.LazyFrame:
     files, or a hive-partitioned folder)."""
     import polars as pl
 
+    if not location.is_local:
+        return _scan_remote_parquet(location)
     if is_hive_folder(location.uri):
         names = partition_names(location.uri)  # partition values are strings on every engine
         return pl.scan_parquet(os.path.join(location.uri, "**", "*.parquet"),
@@ -129,6 +143,25 @@ def scan_parquet_files(location: ResolvedLocation) -> pl.LazyFrame:
     schemas = [scan.collect_schema() for scan in scans]  # the footers only
     if all(schema == schemas[0] for schema in schemas):
         return _without_index(pl.scan_parquet(files) if len(files) > 1 else scans[0], schemas[0])
+    unified = _unified_schema(schemas, files, location.display)
+    frame = pl.concat([scan.cast({n: unified[n] for n in schema if schema[n] != unified[n]})
+                       for scan, schema in zip(scans, schemas)], how="diagonal_relaxed")
+    return _without_index(frame, frame.collect_schema())
+
+
+def _scan_remote_parquet(location: ResolvedLocation) -> pl.LazyFrame:
+    """The remote twin of :func:`scan_parquet_files`: polars reads the blobs itself."""
+    import polars as pl
+
+    if is_hive_location(location):
+        return lazy_from_arrow(read_hive_location(location))
+    files = list_source_files(location, "parquet")
+    options = dict(location.storage_options)
+    scans = [pl.scan_parquet(uri, storage_options=options) for uri in files]
+    schemas = [scan.collect_schema() for scan in scans]  # the footers only
+    if all(schema == schemas[0] for schema in schemas):
+        frame = pl.scan_parquet(files, storage_options=options) if len(files) > 1 else scans[0]
+        return _without_index(frame, schemas[0])
     unified = _unified_schema(schemas, files, location.display)
     frame = pl.concat([scan.cast({n: unified[n] for n in schema if schema[n] != unified[n]})
                        for scan, schema in zip(scans, schemas)], how="diagonal_relaxed")
@@ -160,13 +193,20 @@ def scan_delta(location: ResolvedLocation, *, as_of_version: int | None = None,
                as_of_timestamp: str | None = None) -> pl.LazyFrame:
     """A lazy scan of the Delta table at ``location`` (its latest version, or the one time
     travel names)."""
-    import polars as pl
-
     if as_of_version is not None and as_of_timestamp is not None:
         raise ConfigError(ConfigProblem(
             message="time_travel sets both as_of_version and as_of_timestamp.",
             key_path="read.time_travel", fix="Keep one of the two.",
         ))
+    with storage_errors(location, "read"):
+        return _scan_delta(location, as_of_version=as_of_version,
+                           as_of_timestamp=as_of_timestamp)
+
+
+def _scan_delta(location: ResolvedLocation, *, as_of_version: int | None,
+                as_of_timestamp: str | None) -> pl.LazyFrame:
+    import polars as pl
+
     table = open_delta(location)
     if as_of_version is None and as_of_timestamp is None:
         return pl.scan_delta(table)
@@ -232,18 +272,21 @@ def _parse_timestamp(text: str) -> Any:
 
 
 # ---- shared -----------------------------------------------------------------------------------
-def _read_one(fmt: str, path: str, request: ReadRequest) -> pa.Table:
+def _read_one(fmt: str, path: str, request: ReadRequest, *, shown: str | None = None) -> pa.Table:
+    """``path`` is the file to parse (a local copy of a remote file), ``shown`` the file as the
+    read found it (default: ``path``)."""
     location = request.location
+    shown = shown or path
     try:
         return read_file(fmt, path, request.options,
-                         source=f"{location.connection}:{relative_source(location, path)}")
+                         source=f"{location.connection}:{relative_source(location, shown)}")
     except (DataError, ConfigError):
         raise
     except Exception as exc:
         if is_transient(exc):
             raise
         raise DataError(
-            f"Cannot read {location.display}: file {path}: {type(exc).__name__}: {exc}",
+            f"Cannot read {location.display}: file {shown}: {type(exc).__name__}: {exc}",
             fix="Check the file and the read options.",
         ) from exc
 

@@ -28,7 +28,7 @@ from odibi_core.engines.file_layout import (
     replace_batch_file,
     write_file_target,
 )
-from odibi_core.engines.hive_parquet import write_hive_folder
+from odibi_core.engines.remote_files import write_hive_location
 from odibi_core.engines.json_safe import json_safe_row
 from odibi_core.engines.pandas_files import validate_options
 from odibi_core.engines.polars_read import FILE_FORMATS, not_available, refuse_options
@@ -186,9 +186,9 @@ def _write_partitioned(data: pl.DataFrame, request: WriteRequest) -> int:
             message=f"partition_by is available for parquet and Delta targets; this write is "
                     f"{request.format}.",
             key_path="write.partition_by", fix="Write parquet or delta, or remove partition_by."))
-    return write_hive_folder(data.to_arrow(), request.location, request.mode,
-                             request.partition_by,
-                             token=request.marker.token if request.marker else None)
+    return write_hive_location(data.to_arrow(), request.location, request.mode,
+                               request.partition_by,
+                               token=request.marker.token if request.marker else None)
 
 
 # ---- replacing one batch ----------------------------------------------------------------------

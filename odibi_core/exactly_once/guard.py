@@ -72,10 +72,13 @@ def committed_delta_version(location: ResolvedLocation, app_id: str) -> int | No
     if location.is_local and os.path.isfile(location.uri):
         raise DataError(f"{location.display} is a file, where a Delta table (a folder) goes.",
                         fix="Remove or move the file, or write to another path.")
+    from odibi_core.engines.delta_io import storage_errors
+
     options = dict(location.storage_options) or None
-    if not DeltaTable.is_deltatable(location.uri, storage_options=options):
-        return None
-    return DeltaTable(location.uri, storage_options=options).transaction_version(app_id)
+    with storage_errors(location, "write"):  # remote: a missing container says so
+        if not DeltaTable.is_deltatable(location.uri, storage_options=options):
+            return None
+        return DeltaTable(location.uri, storage_options=options).transaction_version(app_id)
 
 
 def recover(ledger: BatchLedger, location: ResolvedLocation, fmt: str,

@@ -7,7 +7,10 @@
 - A node without ``read``: a fingerprint of its upstream nodes' batch ids, as the run that
   produced those outputs recorded them, so a resumed run keeps the batches of the run it
   resumes.
-- Anything else (a remote source, a format with no cheap stat): a digest of the input's content.
+- Anything else (a format with no cheap stat): a digest of the input's content.
+
+Remote files (``azure_blob``) are fingerprinted like local ones, from the blob listing: paths
+relative to the folder, sizes and modification times (Azure keeps whole seconds).
 
 Batch ids are short, stable text: ``p-<key>``, ``i-<hex>``, ``u-<hex>``, ``c-<hex>``.
 """
@@ -84,20 +87,30 @@ def source_state(location: ResolvedLocation, fmt: str, *,
                  as_of: str | None = None) -> dict[str, Any] | None:
     """What a read of ``location`` would see, cheaply: the files' (path, size, mtime) or the
     Delta table's version (local or remote; None: no table yet). None too when that cannot be
-    known without reading (remote files, formats without files); the caller then falls back to
+    known without reading (formats without files, nothing there); the caller then falls back to
     the content."""
     if fmt == "delta":
         if as_of is not None:
             return {"delta": location.display, "as_of": as_of}
         from deltalake import DeltaTable
 
+        from odibi_core.engines.delta_io import storage_errors
+
         options = dict(location.storage_options) or None
-        if not DeltaTable.is_deltatable(location.uri, storage_options=options):
-            return None
-        return {"delta": location.display,
-                "version": DeltaTable(location.uri, storage_options=options).version()}
-    if not location.is_local or fmt not in ("csv", "parquet", "json"):
+        with storage_errors(location, "read"):
+            if not DeltaTable.is_deltatable(location.uri, storage_options=options):
+                return None
+            return {"delta": location.display,
+                    "version": DeltaTable(location.uri, storage_options=options).version()}
+    if fmt not in ("csv", "parquet", "json"):
         return None
+    if not location.is_local:
+        from odibi_core.engines import remote_files
+
+        if location.only_files is not None:  # file-arrival runs watch local folders
+            return None
+        remote = remote_files.source_state_files(location)
+        return None if remote is None else {"files": remote}
     files = (_files_under(location.uri) if location.only_files is None
              else [(path, os.stat(path)) for path in sorted(location.only_files)
                    if os.path.isfile(path)])

@@ -342,14 +342,14 @@ def test_env_file_merges_last(write_files) -> None:
     project_file = write_files({
         "odibi.yaml": ENV_PROJECT,
         "env.prod.yaml": """\
-            engine: spark
+            engine: pandas  # prod says polars: the env file wins
             story: {path: _prod_stories}
             profiling: {include: [min_max]}
             """,
     })
     project = load_project(project_file, env="prod", environ={})
     config = project.config
-    assert config.engine == "spark"
+    assert config.engine == "pandas"
     assert config.story is not None
     assert (config.story.path, config.story.max_sample_rows) == ("_prod_stories", 0)
     assert config.profiling.include == ["min_max"]
