@@ -232,6 +232,8 @@ _IDENTIFIERS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("storage_throttled", re.compile(
         r"\b(?:ServerBusy|SlowDown|ThrottlingException|RequestLimitExceeded"
         r"|TooManyRequestsException)\b")),
+    # Azure Storage's "500 OperationTimedOut", which it documents as retryable.
+    ("timeout", re.compile(r"\bOperationTimedOut\b")),
 )
 # Phrases trusted only in messages of storage and engine libraries (see _speaks_for_storage).
 _STATUS = r"(?:status(?: code)?|http(?: error| status)?|code)\s*[:=]?\s*"

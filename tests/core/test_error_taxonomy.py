@@ -266,6 +266,12 @@ def test_every_category_has_a_name_and_a_verdict() -> None:
                                            "http_server_error", "permanent", "unknown"}
 
 
+def test_azure_operation_timed_out_is_a_timeout() -> None:
+    error = OSError("500 Internal Server Error: OperationTimedOut: Operation could not be "
+                    "completed within the specified time.")
+    assert classify(error).name == "timeout" and classify(error).transient
+
+
 # ---- databases ---------------------------------------------------------------------------------
 def test_a_locked_sqlite_database_is_busy_and_a_missing_table_is_permanent(tmp_path: Any) -> None:
     import sqlite3
