@@ -7,49 +7,14 @@ is kept under the test's temporary folder, its path printed (``pytest -s`` shows
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
-from html.parser import HTMLParser
 from pathlib import Path
 
 from odibi_core.config import load_project
 from odibi_core.story.schema import schema_errors
 from odibi_dagster.execution import run_project
+from tests.headless_chromium import PNG_MAGIC, VisibleText, chromium
 
-BROWSER_TIMEOUT = 120  # seconds per Chromium call; it takes about 5 on a small machine
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-
-
-class VisibleText(HTMLParser):
-    """The text of a DOM, SVG ``<text>`` included, without ``<style>`` / ``<title>`` text."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.parts: list[str] = []
-        self._hidden = 0
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self._hidden += tag in ("style", "title", "script")
-
-    def handle_endtag(self, tag: str) -> None:
-        self._hidden -= tag in ("style", "title", "script")
-
-    def handle_data(self, data: str) -> None:
-        if not self._hidden and data.strip():
-            self.parts.append(data.strip())
-
-
-def _chromium(*args: str, profile: Path) -> subprocess.CompletedProcess[bytes]:
-    binary = shutil.which("chromium") or "/usr/bin/chromium"
-    assert Path(binary).exists(), "Debian's chromium is required (apt-get install chromium)"
-    command = [binary, "--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-               "--no-first-run", f"--user-data-dir={profile}", *args]
-    done = subprocess.run(command, capture_output=True, timeout=BROWSER_TIMEOUT, check=False)
-    assert done.returncode == 0, done.stderr.decode(errors="replace")[-2000:]
-    return done
-
-
-def test_html_story_renders_in_chromium(retail: Path, tmp_path: Path) -> None:
+def test_html_story_renders_inchromium(retail: Path, tmp_path: Path) -> None:
     sales = retail / "pipelines" / "sales.yaml"
     sales.write_text(sales.read_text(encoding="utf-8").replace(
         "round(sum(amount), 2) AS revenue", "round(sum(no_such_column), 2) AS revenue"),
@@ -64,7 +29,7 @@ def test_html_story_renders_in_chromium(retail: Path, tmp_path: Path) -> None:
     assert set(names) == {"clean_customers", "clean_orders", "revenue_by_country", "daily_sales"}
 
     profile = tmp_path / "chromium-profile"
-    dom = _chromium("--dump-dom", page.as_uri(), profile=profile).stdout.decode("utf-8")
+    dom = chromium("--dump-dom", page.as_uri(), profile=profile).stdout.decode("utf-8")
     text = VisibleText()
     text.feed(dom)
     seen = text.parts
@@ -78,11 +43,11 @@ def test_html_story_renders_in_chromium(retail: Path, tmp_path: Path) -> None:
     assert dom.count('class="dag-node ') == len(names) + 3 and dom.count('class="edge"') == 6
 
     screenshot = tmp_path / "story.png"
-    _chromium(f"--screenshot={screenshot}", "--window-size=1280,2000", page.as_uri(), profile=profile)
+    chromium(f"--screenshot={screenshot}", "--window-size=1280,2000", page.as_uri(), profile=profile)
     assert screenshot.read_bytes()[:8] == PNG_MAGIC and screenshot.stat().st_size > 20_000
     print(f"\nstory screenshot: {screenshot}")
 
     index = page.parent.parent / "index.html"
     listed = VisibleText()
-    listed.feed(_chromium("--dump-dom", index.as_uri(), profile=profile).stdout.decode("utf-8"))
+    listed.feed(chromium("--dump-dom", index.as_uri(), profile=profile).stdout.decode("utf-8"))
     assert story["run_id"] in listed.parts and "failed" in listed.parts
