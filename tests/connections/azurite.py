@@ -21,8 +21,6 @@ import hmac
 import http.client
 import http.server
 import os
-import signal
-import socket
 import subprocess
 import threading
 import time
@@ -31,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from odibi_core.connections.azure import AZURITE_ACCOUNT, AZURITE_KEY
+from tests.processes import free_port, kill_process_tree
 
 REPO = Path(__file__).resolve().parents[2]
 AZURITE_VERSION = "3.37.0"  # keep in step with .ci/run
@@ -62,12 +61,6 @@ def azurite_binary() -> Path:
                 raise RuntimeError(f"npm install azurite@{AZURITE_VERSION} failed:\n"
                                    f"{done.stdout}\n{done.stderr}")
     return binary
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class Azurite:
@@ -127,12 +120,7 @@ class Azurite:
         process, self.process = self.process, None
         if process is None:
             return
-        if process.poll() is None:
-            try:
-                os.killpg(process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        process.wait(timeout=10)
+        kill_process_tree(process)
 
     def __enter__(self) -> Azurite:
         return self.start()
@@ -221,10 +209,11 @@ class FaultProxy:
         port_file = self.folder / "proxy.port"
         port_file.unlink(missing_ok=True)
         with open(self.folder / "proxy.log", "wb") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, __file__, "proxy", str(self.upstream_port), str(port_file)],
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                start_new_session=True)
+            self.process = subprocess.Popen(  # as a module of the repository: it imports tests.*
+                [sys.executable, "-m", "tests.connections.azurite", "proxy",
+                 str(self.upstream_port), str(port_file)],
+                cwd=Path(__file__).resolve().parents[2], stdout=log, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, start_new_session=True)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if port_file.exists() and port_file.read_text().strip():
@@ -241,12 +230,7 @@ class FaultProxy:
         process, self.process = self.process, None
         if process is None:
             return
-        if process.poll() is None:
-            try:
-                os.killpg(process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        process.wait(timeout=10)
+        kill_process_tree(process)
 
     def __enter__(self) -> FaultProxy:
         return self.start()

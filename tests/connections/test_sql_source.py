@@ -28,7 +28,7 @@ from odibi_core.errors import ConfigError, DataError, TransientError, is_transie
 from odibi_core.sources import LowerBound, read_source
 from odibi_dagster.execution import run_project
 from tests.conformance.conformance_projects import run_nodes
-from tests.webui.dagster_server import free_port
+from tests.processes import free_port
 from tests.webui.postgres_server import PostgresServer
 
 PG_USER = "odibi_reader"

@@ -30,7 +30,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from tests.webui.dagster_server import free_port, kill_process_tree, wait_until
+from tests.processes import free_port, kill_process_tree, wait_until
 
 __all__ = ["PYSPARK_HOME", "SparkStandaloneCluster", "spark_env"]
 

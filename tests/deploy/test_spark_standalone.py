@@ -26,7 +26,7 @@ if str(REPO) not in sys.path:  # `python -m pytest` adds it; a bare `pytest` run
 
 from odibi_core.engines.spark_session import DELTA_VERSION, SCALA_VERSION  # noqa: E402
 from tests.deploy.spark_cluster import SparkStandaloneCluster, spark_env  # noqa: E402
-from tests.webui.dagster_server import kill_process_tree, wait_until  # noqa: E402
+from tests.processes import kill_process_tree, wait_until  # noqa: E402
 
 pytestmark = pytest.mark.slow
 

@@ -26,6 +26,7 @@ from odibi_core.errors import ConfigError
 from odibi_core.observability.metrics import Sample
 from odibi_core.observability.metrics_statsd import stat_name
 from odibi_dagster.execution import run_project
+from tests.processes import free_port
 
 PROJECT = """\
 project: shop
@@ -72,18 +73,12 @@ def _project(root: Path, metrics: str) -> Any:
     return load_project(root / "odibi.yaml", env="dev")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 # ---- Prometheus pushgateway ---------------------------------------------------------------------
 @pytest.fixture
 def pushgateway(tmp_path: Path) -> Iterator[str]:
     """Debian's prometheus-pushgateway on a free loopback port; its URL."""
     binary = shutil.which("prometheus-pushgateway") or "/usr/bin/prometheus-pushgateway"
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     log = (tmp_path / "pushgateway.log").open("wb")
     process = subprocess.Popen([binary, f"--web.listen-address=127.0.0.1:{port}"],
@@ -194,7 +189,7 @@ def test_a_dead_endpoint_is_logged_once_and_fails_nothing(
         tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch,
         metrics: str) -> None:
     _quiet_azure(monkeypatch)
-    project = _project(tmp_path / "shop", metrics.replace("PORT", str(_free_port())))
+    project = _project(tmp_path / "shop", metrics.replace("PORT", str(free_port())))
     caplog.set_level(logging.WARNING)
     started = time.monotonic()
     run = run_project(project, NODE_KEYS)

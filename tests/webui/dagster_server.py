@@ -57,8 +57,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -67,39 +65,19 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
+
+from tests.processes import free_port, kill_process_tree, wait_until
 
 __all__ = ["BIN", "DagsterServer", "GraphQLError", "free_port", "kill_process_tree",
            "wait_until", "write_grpc_workspace"]
 
 BIN = Path(sys.executable).parent  # the venv's bin: dagster, dagster-webserver, dagster-daemon
 TERMINAL_STATUSES = ("SUCCESS", "FAILURE", "CANCELED")
-T = TypeVar("T")
 
 
 class GraphQLError(RuntimeError):
     """The webserver answered with GraphQL ``errors`` (or not with JSON at all)."""
-
-
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_until(predicate: Callable[[], T | None], timeout: float, *, interval: float = 0.5,
-               what: str = "condition") -> T:
-    """Call ``predicate`` until it returns something truthy (returned) or ``timeout`` seconds
-    pass (``TimeoutError``)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise TimeoutError(f"{what}: not reached within {timeout:.0f} s")
-        time.sleep(interval)
 
 
 def write_grpc_workspace(path: Path, *, port: int, host: str = "127.0.0.1",
@@ -110,46 +88,6 @@ def write_grpc_workspace(path: Path, *, port: int, host: str = "127.0.0.1",
     path.write_text(json.dumps({"load_from": [{"grpc_server": entry}]}, indent=2) + "\n",
                     encoding="utf-8")
     return path
-
-
-def _children(pid: int) -> list[int]:
-    """Direct children of ``pid`` read from /proc (Linux)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        # pid (comm) state ppid ...; comm may contain spaces and parentheses
-        fields = stat.rsplit(")", 1)[-1].split()
-        if len(fields) > 1 and int(fields[1]) == pid:
-            found.append(int(entry.name))
-    return found
-
-
-def kill_process_tree(proc: subprocess.Popen[Any]) -> None:
-    """SIGKILL ``proc``'s process group and every descendant still alive, then reap ``proc``."""
-    tree: list[int] = []
-    frontier = [proc.pid]
-    while frontier:
-        pid = frontier.pop()
-        tree.append(pid)
-        frontier.extend(_children(pid))
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)  # started with start_new_session: pgid == pid
-    except (ProcessLookupError, PermissionError):
-        pass
-    for pid in tree:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        pass
 
 
 def _tail(path: Path, chars: int = 3000) -> str:

@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.webui.dagster_server import free_port
+from tests.processes import free_port
 
 __all__ = ["PostgresServer", "postgres_bin_dir"]
 
