@@ -17,8 +17,6 @@ from typing import TYPE_CHECKING, Any
 from odibi_core.dead_letters.model import (
     DeadLetter,
     DeadLetterBatch,
-    SourceFile,
-    build_batch_id,
     relative_source,
 )
 from odibi_core.engines.arrow_rows import arrow_table_from_rows
@@ -31,6 +29,7 @@ from odibi_core.engines.base import (
 )
 from odibi_core.engines.delta_io import delta_schema, read_delta, replace_delta_batch, write_delta
 from odibi_core.engines.duckdb_sql import quote_identifier, run_duckdb
+from odibi_core.engines.file_tables import concat_file_tables, read_records_with_dead_letters
 from odibi_core.engines.file_layout import (
     check_file_mode,
     replace_batch_file,
@@ -40,7 +39,6 @@ from odibi_core.engines.file_layout import (
     write_file_target,
 )
 from odibi_core.engines.remote_files import (
-    file_stats,
     is_hive_location,
     local_copies,
     parquet_schema,
@@ -52,7 +50,6 @@ from odibi_core.engines.logical_types import arrow_type_of, logical_type_of_arro
 from odibi_core.engines.pandas_arrow import from_arrow, normalized, to_arrow
 from odibi_core.engines.pandas_files import (
     read_file,
-    read_file_records,
     reparse_records,
     validate_options,
     write_file,
@@ -384,30 +381,8 @@ class PandasEngine(Engine):
     # ---- subclass hooks --------------------------------------------------------------------
     def _read_with_dead_letters(self, request: ReadRequest, *,
                                 batch_id: str | None) -> tuple[pd.DataFrame, DeadLetterBatch]:
-        fmt = request.format
-        if fmt not in ("csv", "json"):
-            raise ConfigError(ConfigProblem(
-                message=f"read.dead_letter works with csv and json reads; this read is {fmt}.",
-                key_path="read.dead_letter",
-                fix=f"Remove read.dead_letter: {fmt} data has no malformed records to set "
-                    "aside.",
-            ))
-        validate_options(fmt, "read", request.options)
-        location = request.location
-        files = list_source_files(location, fmt)
-        sources, tables, letters, records = [], [], [], 0
-        with local_copies(location, files) as copies:
-            for path, copy, (size, mtime) in zip(files, copies, file_stats(location, files)):
-                relative = relative_source(location, path)
-                sources.append(SourceFile(relative, size, mtime))
-                found = read_file_records(fmt, copy, request.options, source=relative)
-                tables.append(found.table)
-                letters.extend(found.dead_letters)
-                records += found.records_read
-        batch = DeadLetterBatch(
-            batch_id=batch_id or build_batch_id(request.node, sources), records_read=records,
-            dead_letters=tuple(letters), files=tuple(sources), node=request.node, format=fmt)
-        return from_arrow(_concat(tables, files, location.display)), batch
+        table, batch = read_records_with_dead_letters(request, batch_id=batch_id)
+        return from_arrow(table), batch
 
     def reparse_dead_letters(self, letters: Sequence[DeadLetter], *, format: str,
                              options: Mapping[str, Any]) -> tuple[pd.DataFrame, dict[int, str]]:
@@ -436,7 +411,7 @@ class PandasEngine(Engine):
         with local_copies(request.location, files) as copies:
             tables = [self._read_one(fmt, copy, request, shown=path)
                       for path, copy in zip(files, copies)]
-        return from_arrow(_concat(tables, files, request.location.display))
+        return from_arrow(concat_file_tables(tables, request.location.display))
 
     def _write(self, frame: pd.DataFrame, request: WriteRequest) -> WriteResult:
         fmt = request.format
@@ -579,21 +554,6 @@ def _typed(frame: pd.DataFrame) -> bool:
     import pandas as pd
 
     return all(isinstance(dtype, pd.ArrowDtype) for dtype in frame.dtypes)
-
-
-def _concat(tables: list[pa.Table], files: list[str], display: str) -> pa.Table:
-    import pyarrow as pa
-
-    if len(tables) == 1:
-        return tables[0]
-    try:
-        return pa.concat_tables(tables, promote_options="permissive")
-    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-        raise DataError(
-            f"The {len(files)} files of {display} do not share a schema: {exc}",
-            fix="Make the files agree on column types (for csv, `infer_schema: false` reads "
-                "every column as a string), or read them separately.",
-        ) from exc
 
 
 def _refuse_options(fmt: str, action: str, options: Mapping[str, Any],

@@ -25,23 +25,24 @@ from typing import TYPE_CHECKING, Any
 from odibi_core.dead_letters.model import (
     DeadLetter,
     DeadLetterBatch,
-    SourceFile,
-    build_batch_id,
     relative_source,
 )
 from odibi_core.engines.base import ReadRequest, ResolvedLocation
 from odibi_core.engines.delta_io import storage_errors, version_at
 from odibi_core.engines.file_layout import list_source_files
+from odibi_core.engines.file_tables import (
+    concat_file_tables,
+    read_records_with_dead_letters,
+    schema_mismatch,
+)
 from odibi_core.engines.hive_parquet import is_hive_folder, partition_names
 from odibi_core.engines.remote_files import (
-    file_stats,
     is_hive_location,
     local_copies,
     read_hive_location,
 )
 from odibi_core.engines.pandas_files import (
     read_file,
-    read_file_records,
     reparse_records,
     validate_options,
 )
@@ -83,36 +84,14 @@ def read_frame(request: ReadRequest) -> pl.LazyFrame:
     files = list_source_files(request.location, fmt)
     with local_copies(request.location, files) as copies:
         tables = [_read_one(fmt, copy, request, shown=path) for path, copy in zip(files, copies)]
-    return lazy_from_arrow(_concat(tables, files, request.location.display))
+    return lazy_from_arrow(concat_file_tables(tables, request.location.display))
 
 
 def read_with_dead_letters(request: ReadRequest, *,
                            batch_id: str | None) -> tuple[pl.LazyFrame, DeadLetterBatch]:
     """The valid records of a csv or json read and its dead letters (see
     ``Engine.read_with_dead_letters``)."""
-    fmt = request.format
-    if fmt not in ("csv", "json"):
-        raise ConfigError(ConfigProblem(
-            message=f"read.dead_letter works with csv and json reads; this read is {fmt}.",
-            key_path="read.dead_letter",
-            fix=f"Remove read.dead_letter: {fmt} data has no malformed records to set aside.",
-        ))
-    validate_options(fmt, "read", request.options)
-    location = request.location
-    files = list_source_files(location, fmt)
-    sources, tables, letters, records = [], [], [], 0
-    with local_copies(location, files) as copies:
-        for path, copy, (size, mtime) in zip(files, copies, file_stats(location, files)):
-            relative = relative_source(location, path)
-            sources.append(SourceFile(relative, size, mtime))
-            found = read_file_records(fmt, copy, request.options, source=relative)
-            tables.append(found.table)
-            letters.extend(found.dead_letters)
-            records += found.records_read
-    batch = DeadLetterBatch(
-        batch_id=batch_id or build_batch_id(request.node, sources), records_read=records,
-        dead_letters=tuple(letters), files=tuple(sources), node=request.node, format=fmt)
-    table = _concat(tables, files, location.display)
+    table, batch = read_records_with_dead_letters(request, batch_id=batch_id)
     return lazy_from_arrow(table), batch
 
 
@@ -184,7 +163,7 @@ def _unified_schema(schemas: list[pl.Schema], files: list[str], display: str) ->
     try:
         unified = pa.unify_schemas(arrow, promote_options="permissive")
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-        raise _schema_mismatch(files, display, exc) from exc
+        raise schema_mismatch(len(files), display, exc) from exc
     return pl.from_arrow(unified.empty_table()).collect_schema()  # type: ignore[union-attr]
 
 
@@ -289,25 +268,6 @@ def _read_one(fmt: str, path: str, request: ReadRequest, *, shown: str | None = 
             f"Cannot read {location.display}: file {shown}: {type(exc).__name__}: {exc}",
             fix="Check the file and the read options.",
         ) from exc
-
-
-def _concat(tables: list[pa.Table], files: list[str], display: str) -> pa.Table:
-    import pyarrow as pa
-
-    if len(tables) == 1:
-        return tables[0]
-    try:
-        return pa.concat_tables(tables, promote_options="permissive")
-    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-        raise _schema_mismatch(files, display, exc) from exc
-
-
-def _schema_mismatch(files: list[str], display: str, exc: Exception) -> DataError:
-    return DataError(
-        f"The {len(files)} files of {display} do not share a schema: {exc}",
-        fix="Make the files agree on column types (for csv, `infer_schema: false` reads every "
-            "column as a string), or read them separately.",
-    )
 
 
 def refuse_options(fmt: str, action: str, options: Mapping[str, Any],

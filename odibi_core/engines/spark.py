@@ -44,9 +44,6 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from odibi_core.dead_letters.model import (
     DeadLetter,
     DeadLetterBatch,
-    SourceFile,
-    build_batch_id,
-    relative_source,
 )
 from odibi_core.engines.arrow_rows import arrow_table_from_rows
 from odibi_core.engines.base import (
@@ -56,7 +53,7 @@ from odibi_core.engines.base import (
     RowPredicate,
     WriteRequest,
 )
-from odibi_core.engines.file_layout import list_source_files
+from odibi_core.engines.file_tables import read_records_with_dead_letters
 from odibi_core.engines.json_safe import json_safe_row
 from odibi_core.engines.spark_delta import (
     delta_schema,
@@ -65,7 +62,6 @@ from odibi_core.engines.spark_delta import (
     write_delta,
 )
 from odibi_core.engines.spark_files import (
-    concat_tables,
     helper_options,
     read_csv,
     read_json,
@@ -509,16 +505,6 @@ class SparkEngine(Engine):
                                 batch_id: str | None) -> tuple[DataFrame, DeadLetterBatch]:
         """Records are parsed by the shared pyarrow-based reader (as on pandas), then handed
         to Spark with ``createDataFrame``: dead-letter reads are for malformed, small inputs."""
-        from odibi_core.engines.pandas_files import read_file_records
-
-        fmt = request.format
-        if fmt not in ("csv", "json"):
-            raise ConfigError(ConfigProblem(
-                message=f"read.dead_letter works with csv and json reads; this read is {fmt}.",
-                key_path="read.dead_letter",
-                fix=f"Remove read.dead_letter: {fmt} data has no malformed records to set "
-                    "aside."))
-        validate_options(fmt, "read", request.options)
         location = request.location
         if not location.is_local:
             raise ConfigError(ConfigProblem(
@@ -526,21 +512,9 @@ class SparkEngine(Engine):
                         f"{location.display} is remote.",
                 key_path="read.dead_letter",
                 fix="Remove read.dead_letter, or land the files locally first."))
-        options = helper_options(fmt, request.options)
-        files = list_source_files(location, fmt)
-        sources, tables, letters, records = [], [], [], 0
-        for path in files:
-            relative = relative_source(location, path)
-            stat = os.stat(path)
-            sources.append(SourceFile(relative, stat.st_size, stat.st_mtime_ns))
-            found = read_file_records(fmt, path, options, source=relative)
-            tables.append(found.table)
-            letters.extend(found.dead_letters)
-            records += found.records_read
-        batch = DeadLetterBatch(
-            batch_id=batch_id or build_batch_id(request.node, sources), records_read=records,
-            dead_letters=tuple(letters), files=tuple(sources), node=request.node, format=fmt)
-        return frame_from_arrow(self.session, concat_tables(tables, location.display)), batch
+        table, batch = read_records_with_dead_letters(
+            request, batch_id=batch_id, options=helper_options(request.format, request.options))
+        return frame_from_arrow(self.session, table), batch
 
     def reparse_dead_letters(self, letters: Sequence[DeadLetter], *, format: str,
                              options: Mapping[str, Any]) -> tuple[DataFrame, dict[int, str]]:

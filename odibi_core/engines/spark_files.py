@@ -61,6 +61,7 @@ from odibi_core.engines.file_layout import (
     staging_folder,
     swap_in_folder,
 )
+from odibi_core.engines.file_tables import concat_file_tables
 from odibi_core.engines.pandas_files import refuse_unknown_options
 from odibi_core.engines.spark_sql import error_text
 from odibi_core.engines.spark_types import (
@@ -73,11 +74,9 @@ from odibi_core.engines.spark_types import (
 from odibi_core.errors import ConfigError, ConfigProblem, DataError, TransientError, is_transient
 
 if TYPE_CHECKING:
-    import pyarrow as pa
     from pyspark.sql import Column, DataFrame, SparkSession
 
 __all__ = [
-    "concat_tables",
     "FilesWritten",
     "helper_options",
     "read_csv",
@@ -580,24 +579,7 @@ def _parse_again(spark: SparkSession, request: ReadRequest, fmt: str,
             raise DataError(f"Cannot read {location.display}: file {path}: "
                             f"{type(exc).__name__}: {exc}",
                             fix="Check the file and the read options.") from exc
-    return frame_from_arrow(spark, concat_tables(tables, location.display))
-
-
-def concat_tables(tables: list[pa.Table], display: str) -> pa.Table:
-    """The tables of several files as one (types widened where they can)."""
-    import pyarrow as pa
-
-    if not tables:
-        return pa.table({})
-    if len(tables) == 1:
-        return tables[0]
-    try:
-        return pa.concat_tables(tables, promote_options="permissive")
-    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-        raise DataError(
-            f"The {len(tables)} files of {display} do not share a schema: {exc}",
-            fix="Make the files agree on column types (for csv, `infer_schema: false` reads "
-                "every column as a string), or read them separately.") from exc
+    return frame_from_arrow(spark, concat_file_tables(tables, location.display))
 
 
 # ---- writing ---------------------------------------------------------------------------------
