@@ -19,6 +19,7 @@ import dagster as dg
 
 from odibi_core.config.orchestration_checks import pipeline_job_name
 from odibi_core.connections import build_connection
+from odibi_core.errors import ConfigError, ConfigProblem
 from odibi_core.file_arrival import FileArrival, FileVersions, list_files, new_file_sets
 from odibi_dagster import metadata as md
 from odibi_dagster.schedules import default_status
@@ -94,4 +95,14 @@ def arrival_from_tags(tags: Mapping[str, str]) -> FileArrival | None:
     if not watched or files is None or tags.get(md.TAG_SENSOR_READS) != "new_files":
         return None
     connection, _, path = watched.partition(":")
-    return FileArrival(connection=connection, path=path, files=tuple(json.loads(files)))
+    try:
+        listed = json.loads(files)
+    except ValueError:
+        listed = None
+    if not isinstance(listed, list) or not all(isinstance(f, str) for f in listed):
+        raise ConfigError(ConfigProblem(
+            message=f"The run's tag {md.TAG_FILES} is not a JSON list of file paths: {files!r}.",
+            key_path="sensor",
+            fix="Launch the run again from the sensor, or fix the tag to a list such as "
+                '["orders/a.csv"].'))
+    return FileArrival(connection=connection, path=path, files=tuple(listed))

@@ -224,3 +224,14 @@ def test_a_sensor_on_a_partitioned_pipeline_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as raised:
         load_project(_project(tmp_path, text))
     assert "A partitioned pipeline cannot be started by a file sensor" in str(raised.value)
+
+
+def test_a_hand_edited_files_tag_is_a_clear_error() -> None:
+    from odibi_dagster.file_sensor import arrival_from_tags
+
+    tags = {md.TAG_WATCHED: "landing:orders/*.csv", md.TAG_SENSOR_READS: "new_files",
+            md.TAG_FILES: "orders/a.csv"}
+    with pytest.raises(ConfigError, match="is not a JSON list of file paths"):
+        arrival_from_tags(tags)
+    tags[md.TAG_FILES] = '["orders/a.csv"]'
+    assert arrival_from_tags(tags).files == ("orders/a.csv",)
