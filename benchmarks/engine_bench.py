@@ -13,6 +13,9 @@ For each row count and engine it runs, each in a fresh subprocess and ``--repeat
 - once per engine at ``--dagster-rows`` (default 1M), as context: the whole ``odibi run`` CLI
   through Dagster (stories, run records, asset checks included).
 
+The subprocess measurement, the odibi child and the output checksums live in
+``benchmarks/harness.py`` (shared with ``benchmarks/run.py``, the load suite).
+
 Every contender writes to its own lake. A verification subprocess then reads each lake's eight
 outputs (bronze orders / customers / products, silver customers / orders, the quarantine, the two
 gold reports) and computes per table: rows, columns and an order-independent checksum of the
@@ -41,19 +44,18 @@ and keeps the others (their data sits in a comment at the end of the file).
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
-import platform
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-import uuid
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import harness  # noqa: E402  (benchmarks/harness.py: measuring, the odibi child, checksums)
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -86,6 +88,7 @@ ADD_TAX_BUILTIN = """\
               params: {columns: {amount_with_tax: "round(amount * 1.2, 2)"}}
 """
 MARK = "<!-- engine-bench-data"
+WHERE = "examples/retail (benchmarks/engine_bench.py: write_project)"
 
 
 # --- the scaled project --------------------------------------------------------------------------
@@ -101,296 +104,27 @@ def write_project(folder: Path, landing: Path, engine: str) -> Path:
     """
     main = (EXAMPLE / "odibi.yaml").read_text(encoding="utf-8")
     sales = (EXAMPLE / "pipelines" / "sales.yaml").read_text(encoding="utf-8")
-    main = _replace_once(main, "engine: pandas\n", f"engine: {engine}\n")
-    main = _replace_once(main, "  landing: ./landing\n", f"  landing: {landing.resolve()}\n")
-    sales = _replace_once(sales, ADD_TAX_STEP, ADD_TAX_BUILTIN)
+    main = harness.replace_once(main, "engine: pandas\n", f"engine: {engine}\n", WHERE)
+    main = harness.replace_once(main, "  landing: ./landing\n",
+                                f"  landing: {landing.resolve()}\n", WHERE)
+    sales = harness.replace_once(sales, ADD_TAX_STEP, ADD_TAX_BUILTIN, WHERE)
     (folder / "pipelines").mkdir(parents=True, exist_ok=True)
     (folder / "odibi.yaml").write_text(main, encoding="utf-8")
     (folder / "pipelines" / "sales.yaml").write_text(sales, encoding="utf-8")
     return folder
 
 
-def _replace_once(text: str, old: str, new: str) -> str:
-    if text.count(old) != 1:
-        raise SystemExit(f"examples/retail changed: expected {old!r} exactly once; update "
-                         "benchmarks/engine_bench.py (write_project) to match.")
-    return text.replace(old, new)
+# --- children (in benchmarks/harness.py) ----------------------------------------------------------
 
 
-# --- children ------------------------------------------------------------------------------------
-
-
-def child_odibi(project_dir: Path, handoff: str) -> dict:
-    """Run every node of the project in topological order, as one process."""
-    started = time.perf_counter()
-    from odibi_core.config import load_project
-    from odibi_core.engines import get_engine
-    from odibi_core.node import NodeRunner, RunContext
-
-    project = load_project(project_dir)
-    engine = get_engine(project.config.engine)
-    runner = NodeRunner(project, engine)
-    graph = project.graph
-    ready = time.perf_counter()
-    context = RunContext(run_id=uuid.uuid4().hex)
-    order = graph.topological_order()
-    consumers = {key: len(graph.downstream(key)) for key in order}
-    outputs: dict[str, object] = {}
-    nodes = {}
-    for key in order:
-        node_start = time.perf_counter()
-        inputs = {}
-        for edge in graph.upstream(key):
-            written = graph.node(edge.key).config.write is not None
-            if handoff == "readback" and written:
-                inputs[edge.alias] = runner.read_target(edge.key)
-            else:
-                inputs[edge.alias] = outputs[edge.key]
-        node_run = time.perf_counter()
-        run = runner.run(key, inputs=inputs, context=context)
-        if not run.succeeded:
-            raise RuntimeError(f"{key} failed: {run.exception}") from run.exception
-        result = run.result
-        phases = {t.phase: t.seconds for t in result.timings}
-        phases["handoff"] = node_run - node_start
-        nodes[key] = {"seconds": time.perf_counter() - node_start, "rows_out": result.rows_out,
-                      "phases": phases}
-        if handoff == "memory" or graph.node(key).config.write is None:
-            outputs[key] = run.output
-        for edge in graph.upstream(key):  # free what no later node needs
-            consumers[edge.key] -= 1
-            if consumers[edge.key] == 0:
-                outputs.pop(edge.key, None)
-    done = time.perf_counter()
-    return {"setup_seconds": ready - started, "pipeline_seconds": done - ready, "nodes": nodes}
-
-
-def child_verify(lake: Path) -> dict:
-    """Rows, columns and checksums of every output under ``lake``."""
-    found = {}
-    for name, (relative, fmt, ordered) in OUTPUTS.items():
-        frame = _read_output(lake / relative, fmt)
-        if frame is None:
-            found[name] = None
-            continue
-        found[name] = _fingerprint(frame, ordered)
-    return found
-
-
-def _read_output(path: Path, fmt: str):
-    import polars as pl
-
-    if not path.exists():
-        return None
-    if fmt == "delta":
-        from deltalake import DeltaTable
-
-        return pl.from_arrow(DeltaTable(str(path)).to_pyarrow_table())
-    files = [path] if path.is_file() else sorted(
-        p for p in path.iterdir() if p.is_file() and not p.name.startswith(("_", "."))
-        and p.suffix in (".parquet", ".csv"))
-    if fmt == "parquet":
-        return pl.concat([pl.read_parquet(f) for f in files], how="vertical_relaxed")
-    return pl.concat([pl.read_csv(f, infer_schema_length=None) for f in files],
-                     how="vertical_relaxed")
-
-
-def _fingerprint(frame, ordered: bool) -> dict:
-    import numpy as np
-    import polars as pl
-
-    columns = sorted(frame.columns)
-    compared = [c for c in columns if c not in NOT_COMPARED]
-    normal = frame.select([_normalized(frame.schema[c], c) for c in compared])
-    text = normal.select(pl.concat_str([pl.col(c).fill_null("\x00") for c in compared],
-                                       separator="\x1f").alias("row"))["row"]
-    hashes = text.hash(seed=7).to_numpy().astype(np.uint64)
-    checksum = int(hashes.sum(dtype=np.uint64))  # wraps: an order-independent sum
-    out = {"rows": frame.height, "columns": columns, "checksum": f"{checksum:016x}"}
-    if ordered:
-        digest = hashlib.sha256("\n".join(text.to_list()).encode("utf-8")).hexdigest()[:16]
-        out["ordered_digest"] = digest
-    return out
-
-
-def _normalized(dtype, name: str):
-    """A column as comparable text: numbers rounded to cents, instants as UTC wall clock."""
-    import polars as pl
-
-    column = pl.col(name)
-    if dtype.is_numeric():
-        return column.cast(pl.Float64).round(2).cast(pl.String).alias(name)
-    if isinstance(dtype, pl.Datetime):
-        if dtype.time_zone is not None:
-            column = column.dt.convert_time_zone("UTC").dt.replace_time_zone(None)
-        return column.dt.strftime("%Y-%m-%d %H:%M:%S").alias(name)
-    if isinstance(dtype, pl.Date):
-        return column.dt.strftime("%Y-%m-%d").alias(name)
-    return column.cast(pl.String).alias(name)
-
-
-# --- measuring a subprocess ----------------------------------------------------------------------
-
-
-def measure(command: list[str], *, timeout: float, env: dict | None = None,
-            log: Path | None = None) -> dict:
-    """Run ``command``; wall seconds, peak tree RSS (MiB), exit code and its last stdout line."""
-    out = tempfile.TemporaryFile()
-    err = open(log, "wb") if log else tempfile.TemporaryFile()
-    busy_before = _busy_cpu_seconds()
-    start = time.perf_counter()
-    process = subprocess.Popen(command, stdout=out, stderr=err, env=env, cwd=ROOT)
-    sampler = _TreeSampler(process.pid)
-    sampler.start()
-    deadline = start + timeout
-    status, usage = 0, None
-    while True:
-        pid, status, usage = os.wait4(process.pid, os.WNOHANG)
-        if pid:
-            break
-        if time.perf_counter() > deadline:
-            _kill_tree(process.pid)
-            pid, status, usage = os.wait4(process.pid, 0)
-            status = -9
-            break
-        time.sleep(0.02)
-    wall = time.perf_counter() - start
-    busy = _busy_cpu_seconds() - busy_before
-    ours = usage.ru_utime + usage.ru_stime if usage is not None else 0.0
-    process.returncode = os.waitstatus_to_exitcode(status) if status != -9 else -9
-    sampler.stop()
-    ours = max(ours, sampler.cpu_seconds)
-    out.seek(0)
-    stdout = out.read().decode("utf-8", "replace")
-    out.close()
-    if log is None:
-        err.seek(0)
-        stderr = err.read().decode("utf-8", "replace")
-    else:
-        err.close()
-        stderr = log.read_text(encoding="utf-8", errors="replace")
-    err.close()
-    rss_hwm = usage.ru_maxrss / 1024 if usage is not None else 0.0  # KiB on Linux
-    lines = [line for line in stdout.splitlines() if line.startswith("{")]
-    return {"wall": wall, "peak_mb": max(sampler.peak_mb, rss_hwm), "tree_mb": sampler.peak_mb,
-            "cpu": ours,
-            "hwm_mb": rss_hwm, "code": process.returncode,
-            # CPU the rest of the machine used meanwhile, as a share of all CPUs' time
-            "others_cpu": max(busy - ours, 0.0) / ((os.cpu_count() or 1) * wall),
-            "report": json.loads(lines[-1]) if lines else None,
-            "stderr_tail": "\n".join(stderr.strip().splitlines()[-25:]),
-            "timed_out": status == -9}
-
-
-def _wait_for_quiet(limit: float, threshold: float = 0.25) -> None:
-    """Wait (up to ``limit`` seconds) until other processes use under ``threshold`` of the CPUs
-    over a 2-second window: the machine may be shared."""
-    deadline = time.perf_counter() + limit
-    while True:
-        before = _busy_cpu_seconds()
-        time.sleep(2)
-        share = (_busy_cpu_seconds() - before) / (2 * (os.cpu_count() or 1))
-        if share < threshold or time.perf_counter() > deadline:
-            return
-        time.sleep(3)
-
-
-def _busy_cpu_seconds() -> float:
-    """CPU seconds all CPUs spent not idle since boot (/proc/stat)."""
-    try:
-        with open("/proc/stat", encoding="ascii") as handle:
-            fields = [int(v) for v in handle.readline().split()[1:]]
-    except OSError:
-        return 0.0
-    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
-    busy = sum(fields[:8]) - idle  # guest time is already counted in user
-    return busy / os.sysconf("SC_CLK_TCK")
-
-
-class _TreeSampler:
-    """Samples the summed RSS of a process and its descendants from /proc."""
-
-    def __init__(self, pid: int, interval: float = 0.05) -> None:
-        self.pid, self.interval, self.peak_mb = pid, interval, 0.0
-        self._cpu: dict[int, float] = {}  # last seen user + system seconds of each process
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    @property
-    def cpu_seconds(self) -> float:
-        """User + system CPU of the tree (processes that exit between samples lose their last
-        50 ms; ``wait4`` covers the direct child)."""
-        return sum(self._cpu.values())
-
-    def _run(self) -> None:
-        page_kib = os.sysconf("SC_PAGE_SIZE") / 1024
-        tick = os.sysconf("SC_CLK_TCK")
-        while not self._stop.is_set():
-            total = 0.0
-            for pid in _tree(self.pid):
-                try:
-                    with open(f"/proc/{pid}/statm", "rb") as handle:
-                        total += int(handle.read().split()[1]) * page_kib
-                    with open(f"/proc/{pid}/stat", "rb") as handle:
-                        stat = handle.read()
-                    fields = stat[stat.rindex(b")") + 2:].split()
-                    self._cpu[pid] = (int(fields[11]) + int(fields[12])) / tick
-                except (OSError, ValueError, IndexError):
-                    pass
-            self.peak_mb = max(self.peak_mb, total / 1024)
-            self._stop.wait(self.interval)
-
-
-def _tree(root: int) -> list[int]:
-    """``root`` and its descendants (from every process's parent id in /proc)."""
-    children: dict[int, list[int]] = {}
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/stat", "rb") as handle:
-                stat = handle.read()
-        except OSError:
-            continue
-        ppid = int(stat[stat.rindex(b")") + 2:].split()[1])
-        children.setdefault(ppid, []).append(int(name))
-    pids, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        pids.append(pid)
-        todo.extend(children.get(pid, ()))
-    return pids
-
-
-def _kill_tree(root: int) -> None:
-    for pid in reversed(_tree(root)):
-        try:
-            os.kill(pid, 9)
-        except OSError:
-            pass
+def output_spec(lake: Path) -> dict:
+    """The eight outputs under ``lake``, for :func:`harness.verify`."""
+    return {name: {"path": str(lake / relative), "format": fmt, "ordered": ordered,
+                   "exclude": list(NOT_COMPARED)}
+            for name, (relative, fmt, ordered) in OUTPUTS.items()}
 
 
 # --- the parent ----------------------------------------------------------------------------------
-
-
-def engine_available(engine: str) -> str | None:
-    """None when ``engine`` can run here, else why not (checked in a subprocess)."""
-    probe = ("from odibi_core.engines import get_engine; get_engine(%r)" % engine)
-    if engine == "spark":
-        probe += "; import odibi_core.engines.spark_session"
-    child = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                           cwd=ROOT, check=False)
-    if child.returncode == 0:
-        return None
-    last = (child.stderr.strip().splitlines() or ["?"])[-1]
-    return f"the {engine} engine is not available ({last[:160]})"
 
 
 def landing_for(rows: int, work: Path, timeout: float) -> Path:
@@ -418,7 +152,7 @@ def command_for(contender: str, engine: str, run_dir: Path, landing: Path,
                 handoff: str) -> list[str]:
     if contender == "odibi":
         write_project(run_dir, landing, engine)
-        return [sys.executable, str(Path(__file__).resolve()), "--child-odibi", str(run_dir),
+        return [sys.executable, str(harness.HARNESS), "odibi", str(run_dir),
                 "--handoff", handoff]
     if contender == "odibi run (Dagster)":
         write_project(run_dir, landing, engine)
@@ -430,12 +164,7 @@ def command_for(contender: str, engine: str, run_dir: Path, landing: Path,
 
 
 def verify(lake: Path, timeout: float) -> dict:
-    child = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child-verify",
-                            str(lake)], capture_output=True, text=True, cwd=ROOT, check=False,
-                           timeout=timeout)
-    if child.returncode != 0:
-        raise RuntimeError(f"verification of {lake} failed:\n{child.stderr[-3000:]}")
-    return json.loads(child.stdout.strip().splitlines()[-1])
+    return harness.verify(output_spec(lake), timeout)
 
 
 def run_pair(rows: int, engine: str, landing: Path, work: Path, args) -> dict:
@@ -460,8 +189,9 @@ def run_pair(rows: int, engine: str, landing: Path, work: Path, args) -> dict:
         run_dir.mkdir(parents=True)
         command = command_for(contender, engine, run_dir, landing, args.handoff)
         env = dict(os.environ, DAGSTER_HOME=str(run_dir / ".dagster_home"))
-        _wait_for_quiet(args.wait_idle)
-        measured = measure(command, timeout=args.timeout, env=env, log=run_dir / "stderr.log")
+        harness.wait_for_quiet(args.wait_idle)
+        measured = harness.measure(command, timeout=args.timeout, env=env,
+                                   log=run_dir / "stderr.log")
         entry["load"].append(round(measured["others_cpu"], 3))
         label = f"{rows:>11,} {engine:7s} {contender:20s} #{attempt + 1}"
         if measured["code"] != 0:
@@ -496,21 +226,8 @@ def run_pair(rows: int, engine: str, landing: Path, work: Path, args) -> dict:
         data["equal"] = (data["outputs"] is not None and hand["outputs"] is not None
                          and data["outputs"] == hand["outputs"])
         if not data["equal"] and data["outputs"] and hand["outputs"]:
-            data["differences"] = _differences(data["outputs"], hand["outputs"])
+            data["differences"] = harness.differences(data["outputs"], hand["outputs"])
     return entry
-
-
-def _differences(ours: dict, theirs: dict) -> list[str]:
-    out = []
-    for table in OUTPUTS:
-        a, b = ours.get(table), theirs.get(table)
-        if a != b:
-            if a is None or b is None:
-                out.append(f"{table}: missing on one side")
-                continue
-            keys = [k for k in a if a.get(k) != b.get(k)]
-            out.append(f"{table}: " + ", ".join(f"{k} {a.get(k)} vs {b.get(k)}" for k in keys))
-    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -535,18 +252,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--child-odibi", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--child-verify", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.child_odibi:
-        print(json.dumps(child_odibi(args.child_odibi, args.handoff)))
+    if args.child_odibi:  # kept for old command lines: `harness.py odibi` is the same
+        print(json.dumps(harness.child_odibi(args.child_odibi, args.handoff)))
         return 0
     if args.child_verify:
-        print(json.dumps(child_verify(args.child_verify)))
+        print(json.dumps(harness.child_verify(output_spec(args.child_verify))))
         return 0
 
     work = args.work or Path(tempfile.mkdtemp(prefix="odibi-engine-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     print(f"work folder: {work}", flush=True)
     entries, skipped = [], []
-    available = {engine: engine_available(engine) for engine in args.engines}
+    available = {engine: harness.engine_available(engine) for engine in args.engines}
     try:
         for rows in args.rows:
             landing = None
@@ -597,44 +314,6 @@ def _stored(path: Path) -> dict:
 
 
 # --- the results file ----------------------------------------------------------------------------
-
-
-def machine_facts() -> list[str]:
-    import importlib.metadata as md
-
-    def version(name: str) -> str:
-        try:
-            return md.version(name)
-        except md.PackageNotFoundError:
-            return "not installed"
-
-    memory = "?"
-    try:
-        for line in Path("/proc/meminfo").read_text(encoding="ascii").splitlines():
-            if line.startswith("MemTotal:"):
-                memory = f"{int(line.split()[1]) / 2**20:.1f} GiB"
-    except OSError:
-        pass
-    cpu = "?"
-    try:
-        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    java = subprocess.run(["java", "-version"], capture_output=True, text=True, check=False)
-    java_line = (java.stderr.strip().splitlines() or ["not found"])[0]
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                            text=True, cwd=ROOT, check=False).stdout.strip() or "?"
-    packages = ", ".join(f"{p} {version(p)}" for p in (
-        "pandas", "pyarrow", "duckdb", "polars", "deltalake", "pyspark", "delta-spark",
-        "dagster"))
-    return [
-        f"- Machine: {os.cpu_count()} CPUs ({cpu}), {memory} RAM, {platform.platform()}.",
-        f"- Python {platform.python_version()}; {packages}; Java: {java_line}.",
-        f"- odibi at commit {commit} (plus uncommitted work of the same day).",
-    ]
 
 
 HEADER = """# Engine benchmark: the retail example at scale
@@ -694,7 +373,7 @@ def render(entries: dict) -> str:
     handoff = HANDOFF_TEXT["readback" if handoffs <= {"readback"} else "memory"]
     if len(handoffs) > 1:
         handoff += " (entries differ: see each entry's hand-off below)."
-    lines = [HEADER.format(machine="\n".join(machine_facts()), handoff=handoff)]
+    lines = [HEADER.format(machine="\n".join(harness.machine_facts()), handoff=handoff)]
     lines += ["## Results", "",
               "| rows | engine | contender | wall s | CPU s | peak MB | x hand-written (wall) "
               "| x hand-written (CPU) | x hand-written (memory) | target (wall) | met? |",

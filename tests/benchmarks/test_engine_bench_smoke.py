@@ -1,4 +1,5 @@
-"""Smoke test of benchmarks/engine_bench.py: correctness only, never timing.
+"""Smoke test of benchmarks/engine_bench.py (and of the harness it shares with run.py):
+correctness only, never timing.
 
 At 2,000 generated order rows, the odibi pipeline (the retail example's YAML) and the
 hand-written code produce the same eight outputs, on pandas and, where its engine is available,
@@ -61,3 +62,29 @@ def test_generator_is_deterministic_and_keeps_the_example_layout(tmp_path: Path)
     header = (tmp_path / "a" / first_orders).read_text(encoding="utf-8").splitlines()[0]
     example = REPO / "examples" / "retail" / "landing" / "orders" / "2026-11-01.csv"
     assert header == example.read_text(encoding="utf-8").splitlines()[0]
+
+
+def test_shared_harness_checksum_ignores_row_order_and_batching() -> None:
+    """engine_bench.py and run.py compare outputs with benchmarks/harness.py's fingerprint:
+    the same rows in another order, or read in other batches, give the same checksum; a
+    changed value does not; numbers compare at cents across integer and float columns."""
+    import polars as pl
+
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    import harness
+
+    frame = pl.DataFrame({"id": [1, 2, 3, 4], "amount": [1.005, 2.0, None, 4.25],
+                          "name": ["a", "b", "c", None]})
+    whole = harness.fingerprint(frame, ordered=False)
+    shuffled = harness.fingerprint([frame[2:], frame[:2].reverse()], ordered=False)
+    assert whole == shuffled
+    changed = harness.fingerprint(frame.with_columns(pl.col("name").fill_null("d")),
+                                  ordered=False)
+    assert changed["checksum"] != whole["checksum"]
+    as_float = harness.fingerprint(frame.with_columns(pl.col("id").cast(pl.Float64)),
+                                   ordered=False)
+    assert as_float == whole
+    assert harness.fingerprint(frame, ordered=True)["ordered_digest"] != harness.fingerprint(
+        frame.reverse(), ordered=True)["ordered_digest"]
+    assert harness.fingerprint([frame[:1], frame[1:]], ordered=True) == harness.fingerprint(
+        frame, ordered=True)
