@@ -134,6 +134,7 @@ class _Trace:
     recovered: list[str] = field(default_factory=list)
     would_write: dict[str, Any] | None = None  # a dry run: the write it did not do
     profile: dict[str, Any] | None = None  # the output's profile (profiling.enabled)
+    rows_out: int | None = None  # the output's rows, when validation counted them already
 
     def timed(self, phase: str, call: Callable[[], Any]) -> Any:
         self.phase = phase
@@ -173,6 +174,7 @@ class NodeRunner:
         frame_in: Frame | None = None
         frame_out: Frame | None = None
         write: WriteResult | None = None
+        identified = False  # the batch identity was derived (before the quarantine)
         try:
             if node.write is not None and not context.dry_run:
                 trace.recovered = self._recover(ref)
@@ -198,22 +200,30 @@ class NodeRunner:
                 checked = trace.timed("validate", lambda: self._validate(
                     ref, frame_out, started, context, trace))
                 frame_out = checked.output
+                trace.rows_out = checked.output_rows
                 if node.validation.quarantine is not None:
+                    if not context.dry_run:  # the quarantined rows belong to the node's batch
+                        trace.batch = self._batch_identity(ref, context, trace, frame_in,
+                                                           source)
+                        identified = True
                     trace.timed("quarantine", lambda: self._quarantine(
                         ref, checked, frame_in, context, trace))
             if self.project.config.profiling.enabled:  # after validation, before the write
                 trace.profile = trace.timed("profile", lambda: profile_output(
                     self.engine, frame_out, self.project.config.profiling, node=key))
             if not context.dry_run:
-                trace.batch = self._batch_identity(ref, context, trace, frame_in, source)
+                if not identified:
+                    trace.batch = self._batch_identity(ref, context, trace, frame_in, source)
             elif node.write is not None:
                 location = self.target_location(ref.key)
                 assert location is not None
                 trace.would_write = {"target": location.display, "format": node.write.format,
                                      "mode": write_mode or node.write.mode}
             if node.write is not None and not context.dry_run:
-                frame_out, merge_schema, mode = self._prepare_write(ref, frame_out, write_mode,
+                prepared, merge_schema, mode = self._prepare_write(ref, frame_out, write_mode,
                                                                    trace)
+                if prepared is not frame_out:  # rows were left out: the count is not known
+                    frame_out, trace.rows_out = prepared, None
                 write = trace.timed("write", lambda: self._write(
                     ref, frame_out, mode, merge_schema=merge_schema, context=context,
                     trace=trace))
@@ -414,7 +424,9 @@ class NodeRunner:
         location = self.connection(config.connection).resolve(config.path, table=config.table)
         trace.quarantine = write_quarantine(
             self.engine, split, config=config, location=location,
-            batch_id=context.batch_id or context.partition_key, node=ref.key, source=frame_in,
+            batch_id=context.batch_id or context.partition_key
+            or (trace.batch.batch_id if trace.batch is not None else None),
+            node=ref.key, source=frame_in,
             dry_run=context.dry_run)
 
     def _evaluation_context(self, ref: Any, kind: str, now: datetime,
@@ -607,7 +619,9 @@ class NodeRunner:
             engine=engine.name,
             timings=tuple(trace.timings),
             rows_in=_safe(lambda: engine.count(frame_in)) if frame_in is not None else None,
-            rows_out=_safe(lambda: engine.count(frame_out)) if frame_out is not None else None,
+            rows_out=(trace.rows_out if trace.rows_out is not None
+                      else _safe(lambda: engine.count(frame_out)))
+            if frame_out is not None else None,
             rows_written=write.rows_written if write else (0 if status == "success" else None),
             schema_in=_safe(lambda: engine.schema(frame_in), ()) if frame_in is not None else (),
             schema_out=_safe(lambda: engine.schema(frame_out), ()) if frame_out is not None else (),

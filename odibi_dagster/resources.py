@@ -73,6 +73,7 @@ class OdibiEngineResource(dg.ConfigurableResource):
     """
 
     engine: str = "pandas"
+    polars_streaming: bool = False  # the project's `polars: {streaming: ...}`
     spark_config: dict[str, Any] = Field(default_factory=dict)  # secrets masked
     spark_config_key: str = ""  # where the real one is (see hide_spark_secrets)
     _engine: Engine | None = PrivateAttr(default=None)
@@ -86,6 +87,8 @@ class OdibiEngineResource(dg.ConfigurableResource):
                     session = spark_session(real_spark_config(self.spark_config,
                                                               self.spark_config_key))
                 self._engine = get_engine("spark", session=session)
+            elif self.engine == "polars":
+                self._engine = get_engine("polars", streaming=self.polars_streaming)
             else:
                 self._engine = get_engine(self.engine)
         return self._engine

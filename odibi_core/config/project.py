@@ -85,6 +85,18 @@ class RetryConfig(OdibiModel):
         return self
 
 
+class PolarsConfig(OdibiModel):
+    """Settings of the polars engine (ignored by the others).
+
+    ``streaming: false`` (the default) computes a node's output once and keeps it in memory for
+    validation, quarantine, the write and the row counts. ``streaming: true`` keeps it a lazy
+    plan: each of those passes runs on polars' streaming engine and the Delta write streams
+    batches, so a node's data need not fit in memory (the plan is computed more than once).
+    """
+
+    streaming: bool = False
+
+
 ProfileMetric = Literal["null_percentage", "unique_count", "min_max", "histograms"]
 
 
@@ -323,6 +335,7 @@ class ProjectConfig(OdibiModel):
     # Spark settings (``spark.master``, ``spark.executor.memory``, ...) laid over odibi's
     # defaults when the engine is spark; nested maps become dotted keys.
     spark_config: dict[str, Any] = Field(default_factory=dict)
+    polars: PolarsConfig = Field(default_factory=PolarsConfig)
     vars: dict[str, Any] = Field(default_factory=dict)
     connections: dict[str, ConnectionConfig]
     story: StoryConfig | None = None

@@ -13,7 +13,8 @@ from typing import Any
 from odibi_core.engines.base import Engine
 from odibi_core.errors import ConfigError, ConfigProblem
 
-__all__ = ["ENGINES", "ENGINE_ALIASES", "Engine", "available_engines", "get_engine"]
+__all__ = ["ENGINES", "ENGINE_ALIASES", "Engine", "available_engines", "engine_for_project",
+           "get_engine"]
 
 ENGINES: dict[str, str] = {
     "pandas": "odibi_core.engines.pandas:PandasEngine",
@@ -32,6 +33,15 @@ _EXTRAS = {"spark": "odibi-dagster[spark]"}
 def available_engines() -> list[str]:
     """Names :func:`get_engine` accepts (aliases excluded)."""
     return sorted(ENGINES)
+
+
+def engine_for_project(config: Any, **options: Any) -> Engine:
+    """The engine a project's configuration (``ProjectConfig``) names, with its settings
+    (``polars.streaming``); ``options`` are passed on (a Spark ``session``)."""
+    name = str(config.engine)
+    if ENGINE_ALIASES.get(name, name) == "polars":
+        options.setdefault("streaming", bool(config.polars.streaming))
+    return get_engine(name, **options)
 
 
 def get_engine(name: str, **options: Any) -> Engine:

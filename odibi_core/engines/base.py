@@ -179,6 +179,7 @@ class FlagSummary:
     rows: int
     failing: Mapping[str, int]
     samples: Mapping[str, list[dict[str, Any]]]
+    passing: int | None = None  # rows passing every flag, when the engine counted them too
 
 
 class Engine(ABC):

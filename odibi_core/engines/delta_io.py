@@ -13,7 +13,7 @@ become a DataError with a fix; SAS signatures never reach a message).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
     from deltalake import DeltaTable
 
-__all__ = ["DeltaWriteOutcome", "commit_properties", "delta_schema", "read_delta",
+__all__ = ["DeltaWriteOutcome", "can_stream", "commit_properties", "delta_schema", "read_delta",
            "replace_delta_batch", "version_at", "write_delta"]
 
 
@@ -117,29 +117,43 @@ def version_at(history: Sequence[Mapping[str, Any]], moment: dt.datetime, displa
     return max(eligible)
 
 
-def write_delta(data: pa.Table, request: WriteRequest) -> DeltaWriteOutcome:
-    """Commit ``data`` to the Delta table of ``request`` and return the version written."""
+def write_delta(data: pa.Table | pa.RecordBatchReader,
+                request: WriteRequest) -> DeltaWriteOutcome:
+    """Commit ``data`` to the Delta table of ``request`` and return the version written.
+
+    ``data`` may be a stream of batches (a ``RecordBatchReader``, read once) when
+    :func:`can_stream` says the request allows it; the rows never need to fit in memory."""
     with storage_errors(request.location, "write"):
         return _write_delta(data, request)
 
 
-def _write_delta(data: pa.Table, request: WriteRequest) -> DeltaWriteOutcome:
+def _write_delta(data: pa.Table | pa.RecordBatchReader,
+                 request: WriteRequest) -> DeltaWriteOutcome:
+    import pyarrow as pa
     from deltalake import DeltaTable, write_deltalake
 
     location = request.location
     options = dict(location.storage_options) or None
-    data = _storable(data)
-    missing = [c for c in request.partition_by if c not in data.column_names]
+    streamed = isinstance(data, pa.RecordBatchReader)
+    if streamed:
+        data, rows_streamed = _counted(data)
+    else:
+        data = _storable(data)
+    names = data.schema.names
+    missing = [c for c in request.partition_by if c not in names]
     if missing:
         raise DataError(
             f"partition_by names {', '.join(missing)}, which the frame does not have "
-            f"(columns: {', '.join(data.column_names)}).",
+            f"(columns: {', '.join(names)}).",
             fix="Partition by existing columns.",
         )
     exists = DeltaTable.is_deltatable(location.uri, storage_options=options)
+    if streamed and not can_stream(request):
+        raise ValueError("a streamed Delta write is an append or a whole overwrite; the caller "
+                         "collects the frame for merges and replace_where")
     if exists and request.mode in ("upsert", "append_once"):
         return _merge(DeltaTable(location.uri, storage_options=options), data, request)
-    predicate = _replace_where(data, request)
+    predicate = None if streamed else _replace_where(data, request)
     target: Any = DeltaTable(location.uri, storage_options=options) if exists else location.uri
     try:
         write_deltalake(
@@ -160,7 +174,33 @@ def _write_delta(data: pa.Table, request: WriteRequest) -> DeltaWriteOutcome:
             ) from exc
         raise
     table = target if exists else DeltaTable(location.uri, storage_options=options)
-    return DeltaWriteOutcome(table.version(), data.num_rows, _files_added(table))
+    rows = rows_streamed() if streamed else data.num_rows
+    return DeltaWriteOutcome(table.version(), rows, _files_added(table))
+
+
+# Modes a streamed write cannot do: a MERGE needs its whole source (and a duplicate-key check).
+STREAMED_MODES_EXCLUDED = ("upsert", "append_once")
+
+
+def can_stream(request: WriteRequest) -> bool:
+    """Whether ``request`` can take its rows as a stream of batches (:func:`write_delta` with a
+    ``RecordBatchReader``): appends and whole overwrites."""
+    return request.replace_where is None and request.replace_batch is None \
+        and request.mode not in STREAMED_MODES_EXCLUDED
+
+
+def _counted(reader: pa.RecordBatchReader) -> tuple[pa.RecordBatchReader, Callable[[], int]]:
+    """``reader`` passed through, and a function giving the rows it has yielded so far."""
+    import pyarrow as pa
+
+    rows = [0]
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        for batch in reader:
+            rows[0] += batch.num_rows
+            yield batch
+
+    return pa.RecordBatchReader.from_batches(reader.schema, batches()), lambda: rows[0]
 
 
 def _merge(table: DeltaTable, data: pa.Table, request: WriteRequest) -> DeltaWriteOutcome:

@@ -29,7 +29,7 @@ from odibi_core.engines.base import (
     RowPredicate,
     WriteRequest,
 )
-from odibi_core.engines.delta_io import delta_schema
+from odibi_core.engines.delta_io import can_stream, delta_schema
 from odibi_core.engines.file_layout import location_exists
 from odibi_core.engines.json_safe import json_safe_row
 from odibi_core.engines.logical_types import logical_type_of_arrow
@@ -45,6 +45,8 @@ from odibi_core.engines.polars_read import (
 from odibi_core.engines.polars_sql import (
     checked,
     collect,
+    collect_all,
+    compute_errors,
     quote_identifier,
     run_sql,
     sql_expression,
@@ -53,7 +55,12 @@ from odibi_core.engines.polars_types import (
     lazy_from_arrow,
     logical_schema,
 )
-from odibi_core.engines.polars_write import write_frame, write_parquet_file
+from odibi_core.engines.polars_write import (
+    StreamedWrite,
+    stream_delta,
+    write_frame,
+    write_parquet_file,
+)
 from odibi_core.errors import DataError
 from odibi_core.results import ColumnSchema, WriteResult
 
@@ -63,6 +70,9 @@ if TYPE_CHECKING:
     from odibi_core.dead_letters.model import DeadLetter, DeadLetterBatch
 
 __all__ = ["PolarsEngine"]
+
+# Rows of a streamed write kept to describe its frame afterwards (the story's sample rows).
+STREAMED_HEAD_ROWS = 100
 
 
 class PolarsEngine(Engine):
@@ -80,14 +90,21 @@ class PolarsEngine(Engine):
     supports_time_travel = True
     supports_views = True
 
-    def __init__(self) -> None:
+    def __init__(self, streaming: bool = False) -> None:
+        """``streaming``: keep node outputs as lazy plans run by polars' streaming engine
+        (data larger than memory), instead of computing each output once into memory."""
+        self.streaming = bool(streaming)
         self._views: Any = None  # a pl.SQLContext holding the views, made on first use
+        self._streamed: StreamedWrite | None = None  # the last frame streamed to a sink
+        self._streamed_frame: Any = None
 
     # ---- frames ----------------------------------------------------------------------------
     def count(self, frame: Any) -> int:
         import polars as pl
 
-        return int(collect(_lazy(frame).select(pl.len())).item())
+        if frame is self._streamed_frame and self._streamed is not None:
+            return self._streamed.rows
+        return int(self._collect(_lazy(frame).select(pl.len())).item())
 
     def columns(self, frame: Any) -> list[str]:
         return list(_lazy(frame).collect_schema().names())
@@ -96,18 +113,31 @@ class PolarsEngine(Engine):
         return logical_schema(_lazy(frame).collect_schema())
 
     def sample(self, frame: Any, n: int) -> list[dict[str, Any]]:
-        rows = collect(_lazy(frame).head(max(n, 0))).to_arrow().to_pylist()
-        return [json_safe_row(row) for row in rows]
+        streamed = self._streamed
+        if frame is self._streamed_frame and streamed is not None \
+                and (n <= streamed.head.height or streamed.head.height == streamed.rows):
+            head = streamed.head.head(max(n, 0))
+        else:
+            head = self._collect(_lazy(frame).head(max(n, 0)))
+        return [json_safe_row(row) for row in head.to_arrow().to_pylist()]
 
     def to_rows(self, frame: Any) -> list[dict[str, Any]]:
-        return [json_safe_row(row) for row in collect(_lazy(frame)).to_arrow().to_pylist()]
+        return [json_safe_row(row) for row in self._collect(_lazy(frame)).to_arrow().to_pylist()]
 
     def collect(self, frame: Any) -> pl.LazyFrame:
-        """The frame's plan computed now, as a LazyFrame over the in-memory result."""
+        """The frame's plan computed now, as a LazyFrame over the in-memory result; with
+        ``streaming`` the plan is kept (each later pass computes it again, in bounded memory)."""
+        if self.streaming:
+            return _lazy(frame)
         return collect(_lazy(frame)).lazy()
 
     def cache(self, frame: Any) -> pl.LazyFrame:
-        return self.collect(frame)
+        """The frame computed into memory now (``cache: true`` asks for it in streaming mode
+        too)."""
+        return self._collect(_lazy(frame)).lazy()
+
+    def _collect(self, frame: pl.LazyFrame) -> pl.DataFrame:
+        return collect(frame, streaming=self.streaming)
 
     def from_rows(self, rows: Sequence[Mapping[str, Any]],
                   schema: Mapping[str, str] | None = None) -> pl.LazyFrame:
@@ -136,25 +166,33 @@ class PolarsEngine(Engine):
             raise DataError(f"The frame already has column(s) {', '.join(clash)}.",
                             fix="Rename those columns; odibi uses them for its own flags.")
         exprs = [flag_expression(p, schema) for p in predicates]
-        return checked(lambda lf: lf.with_columns(exprs), frame,
-                       "; ".join(p.sql for p in predicates))
+        flagged = checked(lambda lf: lf.with_columns(exprs), frame,
+                          "; ".join(p.sql for p in predicates))
+        # In memory, the flags are computed once here (a few boolean columns beside the
+        # frame's, which are shared, not copied): counting, splitting and writing then read
+        # them instead of evaluating every test again. Streaming keeps them in the plan.
+        return flagged if self.streaming else collect(flagged).lazy()
 
     def summarize_flags(self, frame: Any, flags: Mapping[str, Sequence[str]], *,
                         sample_size: int) -> FlagSummary:
-        """Counts and samples of every flag from one collection of the flagged frame."""
+        """Counts (with the rows passing every flag) and samples of every flag, computed
+        together: one pass over the flagged frame."""
         import polars as pl
 
-        data = collect(_lazy(frame))
-        others = [c for c in data.columns if c not in flags]
-        counts = data.select([pl.len().alias("__rows")]
-                             + [(~pl.col(f)).sum().alias(f) for f in flags]).row(0, named=True)
-        samples = {}
-        for flag, columns in flags.items():
-            picked = data.filter(~pl.col(flag)).select(list(columns) or others)
-            rows = picked.head(max(sample_size, 0)).to_arrow().to_pylist()
-            samples[flag] = [json_safe_row(r) for r in rows]
-        return FlagSummary(rows=int(counts["__rows"]),
-                           failing={f: int(counts[f]) for f in flags}, samples=samples)
+        data = _lazy(frame)
+        others = [c for c in data.collect_schema().names() if c not in flags]
+        queries = [data.select([pl.len().alias("__rows"),
+                                pl.all_horizontal(list(flags)).sum().alias("__passing")]
+                               + [(~pl.col(f)).sum().alias(f) for f in flags])]
+        queries += [data.filter(~pl.col(flag)).select(list(columns) or others)
+                    .head(max(sample_size, 0)) for flag, columns in flags.items()]
+        counts, *picked = collect_all(queries, streaming=self.streaming)
+        totals = counts.row(0, named=True)
+        samples = {flag: [json_safe_row(r) for r in rows.to_arrow().to_pylist()]
+                   for flag, rows in zip(flags, picked)}
+        return FlagSummary(rows=int(totals["__rows"]),
+                           failing={f: int(totals[f]) for f in flags}, samples=samples,
+                           passing=int(totals["__passing"]))
 
     def count_rows(self, frame: Any, *, all_true: Sequence[str] = (),
                    any_false: Sequence[str] = ()) -> int:
@@ -213,7 +251,7 @@ class PolarsEngine(Engine):
             return {}
         select = ", ".join(f"{sql} AS {quote_identifier(name)}"
                            for name, sql in expressions.items())
-        result = collect(self.sql(f"SELECT {select} FROM df", {"df": frame}))
+        result = self._collect(self.sql(f"SELECT {select} FROM df", {"df": frame}))
         return result.row(0, named=True)
 
     def profile(self, frame: Any, columns: Sequence[ColumnSchema], *,
@@ -236,7 +274,7 @@ class PolarsEngine(Engine):
         text = ";".join(f"{name}:{dtype}" for name, dtype in schema.items())
         if schema:
             hashed = pl.struct(pl.all()).hash(seed=0)
-            facts = collect(lazy.select(
+            facts = self._collect(lazy.select(
                 pl.len().alias("n"), hashed.sum().alias("s"),
                 hashed.bitwise_xor().alias("x"))).row(0)
         else:
@@ -298,7 +336,11 @@ class PolarsEngine(Engine):
         os.makedirs(folder, exist_ok=True)
         temp = os.path.join(folder, f".tmp-{uuid.uuid4().hex}-{os.path.basename(path)}")
         try:
-            write_parquet_file(collect(_lazy(frame)), temp)
+            if self.streaming:  # batch by batch: the hand-off never holds the frame either
+                with compute_errors():
+                    _lazy(frame).sink_parquet(temp, compression="snappy", engine="streaming")
+            else:
+                write_parquet_file(self._collect(_lazy(frame)), temp)
             os.replace(temp, path)
         finally:
             if os.path.exists(temp):
@@ -322,7 +364,14 @@ class PolarsEngine(Engine):
         return reparse(letters, format, options)
 
     def _write(self, frame: Any, request: WriteRequest) -> WriteResult:
-        return write_frame(collect(_lazy(frame)), request)
+        """In streaming mode an append or overwrite of a Delta table streams; everything else
+        collects the frame first."""
+        if self.streaming and request.format == "delta" and can_stream(request):
+            self._streamed = None
+            streamed = stream_delta(_lazy(frame), request, head_rows=STREAMED_HEAD_ROWS)
+            self._streamed, self._streamed_frame = streamed, frame
+            return streamed.result
+        return write_frame(self._collect(_lazy(frame)), request)
 
     def _sql(self, query: str, tables: Mapping[str, Any]) -> pl.LazyFrame:
         empty = sorted(name for name, frame in tables.items() if frame is None)

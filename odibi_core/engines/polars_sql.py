@@ -22,7 +22,8 @@ meaning); SQL steps and SQL-expression params get polars' reading of the SQL.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from difflib import get_close_matches
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -31,8 +32,9 @@ from odibi_core.errors import DataError, OdibiError
 if TYPE_CHECKING:
     import polars as pl
 
-__all__ = ["checked", "collect", "columns_of", "guarded", "quote_identifier", "resolved",
-           "run_sql", "sql_expression", "translate_error"]
+__all__ = ["checked", "collect", "collect_all", "collect_batches", "columns_of", "compute_errors",
+           "guarded", "quote_identifier", "resolved", "run_sql", "sql_expression",
+           "translate_error"]
 
 T = TypeVar("T")
 
@@ -167,11 +169,30 @@ def translate_error(exc: BaseException, query: str,
     return None
 
 
-def collect(frame: pl.LazyFrame) -> pl.DataFrame:
-    """Run ``frame``'s plan; a failure on the data (a value that does not convert, ...) is a
-    :class:`DataError`."""
+def collect(frame: pl.LazyFrame, *, streaming: bool = False) -> pl.DataFrame:
+    """Run ``frame``'s plan (on polars' streaming engine when ``streaming``); a failure on the
+    data (a value that does not convert, ...) is a :class:`DataError`."""
+    return collect_all([frame], streaming=streaming)[0]
+
+
+def collect_all(frames: Sequence[pl.LazyFrame], *,
+                streaming: bool = False) -> list[pl.DataFrame]:
+    """Run several plans at once (polars shares their common parts), as :func:`collect`."""
+    import polars as pl
+
+    engine = "streaming" if streaming else "auto"
+    with compute_errors():
+        if len(frames) == 1:
+            return [frames[0].collect(engine=engine)]
+        return pl.collect_all(frames, engine=engine)
+    raise AssertionError("unreachable")  # pragma: no cover - for type checkers
+
+
+@contextmanager
+def compute_errors() -> Iterator[None]:
+    """polars' compute errors (a value that does not convert, ...) as DataErrors."""
     try:
-        return frame.collect()
+        yield
     except OdibiError:
         raise
     except Exception as exc:  # noqa: BLE001 - polars' compute errors become DataErrors
@@ -181,6 +202,13 @@ def collect(frame: pl.LazyFrame) -> pl.DataFrame:
                             fix="Check the transform steps and the values they convert; the "
                                 "cause is chained below.") from exc
         raise
+
+
+def collect_batches(frame: pl.LazyFrame) -> Iterator[pl.DataFrame]:
+    """``frame`` computed by polars' streaming engine, one batch at a time, in order; compute
+    failures are :class:`DataError` as in :func:`collect`."""
+    with compute_errors():
+        yield from frame.collect_batches(engine="streaming", maintain_order=True, lazy=True)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -17,7 +17,8 @@ import gzip
 import io
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from odibi_core.engines.base import WriteRequest
@@ -32,13 +33,14 @@ from odibi_core.engines.remote_files import write_hive_location
 from odibi_core.engines.json_safe import json_safe_row
 from odibi_core.engines.pandas_files import validate_options
 from odibi_core.engines.polars_read import FILE_FORMATS, not_available, refuse_options
+from odibi_core.engines.polars_sql import collect_batches
 from odibi_core.errors import ConfigError, ConfigProblem
 from odibi_core.results import WriteResult
 
 if TYPE_CHECKING:
     import polars as pl
 
-__all__ = ["write_frame", "write_parquet_file"]
+__all__ = ["StreamedWrite", "stream_delta", "write_frame", "write_parquet_file"]
 
 # pandas.DataFrame.to_csv keywords (accepted by the shared option check) -> write_csv's.
 _CSV_OPTIONS = {"sep": "separator", "delimiter": "separator", "quote": "quote_char",
@@ -74,6 +76,50 @@ def write_frame(data: pl.DataFrame, request: WriteRequest) -> WriteResult:
                                   token=request.marker.token if request.marker else None)
     return WriteResult(connection=location.connection, format=fmt, mode=request.mode,
                        location=shown, rows_written=data.height, files_written=files)
+
+
+@dataclass
+class StreamedWrite:
+    """A streamed write's result, with the row count and the first rows it saw (so describing
+    the written frame afterwards needs no second pass over its plan)."""
+
+    result: WriteResult
+    rows: int
+    head: pl.DataFrame
+
+
+def stream_delta(frame: pl.LazyFrame, request: WriteRequest, *,
+                 head_rows: int) -> StreamedWrite:
+    """Write ``frame`` to Delta as polars' streaming engine computes it, batch by batch
+    (``request`` must pass ``delta_io.can_stream``): memory holds a few batches, not the
+    frame."""
+    import polars as pl
+    import pyarrow as pa
+
+    refuse_options("delta", "write", request.options, allowed=("keys",))
+    schema = frame.collect_schema()
+    untyped = [name for name, dtype in schema.items() if dtype == pl.Null]
+    if untyped:  # Delta has no null type: all-null columns of unknown type are stored as text
+        frame = frame.with_columns(pl.col(untyped).cast(pl.String))
+    arrow_schema = frame.head(0).collect().to_arrow().schema
+    seen = {"rows": 0, "head": frame.head(0).collect()}
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        for chunk in collect_batches(frame):
+            if seen["head"].height < head_rows:
+                seen["head"] = pl.concat([seen["head"],
+                                          chunk.head(head_rows - seen["head"].height)])
+            seen["rows"] += chunk.height
+            yield from chunk.to_arrow().cast(arrow_schema).to_batches()
+
+    reader = pa.RecordBatchReader.from_batches(arrow_schema, batches())
+    outcome = write_delta(reader, request)
+    location = request.location
+    result = WriteResult(connection=location.connection, format="delta", mode=request.mode,
+                         location=location.redact(location.uri),
+                         rows_written=outcome.rows_written, delta_version=outcome.version,
+                         files_written=outcome.files_written)
+    return StreamedWrite(result, int(seen["rows"]), seen["head"])
 
 
 # ---- one file ---------------------------------------------------------------------------------

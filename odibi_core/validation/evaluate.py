@@ -137,7 +137,12 @@ def evaluate_tests(engine: Engine, frame: Frame, tests: Sequence[Any],
         if fail_fast and not results[-1].passed:
             stopped = check.name
     acted = {i: f"{_FLAG_PREFIX}{i}" for i in row if not results[i].skipped}
-    passing = engine.count_rows(flagged, all_true=list(acted.values())) if acted else total
+    if not acted:
+        passing = total
+    elif summary is not None and summary.passing is not None and len(acted) == len(row):
+        passing = summary.passing  # counted with the flags, in the same pass
+    else:
+        passing = engine.count_rows(flagged, all_true=list(acted.values()))
     result = ValidationResult(kind=context.kind, total_rows=total, tests=tuple(results),
                               rows_passing=passing, stopped_at=stopped)
     return Evaluation(result=result, frame=frame, flagged=flagged, checks=checks, flags=acted)

@@ -56,6 +56,7 @@ class Split:
     rejected_rows: int
     quarantine_tests: tuple[str, ...]  # quarantine tests that failed at least one row
     dropped_rows: int = 0  # write_valid_only: rows left out that were not quarantined
+    output_rows: int | None = None  # rows of ``output`` (known from the counts)
 
 
 def split_rows(engine: Engine, evaluation: Evaluation, *, valid_only: bool = False) -> Split:
@@ -77,15 +78,22 @@ def split_rows(engine: Engine, evaluation: Evaluation, *, valid_only: bool = Fal
                                      evaluation.all_flags)
     rejected, rejected_rows = None, 0
     if flagged is not None and quarantine:
-        rejected_rows = engine.count_rows(flagged, any_false=quarantine)
+        if set(quarantine) == set(evaluation.flags_for()):  # known from the validation
+            rejected_rows = evaluation.result.total_rows - evaluation.result.rows_passing
+        else:
+            rejected_rows = engine.count_rows(flagged, any_false=quarantine)
         rejected = engine.filter_rows(flagged, any_false=quarantine)
     total = evaluation.result.total_rows
     dropped = total - evaluation.result.rows_passing - rejected_rows if valid_only else 0
     names = tuple(t.name for t in evaluation.result.tests
                   if t.on_fail == "quarantine" and not t.skipped and t.failing_rows)
+    if flagged is None or not keep:
+        output_rows = total
+    else:
+        output_rows = evaluation.result.rows_passing if valid_only else total - rejected_rows
     return Split(evaluation=evaluation, output=output, rejected=rejected,
                  rejected_rows=rejected_rows, quarantine_tests=names,
-                 dropped_rows=max(dropped, 0))
+                 dropped_rows=max(dropped, 0), output_rows=output_rows)
 
 
 def batch_id_for(engine: Engine, frame: Frame, *, node: str, batch_id: str | None = None) -> str:

@@ -204,13 +204,13 @@ def dlq(args: argparse.Namespace) -> int:
     A replay runs outside Dagster, straight through the node's lifecycle, and appends.
     """
     from odibi_core.dead_letters import load_corrections
-    from odibi_core.engines import get_engine
+    from odibi_core.engines import engine_for_project
     from odibi_core.node import NodeRunner
     from odibi_core.replay import replay_node, show_node
 
     project = load_project(args.project, env=args.env)
     (key,) = project.graph.select(nodes=[args.node], include_upstream=False)
-    runner = NodeRunner(project, get_engine(project.config.engine))
+    runner = NodeRunner(project, engine_for_project(project.config))
     if args.action == "show":
         listing = show_node(runner, key, limit=args.limit, include_replayed=args.all)
         print(f"{key}: {listing.total} dead letter(s) at {listing.destination}, "

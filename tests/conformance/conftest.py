@@ -2,7 +2,9 @@
 
 Tests here use only the Engine interface, ``odibi_core.testing`` and connections, so a new
 engine joins by being added to ``ENGINES``. The Spark engine runs on one real local
-``SparkSession`` with Delta Lake, created once for the whole test session.
+``SparkSession`` with Delta Lake, created once for the whole test session. ``polars-streaming``
+is the polars engine with ``polars: {streaming: true}``: lazy outputs computed by polars'
+streaming engine on every pass, Delta writes streamed in batches.
 """
 
 from __future__ import annotations
@@ -17,14 +19,17 @@ from odibi_core.engines import get_engine
 from odibi_core.engines.base import Engine
 from odibi_core.transforms import clear_user_transforms
 
-ENGINES = ["pandas", "polars", "spark"]
+ENGINES = ["pandas", "polars", "polars-streaming", "spark"]
 
 
 @pytest.fixture(params=ENGINES)
 def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
     if request.param == "spark":
         request.getfixturevalue("spark_session")
-    yield get_engine(request.param)
+    if request.param == "polars-streaming":
+        yield get_engine("polars", streaming=True)
+    else:
+        yield get_engine(request.param)
 
 
 @pytest.fixture

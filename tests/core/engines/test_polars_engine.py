@@ -63,8 +63,13 @@ def _parquet(engine, lake, path="in/orders.parquet"):
 
 
 # ---- laziness ----------------------------------------------------------------------------------
-def test_read_transforms_and_flags_build_a_plan_without_computing_it(engine, lake,
-                                                                     collections):
+@pytest.mark.parametrize("streaming", [True, False], ids=["streaming", "in-memory"])
+def test_read_transforms_and_flags_build_a_plan_without_computing_it(lake, collections,
+                                                                     streaming):
+    """Streaming keeps the flags in the plan; in memory they are computed once, when added
+    (the counts, the split and the write then read them instead of evaluating the tests
+    again)."""
+    engine = get_engine("polars", streaming=streaming)
     frame = _parquet(engine, lake)
     collections.clear()
     steps = [("filter_rows", {"condition": "amount > 10"}),
@@ -82,6 +87,11 @@ def test_read_transforms_and_flags_build_a_plan_without_computing_it(engine, lak
         RowPredicate("r", "", "range", {"column": "amount", "min": 0}),
         RowPredicate("c", "double > 50")])
     assert isinstance(flagged, pl.LazyFrame)
+    if not streaming:
+        assert len(collections) == 1  # the flags, computed once
+        assert "orders.parquet" not in flagged.explain()
+        assert engine.count(flagged) == 2 and len(collections) == 1
+        return
     assert collections == []  # nothing computed yet
     plan = flagged.explain()
     assert "SCAN" in plan and "orders.parquet" in plan  # still reads the file
@@ -131,6 +141,50 @@ def test_a_node_run_computes_its_transform_once(engine, tmp_path):
     assert run.result.rows_written == 5  # amount*2 > 30 keeps ids 2..6
     stored = engine.read(ReadRequest(location=lake.resolve("q"), format="delta"))
     assert [r["id"] for r in engine.to_rows(stored)] == [1]
+
+
+def test_a_streaming_node_run_never_holds_its_output_in_memory(tmp_path, monkeypatch):
+    """``polars: {streaming: true}``: the validated rows go from the scan to the Delta table in
+    batches. Every frame collected from the source is a count, a sample or the rejected rows,
+    never the output; the row counts and sample rows come from the streamed write."""
+    rows = [{"id": i % 500, "amount": float(i % 97), "status": "open"} for i in range(2000)]
+    engine = get_engine("polars", streaming=True)
+    lake = LocalConnection("lake", "lake", tmp_path)
+    engine.write(frame_from_rows(engine, rows), WriteRequest(
+        location=lake.resolve("in/orders.parquet"), format="parquet"))
+    project = _project(tmp_path, """\
+        - name: orders
+          read: {connection: lake, format: parquet, path: in/orders.parquet}
+          validation:
+            tests:
+              - {type: range, column: amount, min: 0, max: 90, on_fail: quarantine}
+              - {type: not_null, columns: [id]}
+            quarantine: {connection: lake, path: q}
+          write: {connection: lake, format: delta, path: silver/orders}
+        """)
+    heights: list[int] = []
+    collect, collect_all = pl.LazyFrame.collect, pl.collect_all
+
+    def counted(frames: list[pl.DataFrame], plans: list[pl.LazyFrame]) -> list[pl.DataFrame]:
+        heights.extend(f.height for f, p in zip(frames, plans) if "orders.parquet" in p.explain())
+        return frames
+
+    monkeypatch.setattr(pl.LazyFrame, "collect",
+                        lambda self, **kw: counted([collect(self, **kw)], [self])[0])
+    monkeypatch.setattr(pl, "collect_all",
+                        lambda plans, **kw: counted(collect_all(plans, **kw), list(plans)))
+    run = _run(project, engine)
+    assert run.succeeded, run.result.error
+    rejected = sum(1 for r in rows if r["amount"] > 90)
+    assert heights and max(heights) == rejected < len(rows) - rejected  # the quarantine only
+    result = run.result
+    assert (result.rows_out, result.rows_written) == (len(rows) - rejected,) * 2
+    assert len(result.sample_rows) == 10 and all(r["amount"] <= 90 for r in result.sample_rows)
+    stored = engine.read(ReadRequest(location=lake.resolve("silver/orders"), format="delta"))
+    monkeypatch.undo()
+    assert engine.count(stored) == len(rows) - rejected
+    assert engine.count(engine.read(ReadRequest(location=lake.resolve("q"),
+                                                format="delta"))) == rejected
 
 
 def test_reads_are_scans(engine, lake):
