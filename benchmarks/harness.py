@@ -222,11 +222,11 @@ def child_odibi(project_dir: Path, handoff: str = "readback") -> dict:
     back, as ``odibi run`` (Dagster's IO manager) does; ``memory``: frames are passed along."""
     started = time.perf_counter()
     from odibi_core.config import load_project
-    from odibi_core.engines import get_engine
+    from odibi_core.engines import engine_for_project
     from odibi_core.node import NodeRunner, RunContext
 
     project = load_project(project_dir)
-    engine = get_engine(project.config.engine)
+    engine = engine_for_project(project.config)
     runner = NodeRunner(project, engine)
     graph = project.graph
     ready = time.perf_counter()

@@ -107,11 +107,11 @@ def _node(project_dir: Path):
         except ImportError:
             pass
     from odibi_core.config import load_project
-    from odibi_core.engines import get_engine
+    from odibi_core.engines import engine_for_project
     from odibi_core.node import NodeRunner
 
     project = load_project(project_dir)
-    engine = get_engine(project.config.engine)
+    engine = engine_for_project(project.config)
     runner = NodeRunner(project, engine)
     return project, engine, runner, project.graph.topological_order()[0]
 

@@ -65,11 +65,16 @@ SCENARIO_TITLES = {
     "dagster_200_run": "4 200-node project: materialize all (in-process)",
 }
 ENGINES = ("pandas", "polars", "spark")
-CONTENDERS = ("hand-written", "odibi", "odibi-dagster", "pypi")
+CONTENDERS = ("hand-written", "odibi", "odibi-in-memory", "odibi-dagster", "pypi")
 LABELS = {"hand-written": "hand-written", "odibi": "odibi",
-          "odibi-dagster": "odibi run (Dagster)", "pypi": "odibi 3.15 (PyPI)"}
-CHECKED = ("odibi", "odibi-dagster")  # contenders whose regressions fail --check
-MAX_ROWS = {"pandas": 10_000_000}  # in-memory engines above this do not fit the machine
+          "odibi-in-memory": "odibi, polars in memory", "odibi-dagster": "odibi run (Dagster)",
+          "pypi": "odibi 3.15 (PyPI)"}
+CHECKED = ("odibi", "odibi-in-memory", "odibi-dagster")  # regressions of these fail --check
+# The scenarios' YAML runs polars with `polars: {streaming: true}`; the in-memory contender and
+# the published odibi (which refuses the key) get the YAML without this line.
+STREAMING_LINE = "\npolars: {streaming: true}\n"
+# In-memory engines (and modes) above this many rows do not fit the machine.
+MAX_ROWS = {"pandas": 10_000_000, "polars-in-memory": 10_000_000}
 PYPI_ENGINES = ("pandas", "polars")  # its venv carries no pyspark (see README)
 DAGSTER_NODES = 200
 TOLERANCE = {"wall": 0.25, "peak": 0.25, "load": 0.25, "overhead": 0.25}
@@ -97,6 +102,12 @@ def not_run_reason(scenario: str, engine: str, rows: int, contender: str, *,
     """Why a cell of the plan is not run here, or None."""
     if available.get(engine):
         return available[engine]
+    if contender == "odibi-in-memory" and (engine != "polars" or scenario not in DATA_SCENARIOS):
+        return "the polars engine's in-memory mode: polars and scenarios 1-3 only"
+    if contender == "odibi-in-memory" and rows > MAX_ROWS["polars-in-memory"]:
+        return (f"in memory, odibi holds the node's whole output: above "
+                f"{MAX_ROWS['polars-in-memory']:,} rows it does not fit this machine (the "
+                "streaming mode is the `odibi` row; --allow-large to try)")
     if scenario in DATA_SCENARIOS and engine in MAX_ROWS and rows > MAX_ROWS[engine]:
         return (f"{engine} holds the whole input in memory: above {MAX_ROWS[engine]:,} rows "
                 "it does not fit this machine (--allow-large to try)")
@@ -161,12 +172,16 @@ def ensure_pypi(venv: Path = PYPI_VENV, *, with_dagster: bool = True) -> dict:
 # --- projects and commands -----------------------------------------------------------------------
 
 
-def write_project(scenario: str, run_dir: Path, landing: Path, engine: str) -> Path:
-    """The scenario's YAML under ``run_dir``, reading ``landing`` and running on ``engine``."""
+def write_project(scenario: str, run_dir: Path, landing: Path, engine: str, *,
+                  streaming: bool = True) -> Path:
+    """The scenario's YAML under ``run_dir``, reading ``landing`` and running on ``engine``
+    (polars streaming unless ``streaming`` is false)."""
     source = SCENARIO_DIR / scenario / "odibi.yaml"
     text = source.read_text(encoding="utf-8")
     where = f"benchmarks/scenarios/{scenario}/odibi.yaml"
     text = harness.replace_once(text, "\nengine: polars\n", f"\nengine: {engine}\n", where)
+    if not streaming:
+        text = harness.replace_once(text, STREAMING_LINE, "\n", where)
     text = harness.replace_once(text, "\n  landing: ./landing\n",
                                 f"\n  landing: {landing.resolve()}\n", where)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -182,8 +197,9 @@ def command_for(contender: str, scenario: str, engine: str, run_dir: Path,
         script = HANDWRITTEN / f"{engine}_suite.py"
         return [sys.executable, str(script), scenario, "--landing", str(landing), "--lake",
                 str(run_dir / "lake")], env
-    project = write_project(scenario, run_dir, landing, engine)
-    if contender == "odibi":
+    project = write_project(scenario, run_dir, landing, engine,
+                            streaming=contender in ("odibi", "odibi-dagster"))
+    if contender in ("odibi", "odibi-in-memory"):
         return [sys.executable, str(harness.HARNESS), "odibi", str(run_dir)], env
     if contender == "odibi-dagster":
         (run_dir / ".dagster_home").mkdir(parents=True, exist_ok=True)
@@ -498,16 +514,18 @@ class Runner:
                      + (f" + memray {memray}" if memray[:1].isdigit()
                         else f"; memray {memray}")}
         modes = ["--rss", "--tracemalloc"] + (["--memray"] if memray[:1].isdigit() else [])
-        for engine in self.args.memprofile_engines:
+        for name in self.args.memprofile_engines:
+            engine = name.split("-")[0]  # polars-in-memory: the polars engine, not streaming
             if self.available.get(engine):
-                out["engines"][engine] = {"error": self.available[engine]}
+                out["engines"][name] = {"error": self.available[engine]}
                 continue
             merged: dict = {}
             for mode in modes:
-                run_dir = self.work / "runs" / f"memprofile-{engine}"
+                run_dir = self.work / "runs" / f"memprofile-{name}"
                 shutil.rmtree(run_dir, ignore_errors=True)
-                write_project("ingest", run_dir, data, engine)
-                print(f"memory profile of scenario 1 on {engine} at {rows:,} rows ({mode[2:]})"
+                write_project("ingest", run_dir, data, engine,
+                              streaming=name != "polars-in-memory")
+                print(f"memory profile of scenario 1 on {name} at {rows:,} rows ({mode[2:]})"
                       " ...", flush=True)
                 child = subprocess.run([sys.executable, str(HERE / "memprofile.py"),
                                         str(run_dir), mode], capture_output=True, text=True,
@@ -525,7 +543,7 @@ class Runner:
                 phase["traced_peak_mb"] = traced.get(phase["phase"])
             if "phases" not in merged:
                 merged["error"] = "; ".join(merged.get("errors", ["no profile"]))
-            out["engines"][engine] = merged
+            out["engines"][name] = merged
         return out
 
 
@@ -604,20 +622,22 @@ def evaluate_targets(cells: dict[str, dict]) -> list[dict]:
     rows_seen = sorted({c["rows"] for c in cells.values() if c["scenario"] in DATA_SCENARIOS})
     for rows in rows_seen:
         for scenario in DATA_SCENARIOS:
-            odibi = by_key.get(cell_key(scenario, "polars", rows, "odibi"))
             hand = by_key.get(cell_key(scenario, "polars", rows, "hand-written"))
-            if odibi is None and hand is None:
-                continue
-            scope = f"{scenario}, polars, {datasets.size_label(rows)} rows"
-            for target, key, limit in (("polars_time", "wall", 1.2),
-                                       ("polars_peak", "peak_mb", 1.5)):
-                value = ratio(odibi, hand, key)
-                if value is None:
-                    out.append({"target": target, "scope": scope, "met": None,
-                                "value": _why_missing(odibi, hand)})
-                else:
-                    out.append({"target": target, "scope": scope, "met": value <= limit,
-                                "value": f"{value:.2f}x (limit {limit}x)"})
+            for ours in ("odibi", "odibi-in-memory"):
+                odibi = by_key.get(cell_key(scenario, "polars", rows, ours))
+                if odibi is None or odibi.get("status") == "not run":
+                    continue
+                scope = f"{scenario}, polars, {datasets.size_label(rows)} rows" \
+                    + (", in memory" if ours == "odibi-in-memory" else ", streaming")
+                for target, key, limit in (("polars_time", "wall", 1.2),
+                                           ("polars_peak", "peak_mb", 1.5)):
+                    value = ratio(odibi, hand, key)
+                    if value is None:
+                        out.append({"target": target, "scope": scope, "met": None,
+                                    "value": _why_missing(odibi, hand)})
+                    else:
+                        out.append({"target": target, "scope": scope, "met": value <= limit,
+                                    "value": f"{value:.2f}x (limit {limit}x)"})
         for scenario in DATA_SCENARIOS:
             for engine in PYPI_ENGINES:
                 pypi = by_key.get(cell_key(scenario, engine, rows, "pypi"))
@@ -1036,8 +1056,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--memprofile-rows", type=datasets.parse_size,
                         help="rows for scenario 1's memory profile (default: 10M if among "
                              "--sizes, else the largest size under it; 0: skip)")
-    parser.add_argument("--memprofile-engines", nargs="+", choices=("pandas", "polars"),
-                        default=["pandas", "polars"])
+    parser.add_argument("--memprofile-engines", nargs="+",
+                        choices=("pandas", "polars", "polars-in-memory"),
+                        default=["pandas", "polars", "polars-in-memory"],
+                        help="polars: the scenario's streaming mode; polars-in-memory: without it")
     parser.add_argument("--no-memray", dest="memray", action="store_false",
                         help="skip memray in the memory profile (by default it is installed "
                              "on demand, wheel only, into benchmarks/.venvs/memray)")

@@ -33,7 +33,7 @@ def small_run(tmp_path_factory) -> dict:
     child = subprocess.run(
         [sys.executable, str(BENCH / "run.py"), "--sizes", "10k", "--repeats", "1",
          "--engines", "pandas", "polars", "--scenarios", "ingest", "gold", "incremental",
-         "--contenders", "hand-written", "odibi", "--wait-idle", "0",
+         "--contenders", "hand-written", "odibi", "odibi-in-memory", "--wait-idle", "0",
          "--memprofile-rows", "0", "--out", str(out), "--data", str(folder / "data"),
          "--work", str(folder / "work"), "--label", "smoke test"],
         capture_output=True, text=True, cwd=REPO, check=False, timeout=300)
@@ -55,6 +55,11 @@ def test_odibi_and_hand_written_agree_on_every_scenario(small_run: dict) -> None
             assert odibi["equal"] is True
             assert odibi["outputs"] == hand["outputs"]
             assert odibi["wall"] > 0 and odibi["peak_mb"] > 0
+        # polars runs the scenarios streaming (`odibi`) and in memory; same outputs
+        in_memory = cells[suite.cell_key(scenario, "polars", 10_000, "odibi-in-memory")]
+        assert in_memory["status"] == "ok" and in_memory["outputs"] == hand["outputs"]
+        assert cells[suite.cell_key(scenario, "pandas", 10_000, "odibi-in-memory")][
+            "status"] == "not run"
     ingest = cells[suite.cell_key("ingest", "polars", 10_000, "odibi")]["outputs"]
     assert ingest["silver.orders"]["rows"] == manifest["orders"]["expected_valid"]
     assert ingest["quarantine.orders"]["rows"] == manifest["orders"]["expected_quarantined"]
