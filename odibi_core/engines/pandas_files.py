@@ -73,11 +73,11 @@ def validate_options(fmt: str, action: str, options: Mapping[str, Any]) -> None:
     Raises:
         ConfigError: an unknown key (the key path is ``read.options.<key>`` / ``write...``).
     """
-    import pandas as pd
-
     own = (_OWN_READ_OPTIONS if action == "read" else _OWN_WRITE_OPTIONS)[fmt]
     valid = set(own)
-    if fmt == "csv":
+    if fmt == "csv":  # pandas' keywords pass through (imported only here: polars needs no pandas)
+        import pandas as pd
+
         aliases = _CSV_READ_ALIASES if action == "read" else _CSV_WRITE_ALIASES
         target = pd.read_csv if action == "read" else pd.DataFrame.to_csv
         passed = set(inspect.signature(target).parameters) - {
