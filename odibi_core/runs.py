@@ -3,7 +3,8 @@
 Every node, in whichever process it runs, records its :class:`NodeResult` under
 ``<system>/runs/<run_id>/<pipeline>/<node>.json`` and then re-publishes its pipeline's story from
 all the records of that run so far (with the pipeline's graph, secrets and private values masked,
-retention applied). The story is therefore complete after the last node of the run,
+retention applied; :func:`refresh_story` spaces out the re-publishing of a long run's successful
+nodes). The story is therefore complete after the last node of the run,
 whoever runs the run (``odibi run``, the Dagster UI, ``dagster asset materialize``). A file lock per
 run serialises publishing between processes.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -24,8 +26,8 @@ from odibi_core.errors import ConfigError, ConfigProblem
 from odibi_core.file_lock import exclusive_lock
 from odibi_core.results import NodeResult, iso_utc
 
-__all__ = ["RunMeta", "RunRecords", "pipeline_edges", "publish_story", "secret_values", "story_root",
-           "system_root"]
+__all__ = ["RunMeta", "RunRecords", "pipeline_edges", "publish_story", "refresh_story",
+           "secret_values", "story_root", "system_root"]
 
 DEFAULT_STATE_DIR = ".odibi"
 
@@ -116,6 +118,16 @@ class RunRecords:
         _write_json_atomic(self.run_dir(run_id) / result.pipeline / f"{result.node}.json",
                            result.to_dict())
 
+    def recorded_nodes(self, run_id: str, pipeline: str) -> set[str]:
+        """Names of the nodes of ``pipeline`` with a record in ``run_id`` (none is read)."""
+        try:
+            entries = os.scandir(self.run_dir(run_id) / pipeline)
+        except FileNotFoundError:
+            return set()
+        with entries:
+            return {e.name[:-5] for e in entries
+                    if e.name.endswith(".json") and not e.name.startswith(".")}
+
     def results(self, run_id: str, pipeline: str) -> list[NodeResult]:
         folder = self.run_dir(run_id) / pipeline
         if not folder.is_dir():
@@ -199,6 +211,67 @@ def publish_story(project: Any, records: RunRecords, run_id: str, pipeline: str,
         return write_story(story, story_root(project),
                            retention_days=getattr(config, "retention_days", None),
                            retention_runs=getattr(config, "retention_runs", None))
+
+
+@dataclass
+class _Published:
+    """The last story of a (run, pipeline) this process wrote in :func:`refresh_story`."""
+
+    paths: Any  # StoryPaths
+    at: float  # time.monotonic() when it was written
+    cost: float  # seconds writing it took
+
+
+#: The shortest time between two re-publishings of a story for successful nodes. A story of n
+#: nodes costs O(n) to render and write; after every node that is O(n²) per run.
+STORY_REFRESH_SECONDS = 3.0
+_REFRESH_COST_FACTOR = 10  # ... and never more often than 10 times what the last one cost
+_PUBLISHED: dict[tuple[str, str], _Published] = {}
+_FAILED_RUNS: set[str] = set()  # runs in which a node of this process did not succeed
+_REMEMBERED = 512  # (run, pipeline) pairs kept; the oldest are forgotten
+
+
+def refresh_story(project: Any, records: RunRecords, run_id: str, result: NodeResult, *,
+                  expected: Sequence[str] = (), to_run: Sequence[str] | None = None) -> Any:
+    """The story of ``result``'s pipeline once ``result`` is recorded: re-published
+    (:func:`publish_story`) when it must be, else where this process last wrote it.
+
+    It is written for the first node of the pipeline this process records in the run, for a
+    node that did not succeed and every node after one (of any pipeline of the run), for the
+    node that completes ``to_run`` (the pipeline's nodes the run executes; default
+    ``expected``), and otherwise when the last one is older than :data:`STORY_REFRESH_SECONDS`
+    (or ten times its own cost). The story a run ends with therefore holds every node it
+    ran, as when every node re-published it; in between, it may lag by those few seconds (and
+    so may the story of a run killed mid-way, where no run end publishes it).
+    In another process (a multiprocess run's step) nothing is known yet: it always publishes.
+    """
+    key = (run_id, result.pipeline)
+    last = _PUBLISHED.get(key)
+    if result.status != "success":
+        _FAILED_RUNS.add(run_id)
+    due = (last is None or run_id in _FAILED_RUNS
+           or time.monotonic() - last.at >= max(STORY_REFRESH_SECONDS,
+                                               _REFRESH_COST_FACTOR * last.cost)
+           or set(expected if to_run is None else to_run)
+           <= records.recorded_nodes(run_id, result.pipeline))
+    if not due:
+        assert last is not None
+        return last.paths
+    started = time.monotonic()
+    paths = publish_story(project, records, run_id, result.pipeline, expected=expected)
+    ended = time.monotonic()
+    _remember(key, _Published(paths, at=ended, cost=ended - started))
+    return paths
+
+
+def _remember(key: tuple[str, str], published: _Published) -> None:
+    _PUBLISHED.pop(key, None)
+    _PUBLISHED[key] = published
+    while len(_PUBLISHED) > _REMEMBERED:
+        forgotten = next(iter(_PUBLISHED))
+        del _PUBLISHED[forgotten]
+        if not any(run == forgotten[0] for run, _ in _PUBLISHED):
+            _FAILED_RUNS.discard(forgotten[0])
 
 
 def redact_result(project: Any, result: NodeResult) -> NodeResult:

@@ -8,6 +8,7 @@ result and in the story, requested with the retry block's delay) or a failure th
 
 # No `from __future__ import annotations` here: Dagster inspects the asset body's annotations.
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
@@ -16,7 +17,7 @@ import dagster as dg
 from odibi_core.node import NodeRunner, RunContext
 from odibi_core.observability import notify_node, observers_for
 from odibi_core.results import iso_utc
-from odibi_core.runs import RunMeta, RunRecords, publish_story, redact_result, system_root
+from odibi_core.runs import RunMeta, RunRecords, redact_result, refresh_story, system_root
 from odibi_dagster import metadata as md
 from odibi_dagster.checks import build_check_results
 from odibi_dagster.events import materialization_metadata
@@ -109,9 +110,11 @@ def _build_asset(project: Any, specs: OdibiSpecs, translator: OdibiTranslator,
         run = context.run
         dry_run = run.tags.get(md.TAG_DRY_RUN) == "true"
         records = RunRecords(system_root(project))
+        facts = _run_facts(context, specs)
+        started_at = facts.started_at
         records.start(RunMeta(
             run_id=run.run_id, project=project.config.project,
-            started_at=_run_started_at(context), environment=project.env,
+            started_at=started_at, environment=project.env,
             engine=project.config.engine, parent_run_id=run.parent_run_id, dry_run=dry_run,
             trigger=run_trigger(run.tags),
         ))
@@ -128,9 +131,11 @@ def _build_asset(project: Any, specs: OdibiSpecs, translator: OdibiTranslator,
         # Records and metadata are masked like the story (secrets, private samples).
         result = redact_result(project, result)
         records.record(run.run_id, result)
-        notify_node(observers.get(), run_info(project, run, _run_started_at(context)), result)
-        story = publish_story(project, records, run.run_id, node_ref.pipeline,
-                              expected=_expected_nodes(run, specs, node_ref.pipeline))
+        notify_node(observers.get(), run_info(project, run, started_at), result)
+        story = refresh_story(project, records, run.run_id, result,
+                              expected=facts.expected.get(node_ref.pipeline, []),
+                              to_run=None if facts.executed is None
+                              else facts.executed.get(node_ref.pipeline, []))
         metadata = materialization_metadata(result, story_html=str(story.html))
         if partition is not None:
             metadata[md.PARTITION] = partition.key
@@ -171,14 +176,59 @@ def _partition(context: dg.AssetExecutionContext) -> PartitionWindow | None:
     return PartitionWindow(key=context.partition_key, start=window.start, end=window.end)
 
 
-def _run_started_at(context: dg.AssetExecutionContext) -> str:
-    record = context.instance.get_run_record_by_id(context.run.run_id)
-    return iso_utc(record.create_timestamp if record is not None else datetime.now(timezone.utc))
+@dataclass(frozen=True)
+class _RunFacts:
+    """What every step of a run needs to know of the run, and no step changes."""
+
+    started_at: str  # when the run was created (ISO-8601 UTC)
+    expected: dict[str, list[str]]  # pipeline -> names of its nodes the run selected
+    executed: dict[str, list[str]] | None  # ... whose steps it executes; None: all selected
 
 
-def _expected_nodes(run: Any, specs: OdibiSpecs, pipeline: str) -> list[str]:
-    """Names of this pipeline's nodes the run selected (all of them when it selected all)."""
+# Run id -> its facts, found by the first step of the run in this process rather than by every
+# step (a query of the run storage, and scans of the selection). Run ids are unique.
+_RUN_FACTS: dict[str, _RunFacts] = {}
+_REMEMBERED_RUNS = 256
+
+
+def _run_facts(context: dg.AssetExecutionContext, specs: OdibiSpecs) -> _RunFacts:
+    run = context.run
+    known = _RUN_FACTS.get(run.run_id)
+    if known is not None:
+        return known
+    record = context.instance.get_run_record_by_id(run.run_id)
+    steps = run.step_keys_to_execute
+    facts = _RunFacts(
+        started_at=iso_utc(record.create_timestamp if record is not None
+                           else datetime.now(timezone.utc)),
+        expected=_by_pipeline(_expected_nodes(run, specs)),
+        executed=None if steps is None else _by_pipeline(_executed_nodes(steps, specs)))
+    if record is not None:  # not stored (yet): nothing to remember
+        if len(_RUN_FACTS) >= _REMEMBERED_RUNS:
+            _RUN_FACTS.pop(next(iter(_RUN_FACTS)))
+        _RUN_FACTS[run.run_id] = facts
+    return facts
+
+
+def _expected_nodes(run: Any, specs: OdibiSpecs) -> list[str]:
+    """Keys of the nodes the run selected (all of them when it selected all)."""
     selection = run.asset_selection
     keys = selection if selection else specs.node_by_key.keys()
-    names = [specs.node_by_key[k] for k in keys if k in specs.node_by_key]
-    return [n.split(".", 1)[1] for n in names if n.split(".", 1)[0] == pipeline]
+    return [specs.node_by_key[k] for k in keys if k in specs.node_by_key]
+
+
+def _executed_nodes(steps: Any, specs: OdibiSpecs) -> list[str]:
+    """Keys of the nodes whose steps are among ``steps`` (a re-execution from failure runs only
+    some of its selection's steps)."""
+    wanted = set(steps)
+    return [node for key, node in specs.node_by_key.items()
+            if key.to_python_identifier() in wanted]
+
+
+def _by_pipeline(node_keys: list[str]) -> dict[str, list[str]]:
+    """``pipeline.node`` keys as node names by pipeline, in order."""
+    names: dict[str, list[str]] = {}
+    for key in node_keys:
+        pipeline, name = key.split(".", 1)
+        names.setdefault(pipeline, []).append(name)
+    return names

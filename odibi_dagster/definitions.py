@@ -8,6 +8,9 @@ The project file comes from ``ODIBI_PROJECT`` (default ``./odibi.yaml``), the en
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +31,7 @@ from odibi_dagster.specs import build_odibi_specs
 from odibi_dagster.translator import OdibiTranslator
 
 __all__ = ["defs", "defs_from_loaded_project", "defs_from_project", "engine_resources_for",
-           "job_name_for", "load_env_defs"]
+           "job_name_for", "load_env_defs", "loading_once"]
 
 
 job_name_for = pipeline_job_name
@@ -77,7 +80,8 @@ def engine_resources_for(project: Any) -> dict[str, Any]:
     config = project.config
     visible, key = hide_spark_secrets(project)
     engine = OdibiEngineResource(engine=config.engine, spark_config=visible,
-                                 spark_config_key=key)
+                                 spark_config_key=key,
+                                 polars_streaming=bool(config.polars.streaming))
     resources: dict[str, Any] = {ENGINE_RESOURCE_KEY: engine}
     if config.engine == "spark":
         from odibi_dagster.spark_resource import OdibiSparkResource
@@ -87,10 +91,37 @@ def engine_resources_for(project: Any) -> dict[str, Any]:
     return resources
 
 
+# Inside ``loading_once``: the definitions loaded so far, by (project file, environment).
+_LOADED: ContextVar[dict[tuple[str, str | None], dg.Definitions] | None] = ContextVar(
+    "odibi_loaded_defs", default=None)
+
+
+@contextmanager
+def loading_once() -> Iterator[None]:
+    """Load each project's definitions at most once in the block (in this thread).
+
+    One ``execute_job`` of a reconstructable job rebuilds its repository several times (for the
+    repository load data, the job, and the job's asset subset); each would load and translate
+    the project file again. Step processes of a multiprocess run are not affected: they load
+    the project themselves, once each.
+    """
+    token = _LOADED.set({})
+    try:
+        yield
+    finally:
+        _LOADED.reset(token)
+
+
 def load_env_defs() -> dg.Definitions:
     """Definitions for the project named by ``ODIBI_PROJECT`` / ``ODIBI_ENV``."""
-    return defs_from_project(os.environ.get("ODIBI_PROJECT", "odibi.yaml"),
-                             os.environ.get("ODIBI_ENV") or None)
+    key = (os.environ.get("ODIBI_PROJECT", "odibi.yaml"), os.environ.get("ODIBI_ENV") or None)
+    loaded = _LOADED.get()
+    if loaded is not None and key in loaded:
+        return loaded[key]
+    defs = defs_from_project(*key)
+    if loaded is not None:
+        loaded[key] = defs
+    return defs
 
 
 @dg.definitions

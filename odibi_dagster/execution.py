@@ -23,6 +23,7 @@ from odibi_core.results import NodeResult
 from odibi_core.runs import RunRecords, publish_story, system_root
 from odibi_core.story import load_story
 from odibi_dagster import metadata as md
+from odibi_dagster.definitions import loading_once
 from odibi_dagster.partitions import partition_keys_for_run
 from odibi_dagster.specs import OdibiSpecs, build_odibi_specs
 
@@ -120,7 +121,7 @@ def run_project(project: Any, node_keys: Sequence[str], *, dry_run: bool = False
         step_names = {_step_key(spec.key): node for node, spec in specs.by_node.items()}
         watcher = progress(instance, ("odibi/invocation", invocation), step_names) \
             if progress else nullcontext()
-        with watcher:
+        with watcher, loading_once():
             result = dg.execute_job(_asset_job(), instance=instance,
                                     run_config=run_config, tags=tags, asset_selection=keys)
         written, report = _after_failure(project, result, node_keys, dry_run=dry_run)

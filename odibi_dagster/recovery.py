@@ -93,6 +93,7 @@ def resume_run(project: Any, run_id: str, *, progress: Any = None) -> Any:
         _step_key,
         project_environment,
     )
+    from odibi_dagster.definitions import loading_once
     from odibi_dagster.specs import build_odibi_specs
 
     specs = build_odibi_specs(project)
@@ -117,7 +118,7 @@ def resume_run(project: Any, run_id: str, *, progress: Any = None) -> Any:
         run_config = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
         if project.config.engine != "spark":
             run_config["execution"] = {"config": {"in_process": {}}}
-        with watcher:
+        with watcher, loading_once():
             result = dg.execute_job(
                 _asset_job(), instance=instance, run_config=run_config,
                 tags={**_carried_tags(parent.tags), tag[0]: tag[1]},

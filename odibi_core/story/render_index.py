@@ -8,14 +8,30 @@ from __future__ import annotations
 
 import html
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from odibi_core.story import _format as fmt
 from odibi_core.story.model import RunStory
 from odibi_core.story.render_html import CSS
 
-__all__ = ["render_index"]
+__all__ = ["IndexRow", "index_row", "render_index", "render_index_rows"]
 
 _COLUMNS = ("Started", "Status", "Duration", "Nodes", "Rows written", "Environment", "Run id")
+
+
+@dataclass(frozen=True)
+class IndexRow:
+    """What the index page shows of one story: its table row, and its project and status."""
+
+    project: str
+    status: str
+    html: str
+
+
+def index_row(link: str, story: RunStory) -> IndexRow:
+    """The index row of ``story``, linked as ``link``; a story file's row can be kept for as
+    long as the file is unchanged (``write_index`` does), instead of loading it again."""
+    return IndexRow(project=story.project, status=story.status, html=_row(link, story))
 
 
 def render_index(pipeline: str, runs: Sequence[tuple[str, RunStory]], *, total: int | None = None) -> str:
@@ -25,9 +41,15 @@ def render_index(pipeline: str, runs: Sequence[tuple[str, RunStory]], *, total: 
         runs: (relative link to the run's HTML story, the story), newest first.
         total: how many stories there are, when ``runs`` shows only the newest of them.
     """
-    project = runs[0][1].project if runs else ""
-    latest = runs[0][1].status if runs else "unknown"
-    rows = "".join(_row(link, story) for link, story in runs)
+    return render_index_rows(pipeline, [index_row(link, story) for link, story in runs],
+                             total=total)
+
+
+def render_index_rows(pipeline: str, runs: Sequence[IndexRow], *, total: int | None = None) -> str:
+    """:func:`render_index` from the stories' rows (newest first)."""
+    project = runs[0].project if runs else ""
+    latest = runs[0].status if runs else "unknown"
+    rows = "".join(run.html for run in runs)
     shown = f"{len(runs)} runs" if total is None or total == len(runs) \
         else f"the newest {len(runs)} of {total} runs"
     table = (

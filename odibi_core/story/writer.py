@@ -25,7 +25,7 @@ from pathlib import Path
 
 from odibi_core.story.model import RunStory, parse_timestamp
 from odibi_core.story.render_html import render_html
-from odibi_core.story.render_index import render_index
+from odibi_core.story.render_index import IndexRow, index_row, render_index_rows
 from odibi_core.story.render_json import render_json
 from odibi_core.story.render_md import render_markdown
 
@@ -148,17 +148,41 @@ def write_index(root: Path, pipeline: str) -> Path:
     """(Re)write ``<root>/<pipeline>/index.html``: the newest stories of ``pipeline``, linked."""
     folder = Path(root) / pipeline
     found = find_stories(root, pipeline)
-    runs: list[tuple[str, RunStory]] = []
-    for path in found[:INDEX_LIMIT]:
-        try:
-            story = load_story(path)
-        except (OSError, ValueError, TypeError, KeyError):
-            continue  # being replaced, or written by a newer odibi: leave it out
-        runs.append((path.relative_to(folder).with_suffix(".html").as_posix(), story))
+    runs = [row for row in (_index_row(path, folder) for path in found[:INDEX_LIMIT])
+            if row is not None]
     index = folder / INDEX_NAME
     folder.mkdir(parents=True, exist_ok=True)
-    _write_atomic(index, render_index(pipeline, runs, total=len(found)))
+    _write_atomic(index, render_index_rows(pipeline, runs, total=len(found)))
     return index
+
+
+# A story file (path, inode, mtime, size) -> its index row. Every story write rewrites the index
+# from up to INDEX_LIMIT stories; loading each of them every time made a run's story writes
+# grow with the pipeline's history. Story files are replaced (os.replace), never edited in place,
+# so a changed file has another key.
+_INDEX_ROWS: dict[tuple[str, int, int, int], IndexRow] = {}
+_INDEX_ROWS_KEPT = 4 * INDEX_LIMIT
+
+
+def _index_row(path: Path, folder: Path) -> IndexRow | None:
+    """The index row of the story at ``path``; None when it cannot be read."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None  # removed meanwhile
+    key = (str(path), stat.st_ino, stat.st_mtime_ns, stat.st_size)
+    row = _INDEX_ROWS.get(key)
+    if row is not None:
+        return row
+    try:
+        story = load_story(path)
+    except (OSError, ValueError, TypeError, KeyError):
+        return None  # being replaced, or written by a newer odibi: leave it out
+    row = index_row(path.relative_to(folder).with_suffix(".html").as_posix(), story)
+    if len(_INDEX_ROWS) >= _INDEX_ROWS_KEPT:
+        _INDEX_ROWS.pop(next(iter(_INDEX_ROWS)))
+    _INDEX_ROWS[key] = row
+    return row
 
 
 def find_stories(root: Path, pipeline: str | None = None) -> list[Path]:
