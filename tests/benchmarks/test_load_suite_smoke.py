@@ -72,8 +72,8 @@ def test_odibi_and_hand_written_agree_on_every_scenario(small_run: dict) -> None
 def test_results_page_holds_the_table_and_the_targets(small_run: dict) -> None:
     text = small_run["out"].read_text(encoding="utf-8")
     assert "> **smoke test**" in text
-    assert "| scenario | engine | rows | contender | wall s | peak MB |" in text
-    row = "| 1 ingest → validate + quarantine → Delta append | polars | 10,000 | odibi |"
+    assert "| scenario | engine | rows | contender | runs | wall s | peak MB |" in text
+    row = "| 1 ingest → validate + quarantine → Delta append | polars | 10,000 | odibi | 1 |"
     assert row in text
     assert "polars engine within 1.2x of hand-written polars time" in text
     targets = small_run["doc"]["targets"]
