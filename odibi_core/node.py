@@ -174,7 +174,6 @@ class NodeRunner:
         frame_in: Frame | None = None
         frame_out: Frame | None = None
         write: WriteResult | None = None
-        identified = False  # the batch identity was derived (before the quarantine)
         try:
             if node.write is not None and not context.dry_run:
                 trace.recovered = self._recover(ref)
@@ -205,14 +204,13 @@ class NodeRunner:
                     if not context.dry_run:  # the quarantined rows belong to the node's batch
                         trace.batch = self._batch_identity(ref, context, trace, frame_in,
                                                            source)
-                        identified = True
                     trace.timed("quarantine", lambda: self._quarantine(
                         ref, checked, frame_in, context, trace))
             if self.project.config.profiling.enabled:  # after validation, before the write
                 trace.profile = trace.timed("profile", lambda: profile_output(
                     self.engine, frame_out, self.project.config.profiling, node=key))
             if not context.dry_run:
-                if not identified:
+                if trace.batch is None:  # (derived already when there is a quarantine)
                     trace.batch = self._batch_identity(ref, context, trace, frame_in, source)
             elif node.write is not None:
                 location = self.target_location(ref.key)
