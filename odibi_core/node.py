@@ -280,7 +280,7 @@ class NodeRunner:
                 location=location, format=read.format, options=dict(read.options or {}),
                 as_of_version=travel.as_of_version if travel else None,
                 as_of_timestamp=travel.as_of_timestamp if travel else None,
-                node=ref.key,
+                node=ref.key, lower_bound=self._lower_bound(ref, read),
             )
             if not context.dry_run:
                 trace.source_state = source_state(location, read.format, as_of=(
@@ -306,14 +306,18 @@ class NodeRunner:
     def _read_source(self, ref: Any, read: Any) -> Frame:
         """An api or sql read, as Arrow handed to the engine; a stateful incremental read's mark
         goes to the source as a lower bound (the rows are filtered here again all the same)."""
-        bound = None
-        if read.incremental is not None:
-            mark = lower_bound(read.incremental, store=self._hwm_store(), pipeline=ref.pipeline,
-                               node=ref.name)
-            bound = LowerBound(read.incremental.column, mark) if mark is not None else None
         table = read_source(self.connection(read.connection), read, node=ref.key,
-                            lower_bound=bound)
+                            lower_bound=self._lower_bound(ref, read))
         return self.engine.from_arrow(table)
+
+    def _lower_bound(self, ref: Any, read: Any) -> LowerBound | None:
+        """A stateful incremental read's mark, for the source or the engine to filter at the
+        read (the node filters the rows read by it again)."""
+        if read.incremental is None:
+            return None
+        mark = lower_bound(read.incremental, store=self._hwm_store(), pipeline=ref.pipeline,
+                           node=ref.name)
+        return LowerBound(read.incremental.column, mark) if mark is not None else None
 
     def _incremental(self, ref: Any, frame: Frame, trace: _Trace) -> Frame:
         incremental = ref.config.read.incremental

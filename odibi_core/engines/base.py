@@ -25,6 +25,7 @@ from odibi_core.results import ColumnSchema, WriteResult
 
 if TYPE_CHECKING:
     from odibi_core.dead_letters.model import DeadLetter, DeadLetterBatch
+    from odibi_core.sources import LowerBound
 
 __all__ = [
     "BatchMarker",
@@ -96,6 +97,9 @@ class ReadRequest:
     as_of_version: int | None = None
     as_of_timestamp: str | None = None
     node: str | None = None  # pipeline.node, for messages
+    # A stateful incremental read's mark: an engine that reads eagerly may skip the rows at or
+    # below it while reading (the node filters them out anyway).
+    lower_bound: LowerBound | None = None
 
 
 @dataclass(frozen=True)

@@ -18,12 +18,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from odibi_core.engines.arrow_filters import rows_after_filter
 from odibi_core.engines.base import ResolvedLocation, WriteRequest
 from odibi_core.errors import ConfigError, ConfigProblem, DataError
 
 if TYPE_CHECKING:
     import pyarrow as pa
     from deltalake import DeltaTable
+
+    from odibi_core.sources import LowerBound
 
 __all__ = ["DeltaWriteOutcome", "can_stream", "commit_properties", "delta_schema", "read_delta",
            "replace_delta_batch", "version_at", "write_delta"]
@@ -39,11 +42,14 @@ class DeltaWriteOutcome:
 
 
 def read_delta(location: ResolvedLocation, *, as_of_version: int | None = None,
-               as_of_timestamp: str | None = None) -> pa.Table:
-    """The table at ``location`` (its latest version, or the one time travel names)."""
+               as_of_timestamp: str | None = None,
+               lower_bound: LowerBound | None = None) -> pa.Table:
+    """The table at ``location`` (its latest version, or the one time travel names); with
+    ``lower_bound``, files and row groups wholly at or below it are skipped (a hint: see
+    ``arrow_filters``)."""
     with storage_errors(location, "read"):
         return _read_delta(location, as_of_version=as_of_version,
-                           as_of_timestamp=as_of_timestamp)
+                           as_of_timestamp=as_of_timestamp, lower_bound=lower_bound)
 
 
 @contextmanager
@@ -59,7 +65,7 @@ def storage_errors(location: ResolvedLocation, action: str) -> Iterator[None]:
 
 
 def _read_delta(location: ResolvedLocation, *, as_of_version: int | None,
-                as_of_timestamp: str | None) -> pa.Table:
+                as_of_timestamp: str | None, lower_bound: LowerBound | None) -> pa.Table:
     if as_of_version is not None and as_of_timestamp is not None:
         raise ConfigError(ConfigProblem(
             message="time_travel sets both as_of_version and as_of_timestamp.",
@@ -67,7 +73,10 @@ def _read_delta(location: ResolvedLocation, *, as_of_version: int | None,
         ))
     table = _open(location)
     if as_of_version is None and as_of_timestamp is None:
-        return table.to_pyarrow_table()
+        if lower_bound is None:
+            return table.to_pyarrow_table()
+        dataset = table.to_pyarrow_dataset()
+        return dataset.to_table(filter=rows_after_filter(lower_bound, dataset.schema))
     history = table.history()
     earliest = min(h["version"] for h in history)
     latest = table.version()

@@ -15,12 +15,15 @@ import uuid
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from odibi_core.engines.arrow_filters import rows_after_filter
 from odibi_core.engines.base import ResolvedLocation, WriteMode
 from odibi_core.engines.file_layout import swap_in_folder
 from odibi_core.errors import ConfigError, ConfigProblem, DataError
 
 if TYPE_CHECKING:
     import pyarrow as pa
+
+    from odibi_core.sources import LowerBound
 
 __all__ = ["is_hive_folder", "partition_names", "read_hive_folder", "write_hive_folder"]
 
@@ -50,8 +53,9 @@ def partition_names(uri: str) -> list[str]:
         current = os.path.join(current, folders[0])
 
 
-def read_hive_folder(uri: str) -> pa.Table:
-    """Every parquet file under the hive folder ``uri`` with its partition columns (strings)."""
+def read_hive_folder(uri: str, *, lower_bound: LowerBound | None = None) -> pa.Table:
+    """Every parquet file under the hive folder ``uri`` with its partition columns (strings);
+    with ``lower_bound``, row groups and partitions wholly at or below it are skipped."""
     import pyarrow as pa
     import pyarrow.dataset as ds
 
@@ -59,7 +63,7 @@ def read_hive_folder(uri: str) -> pa.Table:
     partitioning = ds.partitioning(pa.schema([(n, pa.string()) for n in names]), flavor="hive")
     dataset = ds.dataset(uri, format="parquet", partitioning=partitioning,
                          ignore_prefixes=[".", "_"])
-    return dataset.to_table()
+    return dataset.to_table(filter=rows_after_filter(lower_bound, dataset.schema))
 
 
 def write_hive_folder(table: pa.Table, location: ResolvedLocation, mode: WriteMode,

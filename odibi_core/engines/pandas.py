@@ -401,12 +401,14 @@ class PandasEngine(Engine):
         if fmt == "delta":
             _refuse_options("delta", "read", request.options)
             return from_arrow(read_delta(request.location, as_of_version=request.as_of_version,
-                                         as_of_timestamp=request.as_of_timestamp))
+                                         as_of_timestamp=request.as_of_timestamp,
+                                         lower_bound=request.lower_bound))
         if fmt not in _FILE_FORMATS:
             raise _not_available(fmt, "read")
         validate_options(fmt, "read", request.options)
         if fmt == "parquet" and is_hive_location(request.location):
-            return from_arrow(read_hive_location(request.location))
+            return from_arrow(read_hive_location(request.location,
+                                                 lower_bound=request.lower_bound))
         files = list_source_files(request.location, fmt)
         with local_copies(request.location, files) as copies:
             tables = [self._read_one(fmt, copy, request, shown=path)
@@ -494,7 +496,8 @@ class PandasEngine(Engine):
         shown = shown or path
         try:
             return read_file(fmt, path, request.options, source=f"{location.connection}:"
-                             f"{relative_source(location, shown)}")
+                             f"{relative_source(location, shown)}",
+                             lower_bound=request.lower_bound)
         except (DataError, ConfigError):
             raise
         except Exception as exc:

@@ -45,6 +45,7 @@ from odibi_core.dead_letters.parse import (
     scan_json_lines,
     split_lines,
 )
+from odibi_core.engines.arrow_filters import rows_after_filter
 from odibi_core.engines.json_safe import json_safe_row
 from odibi_core.engines.pandas_arrow import from_arrow, to_arrow
 from odibi_core.errors import ConfigError, ConfigProblem, DataError
@@ -52,6 +53,8 @@ from odibi_core.errors import ConfigError, ConfigProblem, DataError
 if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
+
+    from odibi_core.sources import LowerBound
 
 __all__ = ["FileRecords", "read_file", "read_file_records", "reparse_records", "validate_options",
            "write_file"]
@@ -129,24 +132,26 @@ class FileRecords:
 
 
 def read_file(fmt: str, path: str, options: Mapping[str, Any], *,
-              source: str | None = None) -> pa.Table:
+              source: str | None = None, lower_bound: LowerBound | None = None) -> pa.Table:
     """One file as an Arrow table; the first malformed record fails the read.
 
     Args:
         source: how messages name the file (default: ``path``), e.g. ``lake:raw/orders.csv``.
+        lower_bound: parquet: skip the row groups wholly at or below it (a hint; see
+            ``arrow_filters``).
 
     Raises:
         DataError: a malformed record, naming the file and the line, and the fix.
     """
     shown = source or path
-    records = read_file_records(fmt, path, options, source=shown)
+    records = read_file_records(fmt, path, options, source=shown, lower_bound=lower_bound)
     if records.dead_letters:
         raise _malformed(fmt, shown, records.dead_letters)
     return records.table
 
 
 def read_file_records(fmt: str, path: str, options: Mapping[str, Any], *,
-                      source: str) -> FileRecords:
+                      source: str, lower_bound: LowerBound | None = None) -> FileRecords:
     """One file split into valid records and dead letters (``source`` names the file in them).
 
     Raises:
@@ -158,7 +163,7 @@ def read_file_records(fmt: str, path: str, options: Mapping[str, Any], *,
             return _csv_records(path, options, source)
         if fmt == "json":
             return _json_records(path, options, source)
-        table = _read_parquet(path, options)
+        table = _read_parquet(path, options, lower_bound)
         return FileRecords(table, (), table.num_rows)
     except (DataError, ConfigError):
         raise
@@ -528,10 +533,12 @@ def _empty_table() -> pa.Table:
     return pa.table({})
 
 
-def _read_parquet(path: str, options: Mapping[str, Any]) -> pa.Table:
+def _read_parquet(path: str, options: Mapping[str, Any],
+                  lower_bound: LowerBound | None = None) -> pa.Table:
     import pyarrow.parquet as pq
 
-    return pq.read_table(path, columns=options.get("columns"))
+    row_filter = rows_after_filter(lower_bound, pq.read_schema(path)) if lower_bound else None
+    return pq.read_table(path, columns=options.get("columns"), filters=row_filter)
 
 
 def _read_bytes(path: str) -> bytes:

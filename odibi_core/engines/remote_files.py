@@ -45,6 +45,8 @@ if TYPE_CHECKING:
     import pyarrow as pa
     import pyarrow.fs as pafs
 
+    from odibi_core.sources import LowerBound
+
 T = TypeVar("T")
 
 __all__ = [
@@ -599,15 +601,16 @@ def is_hive_location(location: ResolvedLocation) -> bool:
     return local_hive(location.uri) if location.is_local else is_hive_folder(location)
 
 
-def read_hive_location(location: ResolvedLocation) -> pa.Table:
+def read_hive_location(location: ResolvedLocation, *,
+                       lower_bound: LowerBound | None = None) -> pa.Table:
     """``hive_parquet.read_hive_folder`` for a local or remote location (a remote folder is
     mirrored locally for the read)."""
     from odibi_core.engines.hive_parquet import read_hive_folder
 
     if location.is_local:
-        return read_hive_folder(location.uri)
+        return read_hive_folder(location.uri, lower_bound=lower_bound)
     with local_mirror(location) as folder:
-        return read_hive_folder(folder)
+        return read_hive_folder(folder, lower_bound=lower_bound)
 
 
 def write_hive_location(table: pa.Table, location: ResolvedLocation, mode: WriteMode,
