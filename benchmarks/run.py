@@ -1192,6 +1192,9 @@ def main(argv: list[str] | None = None) -> int:
         before = committed.get("meta", {})
         doc["meta"]["commands"] = [*(before.get("commands") or [before.get("command")]),
                                    doc["meta"]["command"]]
+        for key in ("sizes", "engines", "scenarios", "contenders"):  # what --check re-runs
+            doc["meta"][key] = [*before.get(key, []),
+                                *(v for v in doc["meta"][key] if v not in before.get(key, []))]
         merged = dict(committed.get("cells", {}))
         merged.update(runner.cells)
         doc["cells"] = merged
