@@ -182,10 +182,9 @@ def collect_all(frames: Sequence[pl.LazyFrame], *,
 
     engine = "streaming" if streaming else "auto"
     with compute_errors():
-        if len(frames) == 1:
-            return [frames[0].collect(engine=engine)]
-        return pl.collect_all(frames, engine=engine)
-    raise AssertionError("unreachable")  # pragma: no cover - for type checkers
+        computed = [frames[0].collect(engine=engine)] if len(frames) == 1 \
+            else pl.collect_all(frames, engine=engine)
+    return computed
 
 
 @contextmanager

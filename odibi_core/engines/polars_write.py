@@ -101,15 +101,14 @@ def stream_delta(frame: pl.LazyFrame, request: WriteRequest, *,
     untyped = [name for name, dtype in schema.items() if dtype == pl.Null]
     if untyped:  # Delta has no null type: all-null columns of unknown type are stored as text
         frame = frame.with_columns(pl.col(untyped).cast(pl.String))
-    arrow_schema = frame.head(0).collect().to_arrow().schema
-    seen = {"rows": 0, "head": frame.head(0).collect()}
+    empty = frame.head(0).collect()
+    arrow_schema = empty.to_arrow().schema
+    head = [empty]  # the first head_rows rows streamed
 
     def batches() -> Iterator[pa.RecordBatch]:
         for chunk in collect_batches(frame):
-            if seen["head"].height < head_rows:
-                seen["head"] = pl.concat([seen["head"],
-                                          chunk.head(head_rows - seen["head"].height)])
-            seen["rows"] += chunk.height
+            if head[0].height < head_rows:
+                head[0] = pl.concat([head[0], chunk.head(head_rows - head[0].height)])
             yield from chunk.to_arrow().cast(arrow_schema).to_batches()
 
     reader = pa.RecordBatchReader.from_batches(arrow_schema, batches())
@@ -119,7 +118,7 @@ def stream_delta(frame: pl.LazyFrame, request: WriteRequest, *,
                          location=location.redact(location.uri),
                          rows_written=outcome.rows_written, delta_version=outcome.version,
                          files_written=outcome.files_written)
-    return StreamedWrite(result, int(seen["rows"]), seen["head"])
+    return StreamedWrite(result, outcome.rows_written, head[0])
 
 
 # ---- one file ---------------------------------------------------------------------------------
