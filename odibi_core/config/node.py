@@ -23,6 +23,7 @@ from odibi_core.config.sql_options import check_sql_options
 from odibi_core.config.validation import TestConfig, ValidationConfig
 
 __all__ = [
+    "ChangeFeedConfig",
     "DeadLetterConfig",
     "FunctionStep",
     "IncrementalConfig",
@@ -36,6 +37,8 @@ __all__ = [
     "SqlFileStep",
     "SqlStep",
     "StatefulIncrementalConfig",
+    "StreamingTriggerConfig",
+    "StreamingWriteConfig",
     "TimeTravelConfig",
     "TransformConfig",
     "TransformStep",
@@ -45,6 +48,7 @@ __all__ = [
 Fraction = Annotated[float, Field(ge=0, le=1)]
 ReadFormat = Literal["csv", "parquet", "json", "delta", "avro", "sql", "api"]
 WriteFormat = Literal["delta", "parquet", "csv", "json"]
+STREAMING_READ_FORMATS = ("json", "csv", "parquet", "delta")
 
 
 # --- read --------------------------------------------------------------------------------------
@@ -105,6 +109,24 @@ class DeadLetterConfig(OdibiModel):
         return self
 
 
+class ChangeFeedConfig(OdibiModel):
+    """Read a Delta table's change data feed from ``starting_version`` or
+    ``starting_timestamp`` (exactly one) on the first run; later runs start after the last
+    version the node consumed (kept in ``system`` once the node's write committed)."""
+
+    starting_version: Annotated[int, Field(ge=0)] | None = None
+    starting_timestamp: datetime | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> ChangeFeedConfig:
+        if (self.starting_version is None) == (self.starting_timestamp is None):
+            raise config_error(
+                "change_feed needs exactly one of starting_version or starting_timestamp.",
+                fix='Write {starting_version: 0} (the whole feed) or {starting_timestamp: '
+                    '"2026-01-01T00:00:00Z"}.')
+        return self
+
+
 class ReadConfig(OdibiModel):
     """Where a node's input comes from (SPEC §4).
 
@@ -121,6 +143,12 @@ class ReadConfig(OdibiModel):
     time_travel: TimeTravelConfig | None = None
     incremental: IncrementalConfig | None = None
     dead_letter: DeadLetterConfig | None = None
+    change_feed: ChangeFeedConfig | None = None
+    # Spark Structured Streaming (SPEC-style ``read.streaming``): see ``odibi_core.streaming``.
+    streaming: bool = False
+    schema_ddl: str | None = None
+    watermark_column: str | None = None
+    watermark_delay: Duration | None = None
 
     @model_validator(mode="after")
     def _target(self) -> ReadConfig:
@@ -151,7 +179,54 @@ class ReadConfig(OdibiModel):
         if self.time_travel is not None and self.format != "delta":
             raise config_error(f"time_travel only works with format: delta, not {self.format}.",
                                fix="Remove time_travel or read a Delta table.", key="time_travel")
+        self._check_change_feed()
+        self._check_streaming()
         return self
+
+    def _check_change_feed(self) -> None:
+        if self.change_feed is None:
+            return
+        if self.format != "delta":
+            raise config_error(f"change_feed reads a Delta table's changes, not {self.format}.",
+                               fix="Use format: delta, or remove change_feed.",
+                               key="change_feed")
+        for other in ("time_travel", "incremental"):
+            if getattr(self, other) is not None:
+                raise config_error(
+                    f"change_feed and {other} both choose which rows to read.",
+                    fix=f"Remove {other}: a change feed keeps its own state (the last version "
+                        "consumed).", key=other)
+
+    def _check_streaming(self) -> None:
+        stream_keys = [key for key in ("schema_ddl", "watermark_column", "watermark_delay")
+                       if getattr(self, key) is not None]
+        if not self.streaming:
+            if stream_keys:
+                raise config_error(f"{stream_keys[0]} is for streaming reads.",
+                                   fix="Add streaming: true (Spark), or remove "
+                                       f"{stream_keys[0]}.", key=stream_keys[0])
+            return
+        if self.format not in STREAMING_READ_FORMATS:
+            raise config_error(f"A streaming read takes format json, csv, parquet or delta, not "
+                               f"{self.format}.", fix="Change the format, or remove streaming.",
+                               key="format")
+        for other in ("time_travel", "incremental", "dead_letter", "change_feed"):
+            if getattr(self, other) is not None:
+                raise config_error(
+                    f"A streaming read cannot use {other}.",
+                    fix=f"Remove {other}: the stream's checkpoint remembers what was read.",
+                    key=other)
+        if self.format != "delta" and self.schema_ddl is None:
+            raise config_error(
+                f"A streaming {self.format} read needs its schema up front: Spark does not "
+                "infer the schema of a stream of files.",
+                fix='Add schema_ddl: "order_id BIGINT, amount DOUBLE, event_time TIMESTAMP".',
+                key="schema_ddl")
+        if (self.watermark_column is None) != (self.watermark_delay is None):
+            missing = "watermark_delay" if self.watermark_delay is None else "watermark_column"
+            raise config_error("A watermark needs both watermark_column and watermark_delay.",
+                               fix=f'Add {missing} (e.g. watermark_delay: "10 minutes").',
+                               key=missing)
 
 
 # --- transform ---------------------------------------------------------------------------------
@@ -265,9 +340,47 @@ class SchemaPolicyConfig(OdibiModel):
 # --- write, retry ------------------------------------------------------------------------------
 
 
+class StreamingTriggerConfig(OdibiModel):
+    """When a streaming query looks for new data: ``available_now`` (process what has arrived,
+    then stop) or every ``processing_time``.
+
+    A materialization is always bounded: it runs the query with ``availableNow``.
+    ``processing_time`` sets how often the pipeline's ``source_change`` sensor looks for new
+    data to start the next one.
+    """
+
+    available_now: Literal[True] | None = None
+    processing_time: Duration | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> StreamingTriggerConfig:
+        if (self.available_now is None) == (self.processing_time is None):
+            raise config_error("trigger needs exactly one of available_now or processing_time.",
+                               fix='Write {available_now: true} or {processing_time: "1 '
+                                   'minute"}.')
+        return self
+
+
+class StreamingWriteConfig(OdibiModel):
+    """The write of a streaming node: Spark's ``output_mode``, the query's checkpoint (relative
+    to the write connection; by default ``<system>/checkpoints/<pipeline>/<node>``) and its
+    trigger."""
+
+    output_mode: Literal["append", "update", "complete"] = "append"
+    checkpoint_location: str | None = None
+    trigger: StreamingTriggerConfig = Field(
+        default_factory=lambda: StreamingTriggerConfig(available_now=True))
+
+
+# write.mode each output mode takes: complete re-emits the whole result, update changed rows.
+STREAMING_WRITE_MODES = {"append": ("append", "append_once", "upsert"),
+                         "update": ("upsert",), "complete": ("overwrite",)}
+
+
 class WriteConfig(OdibiModel):
     """Where a node's output goes (SPEC §7). ``upsert`` and ``append_once`` match rows on
-    ``options.keys``."""
+    ``options.keys``. ``table_properties`` (Delta) are set on the table, e.g.
+    ``{delta.enableChangeDataFeed: true}`` so that other nodes can read its change feed."""
 
     connection: str
     format: WriteFormat
@@ -278,19 +391,59 @@ class WriteConfig(OdibiModel):
     partition_by: list[str] = Field(default_factory=list)
     merge_schema: bool = False
     skip_if_unchanged: bool = False
+    table_properties: dict[str, str] = Field(default_factory=dict)
+    streaming: StreamingWriteConfig | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _properties_as_text(cls, value: Any) -> Any:
+        """Delta table properties are text: ``true`` and ``7`` in YAML become "true", "7"."""
+        props = value.get("table_properties") if isinstance(value, dict) else None
+        if isinstance(props, dict):
+            value = {**value, "table_properties": {
+                key: (str(item).lower() if isinstance(item, bool) else str(item))
+                if isinstance(item, (bool, int, float, str)) else item
+                for key, item in props.items()}}
+        return value
 
     @model_validator(mode="after")
     def _consistent(self) -> WriteConfig:
         if (self.path is None) == (self.table is None):
             raise config_error("write needs exactly one of path or table.",
                                fix="Keep path: (files) or table: (a catalog table), not both.")
-        if self.mode in ("upsert", "append_once"):
+        if self.table_properties and self.format != "delta":
+            raise config_error(f"table_properties are Delta table properties; this write is "
+                               f"{self.format}.", fix="Use format: delta, or remove "
+                               "table_properties.", key="table_properties")
+        if self.streaming is not None:
+            if self.format != "delta":
+                raise config_error(
+                    f"A streaming write goes to Delta (its commits make the stream "
+                    f"exactly-once), not {self.format}.", fix="Use format: delta.", key="format")
+            allowed = STREAMING_WRITE_MODES[self.streaming.output_mode]
+            if "mode" in self.model_fields_set and self.mode not in allowed:
+                raise config_error(
+                    f"output_mode: {self.streaming.output_mode} emits "
+                    + {"append": "only new rows", "update": "the rows that changed",
+                       "complete": "the whole result"}[self.streaming.output_mode]
+                    + f" every micro-batch, which write.mode: {self.mode} would get wrong.",
+                    fix=f"Use mode: {' or '.join(allowed)}, or remove mode (it follows "
+                        "output_mode).", key="mode")
+        if self.effective_mode in ("upsert", "append_once"):
             keys = self.options.get("keys")
             if not (isinstance(keys, list) and keys and all(isinstance(key, str) for key in keys)):
-                raise config_error(f"mode: {self.mode} needs the key columns in options.keys.",
+                raise config_error(f"mode: {self.effective_mode} needs the key columns in "
+                                   "options.keys.",
                                    fix="Add options: {keys: [id_column, ...]}.",
                                    key="options.keys" if "keys" in self.options else "options")
         return self
+
+    @property
+    def effective_mode(self) -> str:
+        """``mode``, or for a streaming write without one the mode its output mode implies."""
+        if self.streaming is not None and "mode" not in self.model_fields_set:
+            return STREAMING_WRITE_MODES[self.streaming.output_mode][0]
+        return self.mode
 
     @property
     def keys(self) -> list[str]:
@@ -367,6 +520,7 @@ class NodeConfig(OdibiModel):
                     "the target with them.",
                     fix="Remove write.mode (append, or upsert on options.keys), or use "
                         "materialized: table.", key="write.mode")
+        self._check_streaming()
         if self.schema_policy is not None and self.write is None:
             raise config_error("schema_policy shapes the output like its write target, and this "
                                "node has no write.",
@@ -380,6 +534,34 @@ class NodeConfig(OdibiModel):
                     fix="Remove on_fail from the contract, or move the test to validation.tests.",
                     key=f"contracts[{index}].on_fail")
         return self
+
+    def _check_streaming(self) -> None:
+        streaming_read = self.read is not None and self.read.streaming
+        if self.write is not None and self.write.streaming is not None and not streaming_read:
+            raise config_error("write.streaming needs a streaming read on the same node.",
+                               fix="Add streaming: true to read:, or remove write.streaming.",
+                               key="write.streaming")
+        if not streaming_read:
+            return
+        if self.write is None or self.write.format != "delta":
+            raise config_error("A streaming node writes a Delta table: its query keeps that "
+                               "table current.",
+                               fix="Add write: {connection: ..., format: delta, path: ...}.",
+                               key="write" if self.write is None else "write.format")
+        if self.contracts:
+            raise config_error("Contracts check a whole input before the transform; a "
+                               "streaming node's input never ends.",
+                               fix="Move the tests to validation.tests: they check every "
+                                   "micro-batch.", key="contracts")
+        if self.materialized != "table" or self.cache:
+            key = "cache" if self.cache else "materialized"
+            raise config_error(f"A streaming node cannot use {key}: its query writes each "
+                               "micro-batch as it comes.", fix=f"Remove {key}.", key=key)
+
+    @property
+    def is_streaming(self) -> bool:
+        """The node runs a Spark Structured Streaming query (``read.streaming``)."""
+        return self.read is not None and self.read.streaming
 
     @property
     def input_refs(self) -> dict[str, str]:

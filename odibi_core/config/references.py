@@ -54,6 +54,7 @@ def check_references(
     """
     problems = _connection_problems(config, source, skip)
     problems += _engine_problems(config, source, skip)
+    problems += _streaming_problems(config, source, skip)
     problems += _sql_file_problems(config, source, root, skip)
     for found in graph_module.find_graph_problems(config, base_dir=root, skip=skip):
         message = found.message
@@ -139,6 +140,28 @@ def _engine_problems(
             "(it is on pandas and polars).",
             fix="Run this project (or this environment) with `engine: pandas` or `engine: "
                 "polars`, or point this block at a local connection for Spark."))
+    return problems
+
+
+def _streaming_problems(
+    config: ProjectConfig, source: SourceMap, skip: Collection[tuple[int, int]]
+) -> list[ConfigProblem]:
+    """Streaming reads are Spark Structured Streaming: refused on the other engines."""
+    engine = getattr(config, "engine", None)
+    if engine == "spark":
+        return []
+    problems = []
+    for i, pipeline in enumerate(config.pipelines):
+        for j, node in enumerate(pipeline.nodes):
+            if (i, j) in skip or node.read is None or not node.read.streaming:
+                continue
+            problems.append(source.problem(
+                ("pipelines", i, "nodes", j, "read", "streaming"),
+                f"[{pipeline.pipeline}.{node.name}] read.streaming runs a Spark Structured "
+                f"Streaming query; this project's engine is {engine}.",
+                fix="Set `engine: spark` (in the project or the environment), or read the "
+                    "files in batches: remove streaming and use a file-arrival sensor with "
+                    "reads: new_files."))
     return problems
 
 

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 __all__ = [
     "BatchMarker",
     "BatchReplace",
+    "ChangeFeedRead",
     "Engine",
     "FlagSummary",
     "Frame",
@@ -90,6 +91,20 @@ class ResolvedLocation:
 
 
 @dataclass(frozen=True)
+class ChangeFeedRead:
+    """Read a Delta table's change data feed from ``starting_version`` (inclusive) or, when it is
+    None, from the first version committed at or after ``starting_timestamp`` (ISO-8601).
+
+    The frame holds the table's columns plus ``_change_type`` (``insert``, ``update_preimage``,
+    ``update_postimage``, ``delete``), ``_commit_version`` (bigint) and ``_commit_timestamp``
+    (timestamp, UTC); it is empty when the start is past the table's latest version.
+    """
+
+    starting_version: int | None = None
+    starting_timestamp: str | None = None
+
+
+@dataclass(frozen=True)
 class ReadRequest:
     location: ResolvedLocation
     format: FileFormat
@@ -100,6 +115,7 @@ class ReadRequest:
     # A stateful incremental read's mark: an engine that reads eagerly may skip the rows at or
     # below it while reading (the node filters them out anyway).
     lower_bound: LowerBound | None = None
+    change_feed: ChangeFeedRead | None = None  # read the table's changes instead of its rows
 
 
 @dataclass(frozen=True)
@@ -158,6 +174,8 @@ class WriteRequest:
     replace_batch: BatchReplace | None = None
     marker: BatchMarker | None = None
     replace_where: str | None = None
+    # Delta table properties to set on the table (at creation, or changed on an existing one).
+    table_properties: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
