@@ -73,6 +73,7 @@ if TYPE_CHECKING:
     from odibi_core.exactly_once import BatchIdentity
     from odibi_core.incremental import IncrementalWindow
     from odibi_core.schema_policy import SchemaHarmony
+    from odibi_core.streaming import StreamSummary
     from odibi_core.validation import Split
 
 __all__ = ["NodeRun", "NodeRunner", "RunContext"]
@@ -135,6 +136,8 @@ class _Trace:
     would_write: dict[str, Any] | None = None  # a dry run: the write it did not do
     profile: dict[str, Any] | None = None  # the output's profile (profiling.enabled)
     rows_out: int | None = None  # the output's rows, when validation counted them already
+    rows_in: int | None = None  # the input's rows, when known without a frame (a stream)
+    streaming: StreamSummary | None = None  # a streaming node's run of its query
 
     def timed(self, phase: str, call: Callable[[], Any]) -> Any:
         self.phase = phase
@@ -175,6 +178,13 @@ class NodeRunner:
         frame_out: Frame | None = None
         write: WriteResult | None = None
         try:
+            if node.is_streaming:
+                from odibi_core.streaming import run_streaming_node
+
+                frame_out, write = run_streaming_node(self, ref, inputs, context, trace)
+                result = self._result(ref, "success", started, clock, trace, None, frame_out,
+                                      write, context)
+                return NodeRun(result, frame_out)
             if node.write is not None and not context.dry_run:
                 trace.recovered = self._recover(ref)
             frame_in = source if source is not None else trace.timed(
@@ -620,7 +630,8 @@ class NodeRunner:
             duration_seconds=round(time.perf_counter() - clock, 6),
             engine=engine.name,
             timings=tuple(trace.timings),
-            rows_in=_safe(lambda: engine.count(frame_in)) if frame_in is not None else None,
+            rows_in=trace.rows_in if trace.rows_in is not None else
+            _safe(lambda: engine.count(frame_in)) if frame_in is not None else None,
             rows_out=(trace.rows_out if trace.rows_out is not None
                       else _safe(lambda: engine.count(frame_out)))
             if frame_out is not None else None,
@@ -682,6 +693,8 @@ def _quality_summary(trace: _Trace) -> dict[str, Any]:
         value = getattr(trace, key)
         if value is not None:
             extra[key] = value.summary()
+    if trace.streaming is not None:
+        extra["streaming"] = trace.streaming.summary()
     if trace.view is not None:
         extra["view"] = trace.view
     if trace.batch is not None:

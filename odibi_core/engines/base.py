@@ -214,6 +214,7 @@ class Engine(ABC):
     is_lazy: ClassVar[bool] = False
     supports_time_travel: ClassVar[bool] = True
     supports_views: ClassVar[bool] = False
+    supports_streaming: ClassVar[bool] = False  # read_stream / run_stream (Spark only)
 
     # ---- I/O -------------------------------------------------------------------------------
     def read(self, request: ReadRequest) -> Frame:

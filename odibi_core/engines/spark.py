@@ -127,6 +127,7 @@ class SparkEngine(Engine):
     is_lazy = True
     supports_time_travel = True
     supports_views = True
+    supports_streaming = True
 
     def __init__(self, session: SparkSession | None = None, *, kept_frames: int = 8) -> None:
         if session is None:
@@ -456,6 +457,33 @@ class SparkEngine(Engine):
                           fix="Check the format and options of the read block.",
                           location=request.location)
         return frame if fmt == "csv" else fresh_plan(frame)  # csv: done before its cache
+
+    # ---- Structured Streaming (see spark_streaming) ----------------------------------------
+    def read_stream(self, request: ReadRequest, *, schema_ddl: str | None,
+                    watermark_column: str | None = None,
+                    watermark_delay: dt.timedelta | None = None) -> DataFrame:
+        """The streaming frame of ``request`` (files arriving under its path, or a Delta
+        table's commits)."""
+        from odibi_core.engines.spark_streaming import read_stream
+
+        return self._run(lambda: read_stream(
+            self.session, request, schema_ddl=schema_ddl, watermark_column=watermark_column,
+            watermark_delay=watermark_delay), f"opening a stream of {request.location.display}",
+            fix="Check the streaming read's format, path, options and schema_ddl.",
+            location=request.location)
+
+    def run_stream(self, frame: DataFrame, handle: Callable[[DataFrame, int], None], *,
+                   output_mode: str, checkpoint: str, name: str) -> list[dict[str, Any]]:
+        """Run the query of ``frame`` once (``availableNow``), each micro-batch through
+        ``handle``; its progress reports."""
+        from odibi_core.engines.spark_streaming import run_available_now
+
+        return self._run(lambda: run_available_now(
+            frame, handle, output_mode=output_mode, checkpoint=checkpoint, name=name),
+            "running the streaming query",
+            fix="Streaming queries support only some operations (e.g. aggregations need a "
+                "watermark in append mode, no sort without aggregation); see the Spark "
+                "Structured Streaming guide.")
 
     def _write(self, frame: DataFrame, request: WriteRequest) -> WriteResult:
         fmt, location = request.format, request.location
