@@ -37,8 +37,9 @@ def paths_read(project: Any, connection: str) -> list[str]:
     globs, each once, in project order."""
     found: list[str] = []
     for pipeline in project.config.pipelines:
-        if pipeline.sensor is not None and pipeline.sensor.connection == connection:
-            found.append(pipeline.sensor.path)
+        sensor = pipeline.sensor
+        if getattr(sensor, "type", None) == "file_arrival" and sensor.connection == connection:
+            found.append(sensor.path)
         for node in pipeline.nodes:
             read = node.read
             if read is not None and read.connection == connection and node.enabled:

@@ -55,23 +55,34 @@ def _accepts_any_string(schema: dict[str, Any]) -> bool:
     return "string" in kinds and not (constraints & schema.keys())
 
 
-def _discriminated(schema: dict[str, Any]) -> dict[str, Any]:
+def _discriminated(schema: dict[str, Any], definitions: dict[str, Any]) -> dict[str, Any]:
     """``oneOf`` + ``discriminator`` -> one ``if``/``then`` per tag, so that an error inside the
-    chosen member is reported at its own key (``oneOf`` reports the whole block)."""
+    chosen member is reported at its own key (``oneOf`` reports the whole block). A member whose
+    tag is its discriminator's default (``sensor:`` without ``type`` is a file-arrival sensor)
+    is chosen when the key is absent."""
     discriminator = schema.get("discriminator")
     if "oneOf" not in schema or not isinstance(discriminator, dict) or \
             not discriminator.get("mapping"):
         return schema
     name, mapping = discriminator["propertyName"], discriminator["mapping"]
+    default = next((tag for tag, ref in mapping.items()
+                    if _property_default(definitions, ref, name) == tag), None)
     rest = {k: v for k, v in schema.items() if k not in ("oneOf", "discriminator")}
     return {
         **rest,
         "type": "object",
-        "required": [name],
+        **({} if default is not None else {"required": [name]}),
         "properties": {name: {"enum": sorted(mapping)}},
-        "allOf": [{"if": {"properties": {name: {"const": tag}}, "required": [name]},
+        "allOf": [{"if": {"properties": {name: {"const": tag}},
+                          **({} if tag == default else {"required": [name]})},
                    "then": {"$ref": ref}} for tag, ref in sorted(mapping.items())],
     }
+
+
+def _property_default(definitions: dict[str, Any], ref: str, name: str) -> Any:
+    """The default of property ``name`` of the definition ``ref`` (``#/$defs/X``), if any."""
+    definition = definitions.get(ref.rsplit("/", 1)[-1], {})
+    return definition.get("properties", {}).get(name, {}).get("default")
 
 
 def _optional(schema: dict[str, Any]) -> dict[str, Any]:
@@ -90,26 +101,29 @@ def _optional(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
-def _adapt(schema: Any, value: bool = False) -> Any:
+def _adapt(schema: Any, value: bool = False, definitions: dict[str, Any] | None = None) -> Any:
     """Adapt a pydantic JSON schema for checking YAML: precise error locations, and ``value``
-    positions (a property, an item, a map value) also accept a ``${...}`` string."""
+    positions (a property, an item, a map value) also accept a ``${...}`` string.
+    ``definitions``: the unadapted ``$defs`` (default: the schema's own)."""
+    if definitions is None:
+        definitions = schema.get("$defs", {}) if isinstance(schema, dict) else {}
     if isinstance(schema, list):
-        return [_adapt(item) for item in schema]
+        return [_adapt(item, definitions=definitions) for item in schema]
     if not isinstance(schema, dict):
         return schema
     adapted: dict[str, Any] = {}
     for key, child in schema.items():
         if key == "properties" and isinstance(child, dict):
-            adapted[key] = {name: _adapt(sub, value=True) for name, sub in child.items()}
+            adapted[key] = {name: _adapt(sub, True, definitions) for name, sub in child.items()}
         elif key in ("items", "additionalProperties") and isinstance(child, dict):
-            adapted[key] = _adapt(child, value=True)
+            adapted[key] = _adapt(child, True, definitions)
         elif key in ("$defs", "patternProperties", "dependentSchemas") and isinstance(child, dict):
-            adapted[key] = {name: _adapt(sub) for name, sub in child.items()}
+            adapted[key] = {name: _adapt(sub, False, definitions) for name, sub in child.items()}
         elif key in ("anyOf", "oneOf", "allOf", "prefixItems", "if", "then", "else", "not"):
-            adapted[key] = _adapt(child)
+            adapted[key] = _adapt(child, False, definitions)
         else:  # keywords whose values are data: enum, const, default, required, ...
             adapted[key] = child
-    adapted = _optional(_discriminated(adapted))
+    adapted = _optional(_discriminated(adapted, definitions))
     if value and not _accepts_any_string(adapted):
         annotations = {k: adapted.pop(k) for k in list(adapted) if k in _ANNOTATIONS}
         adapted = {**annotations, "if": _SUBSTITUTION, "else": adapted}

@@ -27,6 +27,7 @@ from odibi_dagster.resources import SPARK_RESOURCE_KEY, OdibiEngineResource, hid
 from odibi_dagster.rollback_sensor import build_rollback_sensor
 from odibi_dagster.run_end_sensor import build_run_end_sensors
 from odibi_dagster.schedules import build_schedules
+from odibi_dagster.source_change_sensor import build_source_change_sensors
 from odibi_dagster.specs import build_odibi_specs
 from odibi_dagster.translator import OdibiTranslator
 
@@ -57,7 +58,8 @@ def defs_from_loaded_project(project: Any, *, translator: OdibiTranslator | None
     engine = engine_resources[ENGINE_RESOURCE_KEY]
     jobs = build_jobs(project, specs)
     optional = [build_rollback_sensor(project, specs), build_automation_sensor(specs)]
-    sensors = [*build_file_sensors(project, jobs), *filter(None, optional),
+    sensors = [*build_file_sensors(project, jobs),
+               *build_source_change_sensors(project, specs, jobs), *filter(None, optional),
                *build_run_end_sensors(project, specs)]
     return dg.Definitions(
         assets=assets,

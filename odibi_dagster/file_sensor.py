@@ -17,6 +17,7 @@ from typing import Any
 
 import dagster as dg
 
+from odibi_core.config.orchestration import FileArrivalSensorConfig
 from odibi_core.config.orchestration_checks import pipeline_job_name
 from odibi_core.connections import build_connection
 from odibi_core.errors import ConfigError, ConfigProblem
@@ -34,10 +35,12 @@ def sensor_name_for(pipeline: str) -> str:
 
 def build_file_sensors(project: Any, jobs: Mapping[str, dg.UnresolvedAssetJobDefinition]
                        ) -> list[dg.SensorDefinition]:
-    """A sensor per pipeline with a ``sensor:`` block, targeting the pipeline's job."""
+    """A sensor per pipeline with a file-arrival ``sensor:`` block, targeting the pipeline's
+    job (``source_change`` sensors: :mod:`odibi_dagster.source_change_sensor`)."""
     return [_file_sensor(project, pipeline, jobs[pipeline_job_name(pipeline.pipeline)])
             for pipeline in project.config.pipelines
-            if pipeline.sensor is not None and pipeline_job_name(pipeline.pipeline) in jobs]
+            if isinstance(pipeline.sensor, FileArrivalSensorConfig)
+            and pipeline_job_name(pipeline.pipeline) in jobs]
 
 
 def _file_sensor(project: Any, pipeline: Any, job: dg.UnresolvedAssetJobDefinition

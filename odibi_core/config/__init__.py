@@ -57,9 +57,12 @@ from odibi_core.config.node import (
 )
 from odibi_core.config.orchestration import (
     AutomationConfig,
+    FileArrivalSensorConfig,
     JobConfig,
     ScheduleConfig,
+    Sensor,
     SensorConfig,
+    SourceChangeSensorConfig,
 )
 from odibi_core.config.project import (
     AzureMonitorMetricsConfig,
@@ -112,6 +115,7 @@ __all__ = [
     "DeltaCatalogConnectionConfig",
     "DistributionTest",
     "Duration",
+    "FileArrivalSensorConfig",
     "FreshnessTest",
     "FunctionStep",
     "GateConfig",
@@ -151,7 +155,9 @@ __all__ = [
     "SasAuthConfig",
     "SchemaPolicyConfig",
     "SchemaTest",
+    "Sensor",
     "SensorConfig",
+    "SourceChangeSensorConfig",
     "SqlConnectionConfig",
     "SqlFileStep",
     "SqlStep",

@@ -1,5 +1,5 @@
-"""When things run (SPEC §3, §11): schedules, file-arrival sensors, tag-selection jobs and
-declarative automation. Framework-free: ``odibi_dagster`` turns them into Dagster objects.
+"""When things run (SPEC §3, §11): schedules, sensors (file arrival, source change), tag-selection
+jobs and declarative automation. Framework-free: ``odibi_dagster`` turns them into Dagster objects.
 """
 
 from __future__ import annotations
@@ -12,8 +12,9 @@ from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
 from odibi_core.config.base import Identifier, OdibiModel, TagName, config_error
 
-__all__ = ["Automation", "AutomationConfig", "CronExpr", "JobConfig", "Schedule",
-           "ScheduleConfig", "SensorConfig", "TimezoneName"]
+__all__ = ["Automation", "AutomationConfig", "CronExpr", "FileArrivalSensorConfig", "JobConfig",
+           "Schedule", "ScheduleConfig", "Sensor", "SensorConfig", "SourceChangeSensorConfig",
+           "TimezoneName"]
 
 _CRON_FIELD = re.compile(r"^[0-9A-Za-z*/,?#LW-]+$")
 _CRON_ALIASES = {"@hourly", "@daily", "@weekly", "@monthly", "@yearly", "@annually", "@midnight"}
@@ -67,7 +68,7 @@ Schedule = Annotated[ScheduleConfig, BeforeValidator(
     _cron_shorthand, json_schema_input_type=str | ScheduleConfig)]
 
 
-class SensorConfig(OdibiModel):
+class FileArrivalSensorConfig(OdibiModel):
     """Start the pipeline when files matching ``path`` (a glob) arrive on ``connection``.
 
     One run per set of new files, never twice for the same file (a file counts as new again
@@ -84,6 +85,40 @@ class SensorConfig(OdibiModel):
     reads: Literal["new_files", "all_files"] = "new_files"
     max_files_per_run: Annotated[int, Field(ge=1, le=1000)] = 100
     default_status: DefaultStatus = "stopped"
+
+
+SensorConfig = FileArrivalSensorConfig
+"""The file-arrival sensor (its name before ``source_change`` sensors existed)."""
+
+
+class SourceChangeSensorConfig(OdibiModel):
+    """Materialize streaming and change-feed nodes when their source changed.
+
+    Each tick looks at the source of every watched node: a Delta table's latest version, or the
+    files under a streaming read's path (size and modification time). The nodes whose source
+    changed, and everything downstream of them in the pipeline, are materialized in one run.
+    ``nodes`` defaults to every enabled streaming or change-feed node of the pipeline;
+    ``minimum_interval_seconds`` to the shortest ``write.streaming.trigger.processing_time`` of
+    the watched nodes, else 30.
+    """
+
+    type: Literal["source_change"]
+    nodes: list[Identifier] | None = None
+    minimum_interval_seconds: Annotated[int, Field(ge=1)] | None = None
+    default_status: DefaultStatus = "stopped"
+
+
+def _file_arrival_by_default(value: Any) -> Any:
+    """A sensor block without ``type`` is a file-arrival sensor (as before there were others)."""
+    return {"type": "file_arrival", **value} if isinstance(value, dict) else value
+
+
+Sensor = Annotated[
+    FileArrivalSensorConfig | SourceChangeSensorConfig,
+    Field(discriminator="type"),
+    BeforeValidator(_file_arrival_by_default),
+]
+"""A pipeline's ``sensor:`` block, by ``type`` (``file_arrival`` when not written)."""
 
 
 class JobConfig(OdibiModel):

@@ -1,20 +1,31 @@
 """Checks of schedules, sensors and jobs against the rest of the project, before anything runs.
 
-A job must select a node, a sensor must be read by a node and must not feed an overwrite with
-only the newest files, and one job (one Dagster run) cannot span two partition schemes.
+A job must select a node, a file-arrival sensor must be read by a node and must not feed an
+overwrite with only the newest files, a source-change sensor must have nodes whose source it can
+watch, and one job (one Dagster run) cannot span two partition schemes.
 """
 
 from __future__ import annotations
 
+import difflib
+import math
 from collections.abc import Iterator
 
 from odibi_core.config.connections import LocalConnectionConfig
 from odibi_core.config.node import NodeConfig
+from odibi_core.config.orchestration import FileArrivalSensorConfig, SourceChangeSensorConfig
 from odibi_core.config.project import PipelineConfig, ProjectConfig
-from odibi_core.config.yaml_source import SourceMap
+from odibi_core.config.yaml_source import KeyPath, SourceMap
 from odibi_core.errors import ConfigProblem
 
-__all__ = ["job_nodes", "orchestration_problems", "pipeline_job_name", "sensor_readers"]
+__all__ = ["DEFAULT_SOURCE_SENSOR_INTERVAL", "WATCHABLE_FORMATS", "job_nodes",
+           "orchestration_problems", "pipeline_job_name", "reads_changes", "sensor_readers",
+           "source_sensor_interval", "source_sensor_nodes", "unwatchable_reason"]
+
+# The read formats whose source a source_change sensor can look at cheaply: a file listing or a
+# Delta table's version.
+WATCHABLE_FORMATS = ("csv", "json", "parquet", "delta")
+DEFAULT_SOURCE_SENSOR_INTERVAL = 30
 
 
 def pipeline_job_name(pipeline: str) -> str:
@@ -36,7 +47,7 @@ def job_nodes(config: ProjectConfig, job_index: int) -> list[str]:
 def sensor_readers(pipeline: PipelineConfig) -> Iterator[NodeConfig]:
     """The nodes of ``pipeline`` that read exactly what its file-arrival sensor watches."""
     sensor = pipeline.sensor
-    if sensor is None:
+    if not isinstance(sensor, FileArrivalSensorConfig):
         return
     for node in pipeline.nodes:
         read = node.read
@@ -44,15 +55,114 @@ def sensor_readers(pipeline: PipelineConfig) -> Iterator[NodeConfig]:
             yield node
 
 
+def reads_changes(node: NodeConfig) -> bool:
+    """The node reads a stream (``read.streaming``) or a Delta change feed."""
+    return node.read is not None and (node.read.streaming or node.read.change_feed is not None)
+
+
+def unwatchable_reason(node: NodeConfig) -> str | None:
+    """Why a source_change sensor cannot watch the node's source (None: it can)."""
+    read = node.read
+    if read is None:
+        return "it has no read (its input is another node's output)"
+    if read.format not in WATCHABLE_FORMATS:
+        return f"it reads format {read.format}, which has no file listing or Delta version"
+    if read.path is None:
+        return f"it reads table: {read.table}, not a path"
+    return None
+
+
+def source_sensor_nodes(pipeline: PipelineConfig) -> list[NodeConfig]:
+    """The nodes the pipeline's source_change sensor watches: those it names (known ones, each
+    once), else every enabled streaming or change-feed node."""
+    sensor = pipeline.sensor
+    if not isinstance(sensor, SourceChangeSensorConfig):
+        return []
+    if sensor.nodes is None:
+        return [node for node in pipeline.nodes if node.enabled and reads_changes(node)]
+    by_name = {node.name: node for node in pipeline.nodes}
+    return [by_name[name] for name in dict.fromkeys(sensor.nodes) if name in by_name]
+
+
+def source_sensor_interval(pipeline: PipelineConfig) -> int:
+    """Seconds between the source_change sensor's ticks: its ``minimum_interval_seconds``, else
+    the shortest ``write.streaming.trigger.processing_time`` of its nodes, else 30."""
+    sensor = pipeline.sensor
+    if isinstance(sensor, SourceChangeSensorConfig) and sensor.minimum_interval_seconds:
+        return sensor.minimum_interval_seconds
+    times = [node.write.streaming.trigger.processing_time for node in source_sensor_nodes(pipeline)
+             if node.write is not None and node.write.streaming is not None]
+    seconds = [max(1, math.ceil(t.total_seconds())) for t in times if t is not None]
+    return min(seconds, default=DEFAULT_SOURCE_SENSOR_INTERVAL)
+
+
 def orchestration_problems(config: ProjectConfig, source: SourceMap) -> list[ConfigProblem]:
     """Every problem of ``jobs``, ``sensor`` and ``schedule`` blocks, located through ``source``."""
-    return [*_sensor_problems(config, source), *_job_problems(config, source)]
+    return [*_sensor_problems(config, source), *_source_sensor_problems(config, source),
+            *_job_problems(config, source)]
+
+
+def _source_sensor_problems(config: ProjectConfig, source: SourceMap
+                            ) -> Iterator[ConfigProblem]:
+    for i, pipeline in enumerate(config.pipelines):
+        sensor = pipeline.sensor
+        if not isinstance(sensor, SourceChangeSensorConfig):
+            continue
+        at: KeyPath = ("pipelines", i, "sensor")
+        name = pipeline.pipeline
+        if pipeline.partitions is not None:
+            yield source.problem(
+                at, f"[{name}] A partitioned pipeline cannot be started by a source_change "
+                    "sensor: a run of it materializes one partition, and a changed source does "
+                    "not name one.",
+                fix="Use schedule: (each tick runs the latest partition), or remove partitions:.")
+        if sensor.nodes is None:
+            yield from _default_node_problems(pipeline, at, source)
+            continue
+        names = [node.name for node in pipeline.nodes]
+        for k, node_name in enumerate(sensor.nodes):
+            if node_name not in names:
+                close = difflib.get_close_matches(node_name, names, n=1)
+                yield source.problem(
+                    at + ("nodes", k),
+                    f"[{name}] The source_change sensor names node '{node_name}', which the "
+                    "pipeline does not have." + (f" Did you mean '{close[0]}'?" if close else ""),
+                    fix=f"Use nodes of pipeline {name}: {', '.join(names)}.")
+                continue
+            reason = unwatchable_reason(pipeline.node(node_name))
+            if reason is not None:
+                yield source.problem(
+                    at + ("nodes", k),
+                    f"[{name}.{node_name}] The source_change sensor cannot watch this node: "
+                    f"{reason}.", fix=_WATCH_FIX)
+
+
+_WATCH_FIX = ("Name nodes that read files (csv, json, parquet) or a Delta table by path; remove "
+              "the others from nodes:.")
+
+
+def _default_node_problems(pipeline: PipelineConfig, at: KeyPath, source: SourceMap
+                           ) -> Iterator[ConfigProblem]:
+    watched = source_sensor_nodes(pipeline)
+    if not watched:
+        yield source.problem(
+            at, f"[{pipeline.pipeline}] The source_change sensor has nothing to watch: no "
+                "enabled node of the pipeline reads a stream (read.streaming) or a change feed "
+                "(read.change_feed).",
+            fix="Name the nodes whose source it should watch (nodes: [...]), or use a "
+                "file_arrival sensor or a schedule.")
+    for node in watched:
+        reason = unwatchable_reason(node)
+        if reason is not None:
+            yield source.problem(
+                at, f"[{pipeline.pipeline}.{node.name}] The source_change sensor cannot watch "
+                    f"this node: {reason}.", fix=_WATCH_FIX)
 
 
 def _sensor_problems(config: ProjectConfig, source: SourceMap) -> Iterator[ConfigProblem]:
     for i, pipeline in enumerate(config.pipelines):
         sensor = pipeline.sensor
-        if sensor is None:
+        if not isinstance(sensor, FileArrivalSensorConfig):
             continue
         at = ("pipelines", i, "sensor")
         name = pipeline.pipeline

@@ -13,7 +13,7 @@ from pydantic import Field, field_validator, model_validator
 from odibi_core.config.base import Identifier, OdibiModel, config_error
 from odibi_core.config.connections import ConnectionConfig
 from odibi_core.config.node import NodeConfig
-from odibi_core.config.orchestration import JobConfig, Schedule, SensorConfig
+from odibi_core.config.orchestration import JobConfig, Schedule, Sensor
 
 __all__ = [
     "AzureMonitorMetricsConfig",
@@ -304,7 +304,7 @@ class PipelineConfig(OdibiModel):
     layer: str | None = None
     description: str | None = None
     schedule: Schedule | None = None
-    sensor: SensorConfig | None = None
+    sensor: Sensor | None = None
     on_failure: Literal["keep", "rollback"] = "keep"
     partitions: PartitionsConfig | None = None
     nodes: Annotated[list[NodeConfig], Field(min_length=1)]

@@ -25,7 +25,7 @@ from odibi_core.config.connections import (
     SqlConnectionConfig,
 )
 from odibi_core.config.node import NodeConfig, SqlFileStep
-from odibi_core.config.orchestration import SensorConfig
+from odibi_core.config.orchestration import FileArrivalSensorConfig, Sensor
 from odibi_core.config.project import (
     PipelineConfig,
     ProjectConfig,
@@ -38,6 +38,7 @@ from odibi_core.errors import ConfigProblem
 __all__ = ["check_references", "partial_config"]
 
 _CONNECTION_ADAPTER: TypeAdapter[Any] = TypeAdapter(ConnectionConfig)
+_SENSOR_ADAPTER: TypeAdapter[Any] = TypeAdapter(Sensor)
 
 
 def check_references(
@@ -74,7 +75,7 @@ def _connection_uses(
     if config.system is not None:
         yield ("system", "connection"), config.system.connection, None, "system"
     for i, pipeline in enumerate(config.pipelines):
-        if pipeline.sensor is not None:
+        if isinstance(pipeline.sensor, FileArrivalSensorConfig):  # source_change: no connection
             yield (("pipelines", i, "sensor", "connection"), pipeline.sensor.connection,
                    pipeline.pipeline, "sensor")
         for j, node in enumerate(pipeline.nodes):
@@ -216,6 +217,15 @@ def _try(model: type[BaseModel], value: Any) -> Any:
         return None
 
 
+def _try_sensor(value: Any) -> Any:
+    if value is None:
+        return None
+    try:
+        return _SENSOR_ADAPTER.validate_python(value)
+    except ValidationError:
+        return None
+
+
 def partial_config(data: Any) -> tuple[ProjectConfig | None, set[tuple[int, int]]]:
     """The parts of ``data`` that validate, for reference checks when the whole does not.
 
@@ -242,7 +252,7 @@ def partial_config(data: Any) -> tuple[ProjectConfig | None, set[tuple[int, int]
                 stand_ins.add((i, j))
             nodes.append(node)
         pipelines.append(PipelineConfig.model_construct(
-            pipeline=name, nodes=nodes, sensor=_try(SensorConfig, raw.get("sensor"))))
+            pipeline=name, nodes=nodes, sensor=_try_sensor(raw.get("sensor"))))
     raw_connections = data.get("connections")
     connections = {}
     if isinstance(raw_connections, dict):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections import Counter
 from pathlib import Path
 
 from odibi_core.config import load_project
@@ -130,11 +131,13 @@ def validate(args: argparse.Namespace) -> int:
     config = project.config
     schedules = sum(p.schedule is not None for p in config.pipelines) + sum(
         j.schedule is not None for j in config.jobs)
-    sensors = sum(p.sensor is not None for p in config.pipelines)
+    kinds = Counter(p.sensor.type for p in config.pipelines if p.sensor is not None)
+    sensors = f"{sum(kinds.values())} sensor(s)" + (
+        f" ({', '.join(f'{n} {kind}' for kind, n in sorted(kinds.items()))})" if kinds else "")
     automated = sum(n.automation is not None for p in config.pipelines for n in p.nodes)
     print(f"OK: {project.file} — {len(config.pipelines)} pipeline(s), "
           f"{len(project.graph.nodes)} node(s), {len(config.pipelines) + len(config.jobs)} "
-          f"job(s), {schedules} schedule(s), {sensors} sensor(s), {automated} automated "
+          f"job(s), {schedules} schedule(s), {sensors}, {automated} automated "
           f"node(s), environment {project.env or 'default'}.")
     return EXIT_OK
 
