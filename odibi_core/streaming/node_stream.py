@@ -32,6 +32,7 @@ from odibi_core.streaming.summary import (
     StreamSummary,
     merge_quarantine,
     merge_validation,
+    nothing_to_validate,
 )
 
 if TYPE_CHECKING:
@@ -96,6 +97,9 @@ def run_streaming_node(runner: NodeRunner, ref: Any, inputs: Mapping[str, Frame]
     with target_lock(runner._system_root(), target):
         progress = trace.timed("stream", lambda: engine.run_stream(
             frame, batches, output_mode=output_mode, checkpoint=checkpoint, name=name))
+    validation = node.validation
+    if validation is not None and trace.validation is None:
+        trace.validation = nothing_to_validate(validation.tests, validation.mode)
     summary = StreamSummary.from_progress(query=name, checkpoint=target.redact(checkpoint),
                                           output_mode=output_mode, batches=batches.done,
                                           progress=progress)
@@ -158,6 +162,7 @@ class _MicroBatches:
                 self._quarantine = trace.quarantine
         trace.phase = "write"
         frame, merge_schema, _ = runner._prepare_write(ref, frame, None, trace)
+        crash_point("before_commit")
         result = runner.engine.write(frame, WriteRequest(
             location=self.target, format="delta", mode=write.effective_mode,
             options=dict(write.options or {}), partition_by=tuple(write.partition_by or ()),

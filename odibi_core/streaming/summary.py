@@ -9,7 +9,8 @@ from typing import Any
 
 from odibi_core.results import QuarantineResult, TestResult, ValidationResult
 
-__all__ = ["MicroBatch", "StreamSummary", "merge_quarantine", "merge_validation"]
+__all__ = ["MicroBatch", "StreamSummary", "merge_quarantine", "merge_validation",
+           "nothing_to_validate"]
 
 _NO_WATERMARK = "1970-01-01T00:00:00.000Z"  # Spark's watermark before any event was seen
 
@@ -119,3 +120,20 @@ def merge_quarantine(total: QuarantineResult | None,
     return replace(batch, rows=total.rows + batch.rows,
                    rows_written=total.rows_written + batch.rows_written,
                    tests=tuple(dict.fromkeys(total.tests + batch.tests)))
+
+
+def nothing_to_validate(tests: Sequence[Any], mode: str) -> ValidationResult:
+    """The validation of a run in which no micro-batch brought rows: every test passes on no
+    rows (a test of row counts checks each micro-batch, and there was none)."""
+    from odibi_core.validation.checks import build_check
+    from odibi_core.validation.evaluate import effective_on_fail
+
+    results = []
+    for index, test in enumerate(tests):
+        check = build_check(test)
+        results.append(TestResult(
+            name=check.name, type=check.type, kind="validation", index=index,
+            on_fail=effective_on_fail(test.on_fail, mode), passed=True, total_rows=0,
+            failing_rows=0 if check.row_level else None,
+            message="no new rows in the stream: nothing to check"))
+    return ValidationResult(kind="validation", total_rows=0, tests=tuple(results))

@@ -23,8 +23,8 @@ from odibi_core.validation.checks import AggregateCheck, AggregateFacts, Check, 
 from odibi_core.validation.checks import build_check
 from odibi_core.validation.history import RunHistory
 
-__all__ = ["Evaluation", "EvaluationContext", "SAMPLE_SIZE", "evaluate_tests",
-           "failure_error"]
+__all__ = ["Evaluation", "EvaluationContext", "SAMPLE_SIZE", "effective_on_fail",
+           "evaluate_tests", "failure_error"]
 
 SAMPLE_SIZE = 5  # failing values kept per test
 _FLAG_PREFIX = "__odibi_t"
@@ -107,7 +107,7 @@ def evaluate_tests(engine: Engine, frame: Frame, tests: Sequence[Any],
     results: list[TestResult] = []
     stopped: str | None = None
     for index, check in enumerate(checks):
-        on_fail = _effective(check.test.on_fail, mode)
+        on_fail = effective_on_fail(check.test.on_fail, mode)
         if stopped is not None:
             results.append(TestResult(
                 name=check.name, type=check.type, kind=context.kind, index=index,
@@ -178,7 +178,8 @@ def failure_error(result: ValidationResult, *, node: str,
 # --- helpers -----------------------------------------------------------------------------------
 
 
-def _effective(on_fail: str, mode: str) -> str:
+def effective_on_fail(on_fail: str, mode: str) -> str:
+    """A test's action under ``validation.mode``: ``warn`` turns failing tests into warnings."""
     return "warn" if mode == "warn" and on_fail == "fail" else on_fail
 
 
