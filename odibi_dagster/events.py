@@ -59,6 +59,7 @@ def materialization_metadata(result: NodeResult, *, story_html: str | None = Non
     if dead:
         meta[md.DEAD_LETTERS] = dg.MetadataValue.int(dead["bad_records"])
         meta[md.DEAD_LETTER_TARGET] = dead["destination"]
+    meta.update(_stream_metadata(result.extra.get("streaming")))
     if result.gate is not None:
         meta[md.GATE] = dg.MetadataValue.json(result.gate.summary())
     meta[md.ATTEMPT] = dg.MetadataValue.int(result.attempt)
@@ -76,6 +77,22 @@ def materialization_metadata(result: NodeResult, *, story_html: str | None = Non
 _PROFILE_COLUMNS = (("column", "string"), ("type", "string"), ("null_percentage", "float"),
                     ("unique_count", "int"), ("unique_approximate", "bool"), ("min", "string"),
                     ("max", "string"), ("histogram", "string"))
+
+
+def _stream_metadata(stream: dict[str, Any] | None) -> dict[str, Any]:
+    """A streaming node's run of its query (see ``odibi_core.streaming.StreamSummary``)."""
+    if not stream:
+        return {}
+    meta: dict[str, Any] = {
+        md.STREAM_BATCHES: dg.MetadataValue.int(stream["batches"]),
+        md.STREAM_ROWS_IN: dg.MetadataValue.int(stream["rows_in"]),
+        md.LATE_ROWS_DROPPED: dg.MetadataValue.int(stream["late_rows_dropped"]),
+        md.CHECKPOINT: dg.MetadataValue.path(stream["checkpoint"]),
+        md.STREAM: dg.MetadataValue.json(stream),
+    }
+    if stream.get("watermark"):
+        meta[md.WATERMARK] = stream["watermark"]
+    return meta
 
 
 def profile_metadata(result: NodeResult) -> dict[str, Any]:

@@ -65,3 +65,13 @@ RETRIES = "odibi/retries"
 # and the same profile as markdown.
 PROFILE = "odibi/profile"
 PROFILE_SUMMARY = "odibi/profile_summary"
+
+# Streaming nodes (``read.streaming``): one bounded run of the node's query — its micro-batches,
+# the rows its source delivered, the event-time watermark after the run, the rows Spark dropped
+# for arriving behind it, the checkpoint, and the whole summary as JSON.
+STREAM_BATCHES = "odibi/stream_batches"
+STREAM_ROWS_IN = "odibi/stream_input_rows"
+WATERMARK = "odibi/watermark"
+LATE_ROWS_DROPPED = "odibi/late_rows_dropped"
+CHECKPOINT = "odibi/checkpoint"
+STREAM = "odibi/stream"
