@@ -89,3 +89,91 @@ def test_windows_are_written_once_closed_and_late_events_are_dropped(tmp_path: P
     windows = {r["window_start"].strftime("%H:%M"): (r["events"], r["total"])
                for r in target_rows(tmp_path, "gold/per_window")}
     assert windows == {"12:00": (2, 3.0), "12:30": (1, 3.0)}
+
+
+def _delta_source(root: Path, rows: list[dict], mode: str = "append") -> None:
+    from deltalake import write_deltalake
+    import pyarrow as pa
+
+    write_deltalake(str(root / "lake" / "bronze" / "totals"), pa.Table.from_pylist(rows),
+                    mode=mode)
+
+
+UPDATE_NODE = """\
+- name: totals
+  read: {connection: lake, format: delta, path: bronze/totals, streaming: true}
+  transform:
+    steps:
+      - "SELECT customer, sum(amount) AS total, count(*) AS orders FROM df GROUP BY customer"
+  write:
+    connection: lake
+    format: delta
+    path: gold/totals
+    options: {keys: [customer]}
+    streaming: {output_mode: update}
+"""
+
+
+def test_update_mode_upserts_running_aggregates_from_a_delta_stream(tmp_path: Path) -> None:
+    path = write_project(tmp_path, UPDATE_NODE)
+    _delta_source(tmp_path, [{"customer": "a", "amount": 1.0}, {"customer": "b", "amount": 2.0}])
+    run_node(path, "live.totals", "r1")
+    _delta_source(tmp_path, [{"customer": "a", "amount": 10.0}])
+    second = run_node(path, "live.totals", "r2")
+    assert second.result.write is not None and second.result.write.mode == "upsert"
+    totals = {r["customer"]: (r["total"], r["orders"])
+              for r in target_rows(tmp_path, "gold/totals")}
+    assert totals == {"a": (11.0, 2), "b": (2.0, 1)}  # one row per key, kept current
+
+
+COMPLETE_NODE = UPDATE_NODE.replace("name: totals", "name: all_totals") \
+    .replace("gold/totals", "gold/all_totals") \
+    .replace("    options: {keys: [customer]}\n", "") \
+    .replace("output_mode: update", "output_mode: complete")
+
+
+def test_complete_mode_overwrites_the_target_with_the_whole_result(tmp_path: Path) -> None:
+    path = write_project(tmp_path, COMPLETE_NODE)
+    _delta_source(tmp_path, [{"customer": "a", "amount": 1.0}])
+    run_node(path, "live.all_totals", "r1")
+    _delta_source(tmp_path, [{"customer": "b", "amount": 5.0}, {"customer": "a", "amount": 1.0}])
+    second = run_node(path, "live.all_totals", "r2")
+    assert second.result.write is not None and second.result.write.mode == "overwrite"
+    totals = {r["customer"]: r["total"] for r in target_rows(tmp_path, "gold/all_totals")}
+    assert totals == {"a": 2.0, "b": 5.0}
+
+
+def test_a_dry_run_checks_the_query_and_writes_nothing(tmp_path: Path) -> None:
+    from odibi_core.config import load_project
+    from odibi_core.engines import get_engine
+    from odibi_core.node import NodeRunner, RunContext
+
+    path = write_project(tmp_path, APPEND_NODE)
+    arrive(tmp_path, "a", [event(1, "00")])
+    run = NodeRunner(load_project(path), get_engine("spark")).run(
+        "live.events", inputs={}, context=RunContext(run_id="d1", dry_run=True))
+    assert run.succeeded, run.result.error
+    assert run.result.extra["would_write"]["streaming"] is True
+    assert not (tmp_path / "lake" / "silver" / "events").exists()
+    assert not (tmp_path / "lake" / "_system" / "checkpoints").exists()
+
+
+def test_an_operation_streams_do_not_support_fails_with_the_node_and_a_fix(
+        tmp_path: Path) -> None:
+    from odibi_core.config import load_project
+    from odibi_core.engines import get_engine
+    from odibi_core.node import NodeRunner, RunContext
+
+    sorted_node = APPEND_NODE.replace(
+        "SELECT event_id, customer, amount * 2 AS doubled, event_time FROM df",
+        "SELECT event_id, customer, amount * 2 AS doubled, event_time FROM df ORDER BY event_id")
+    path = write_project(tmp_path, sorted_node)
+    arrive(tmp_path, "a", [event(1, "00")])
+    run = NodeRunner(load_project(path), get_engine("spark")).run(
+        "live.events", inputs={}, context=RunContext(run_id="e1"))
+    assert not run.succeeded
+    error = run.result.error
+    assert error is not None and "live.events" in str(run.exception)
+    assert "Sorting is not supported" in error.message or "sort" in error.message.lower()
+    assert "Structured Streaming" in (error.fix or "")
+    assert not (tmp_path / "lake" / "silver" / "events").exists()
