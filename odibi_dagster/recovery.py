@@ -67,7 +67,9 @@ def rollback(project: Any, run_id: str, *, pipelines: Sequence[str] | None = Non
                                           project.root)
             location = connection.resolve(write.path, table=write.table)
         targets.append((pipeline, node, location, write.format if write else None))
-    return rollback_run(system_root(project), run_id, targets)
+    streaming = {f"{pipeline}.{node}" for pipeline, node, _, _ in targets
+                 if project.graph.node(f"{pipeline}.{node}").config.is_streaming}
+    return rollback_run(system_root(project), run_id, targets, streaming=streaming)
 
 
 def rollback_pipelines(project: Any, node_keys: Sequence[str]) -> list[str]:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -84,16 +84,27 @@ def written_by_run(system_root: Path, nodes: Sequence[tuple[str, str]],
 
 
 def rollback_run(system_root: Path, run_id: str,
-                 targets: Sequence[tuple[str, str, ResolvedLocation | None, str | None]]
-                 ) -> RollbackReport:
+                 targets: Sequence[tuple[str, str, ResolvedLocation | None, str | None]],
+                 *, streaming: Collection[str] = ()) -> RollbackReport:
     """Roll back what run ``run_id`` wrote to ``targets``: ``(pipeline, node, location,
     format)`` for every node of the run's pipelines (location None: the node writes nothing).
+
+    The targets of ``streaming`` nodes (keys) are reported, never restored: their query's
+    checkpoint has recorded the micro-batches as done, so a restored table would lose them.
     """
     outcomes: list[TargetRollback] = []
     for pipeline, node, location, fmt in targets:
         if location is None or fmt is None:
             continue
         key = f"{pipeline}.{node}"
+        if key in streaming:
+            outcomes.append(TargetRollback(
+                key, location.display, fmt, "not_restorable",
+                detail="a streaming node: its checkpoint already records the micro-batches "
+                       "this run wrote, so restoring the table would lose them for good. To "
+                       "reprocess its source, restore the table and remove the node's "
+                       "checkpoint together (docs/streaming.md)."))
+            continue
         ledger = BatchLedger(system_root, pipeline, node)
         entries = [e for e in ledger.written_by(run_id) if e.status == "committed"]
         if not entries:

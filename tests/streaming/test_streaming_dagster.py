@@ -68,3 +68,28 @@ def test_each_materialization_runs_the_query_once_and_records_its_batches(
     assert _metadata(idle, "events")[md.STREAM_ROWS_IN] == 0
     assert {e.check_name: e.passed for e in idle.get_asset_check_evaluations()} == \
         {"range": True}
+
+
+def test_rollback_reports_a_streaming_target_instead_of_restoring_it(
+        tmp_path: Path, dagster_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Restoring the table alone would lose micro-batches the checkpoint calls done."""
+    from deltalake import DeltaTable
+
+    from odibi_core.config import load_project
+    from odibi_dagster.cli.main import main
+    from odibi_dagster.execution import run_project
+
+    path = write_project(tmp_path, APPEND_NODE + DOWNSTREAM)
+    arrive(tmp_path, "a", [event(1, "00"), event(2, "01")])
+    assert run_project(load_project(path), ["live.events", "live.per_customer"]).success
+    arrive(tmp_path, "b", [event(3, "02")])
+    second = run_project(load_project(path), ["live.events", "live.per_customer"])
+    assert second.success
+    capsys.readouterr()
+    assert main(["rollback", second.run_id, str(path)]) == 1  # not complete: said loudly
+    out = capsys.readouterr()
+    text = out.out + out.err
+    assert "live.events" in text and "streaming node" in text and "checkpoint" in text
+    assert "live.per_customer" in text and "restored to" in text  # the batch node still is
+    events = DeltaTable(str(tmp_path / "lake" / "silver" / "events")).to_pyarrow_table()
+    assert sorted(events.column("event_id").to_pylist()) == [1, 2, 3]
