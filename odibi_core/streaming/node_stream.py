@@ -89,7 +89,7 @@ def run_streaming_node(runner: NodeRunner, ref: Any, inputs: Mapping[str, Frame]
                              "mode": write.effective_mode, "streaming": True}
         return None, None
     checkpoint = checkpoint_location(runner, ref)
-    output_mode = write.streaming.output_mode if write.streaming is not None else "append"
+    output_mode = _output_mode(write)
     batches = _MicroBatches(runner, ref, context, trace, target=target,
                             app_id=stream_app_id(runner.project.config.project, ref.key,
                                                  checkpoint))
@@ -110,9 +110,7 @@ def run_streaming_node(runner: NodeRunner, ref: Any, inputs: Mapping[str, Frame]
         location=target.redact(target.uri), rows_written=summary.rows_written,
         delta_version=summary.last_version,
         skipped=None if summary.rows_written else "no new rows in the stream")
-    output = runner.read_target(ref.key) if summary.last_version is not None or \
-        _table_exists(target) else None
-    return output, written
+    return (runner.read_target(ref.key) if _table_exists(target) else None), written
 
 
 class _MicroBatches:
@@ -137,9 +135,8 @@ class _MicroBatches:
     def _handle(self, batch: Any, batch_id: int) -> MicroBatch:
         runner, ref, trace = self.runner, self.ref, self.trace
         write = ref.config.write
-        output_mode = write.streaming.output_mode if write.streaming is not None else "append"
         rows = runner.engine.count(batch)
-        if rows == 0 and output_mode != "complete":
+        if rows == 0 and _output_mode(write) != "complete":
             return MicroBatch(batch_id, 0)  # e.g. the batch that only moves the watermark
         committed = committed_delta_version(self.target, self.app_id)
         if committed is not None and committed >= batch_id:
@@ -171,6 +168,10 @@ class _MicroBatches:
         crash_point("after_commit")
         trace.phase = "stream"
         return MicroBatch(batch_id, rows, result.rows_written, result.delta_version)
+
+
+def _output_mode(write: Any) -> str:
+    return write.streaming.output_mode if write.streaming is not None else "append"
 
 
 def _table_exists(location: ResolvedLocation) -> bool:

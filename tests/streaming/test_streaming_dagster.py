@@ -93,3 +93,46 @@ def test_rollback_reports_a_streaming_target_instead_of_restoring_it(
     assert "live.per_customer" in text and "restored to" in text  # the batch node still is
     events = DeltaTable(str(tmp_path / "lake" / "silver" / "events")).to_pyarrow_table()
     assert sorted(events.column("event_id").to_pylist()) == [1, 2, 3]
+
+
+def test_the_source_change_sensor_keeps_the_stream_current_end_to_end(tmp_path: Path) -> None:
+    """Sensor tick → run of what it requested → the next tick skips; new files → a new run."""
+    from deltalake import DeltaTable
+
+    path = write_project(tmp_path, APPEND_NODE + DOWNSTREAM)
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("  - pipeline: live\n",
+                                 "  - pipeline: live\n    sensor: {type: source_change}\n"),
+                    encoding="utf-8")
+    defs = defs_from_project(path)
+    sensor = next(s for s in defs.sensors if s.name == "live_source_sensor")
+
+    def tick(instance: dg.DagsterInstance, cursor: str | None):
+        data = sensor.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=cursor,
+                                                            definitions=defs))
+        return list(data.run_requests or []), data.cursor
+
+    def execute(instance: dg.DagsterInstance, request: dg.RunRequest) -> None:
+        job = defs.resolve_implicit_global_asset_job_def()
+        result = job.execute_in_process(instance=instance, tags=request.tags,
+                                        asset_selection=list(request.asset_selection or []))
+        assert result.success
+
+    def ids() -> list[int]:
+        table = DeltaTable(str(tmp_path / "lake" / "silver" / "events")).to_pyarrow_table()
+        return sorted(table.column("event_id").to_pylist())
+
+    with dg.instance_for_test() as instance:
+        arrive(tmp_path, "a", [event(1, "00"), event(2, "01")])
+        requests, cursor = tick(instance, None)
+        assert [[k.path[-1] for k in r.asset_selection] for r in requests] == \
+            [["events", "per_customer"]]
+        execute(instance, requests[0])
+        assert ids() == [1, 2]
+        assert tick(instance, cursor)[0] == []  # nothing new: no run
+
+        arrive(tmp_path, "b", [event(3, "02")])
+        requests, cursor = tick(instance, cursor)
+        assert len(requests) == 1
+        execute(instance, requests[0])
+        assert ids() == [1, 2, 3]
