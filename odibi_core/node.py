@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from odibi_core.change_feed import change_feed_read, change_feed_window, last_consumed
 from odibi_core.connections import Connection, build_connection
 from odibi_core.engines.base import (
     BatchReplace,
@@ -286,16 +287,22 @@ class NodeRunner:
                 base = self.connection(read.connection).resolve(None)
                 location = replace(location, only_files=absolute_files(base, arrival.files))
             travel = read.time_travel
+            if not context.dry_run:
+                trace.source_state = source_state(location, read.format, as_of=(
+                    str(travel.as_of_version if travel.as_of_version is not None
+                        else travel.as_of_timestamp) if travel else None))
+            consumed = last_consumed(self._hwm_store(), ref.pipeline, ref.name) \
+                if read.change_feed is not None else None
             request = ReadRequest(
                 location=location, format=read.format, options=dict(read.options or {}),
                 as_of_version=travel.as_of_version if travel else None,
                 as_of_timestamp=travel.as_of_timestamp if travel else None,
                 node=ref.key, lower_bound=self._lower_bound(ref, read),
+                change_feed=change_feed_read(  # up to the version the batch identity names
+                    read.change_feed, consumed,
+                    ending_version=(trace.source_state or {}).get("version"))
+                if read.change_feed is not None else None,
             )
-            if not context.dry_run:
-                trace.source_state = source_state(location, read.format, as_of=(
-                    str(travel.as_of_version if travel.as_of_version is not None
-                        else travel.as_of_timestamp) if travel else None))
             if read.dead_letter is None:
                 frame = self.engine.read(request)
             else:
@@ -303,6 +310,8 @@ class NodeRunner:
                     self.engine, request, read.dead_letter,
                     self.connection(read.dead_letter.connection),
                     batch_id=context.batch_id, dry_run=context.dry_run)
+            if read.change_feed is not None:  # (excludes read.incremental)
+                trace.incremental = change_feed_window(self.engine, frame, consumed)
             return self._partition_rows(ref, self._incremental(ref, frame, trace), context)
         source = self.project.graph.input_source(ref.key)
         if source is None:
@@ -496,7 +505,7 @@ class NodeRunner:
             location=location, format=write.format, mode=mode or write.mode,
             options=dict(write.options or {}), partition_by=tuple(write.partition_by or ()),
             merge_schema=bool(write.merge_schema) if merge_schema is None else merge_schema,
-            node=ref.key,
+            node=ref.key, table_properties=dict(write.table_properties or {}),
         )
         if context is None or trace is None or trace.batch is None:
             return self.engine.write(frame, request)

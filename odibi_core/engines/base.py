@@ -98,10 +98,13 @@ class ChangeFeedRead:
     The frame holds the table's columns plus ``_change_type`` (``insert``, ``update_preimage``,
     ``update_postimage``, ``delete``), ``_commit_version`` (bigint) and ``_commit_timestamp``
     (timestamp, UTC); it is empty when the start is past the table's latest version.
+    ``ending_version`` (inclusive; None: the latest) pins the last version read, so that the
+    versions read are exactly those the node's batch identity names.
     """
 
     starting_version: int | None = None
     starting_timestamp: str | None = None
+    ending_version: int | None = None
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,9 @@ Shared by the engines that hold Arrow-compatible frames. Time travel resolves a 
 the last version committed at or before it (commit timestamps from the table's history); a
 version outside the log, or whose files VACUUM removed, is a :class:`DataError` that lists the
 versions the log holds. ``upsert`` and ``append_once`` are Delta MERGEs on ``options.keys``.
+``table_properties`` are the new table's ``configuration``; on an existing table those that
+differ are set first (``alter.set_table_properties``, a commit of its own). A table with
+``delta.enableChangeDataFeed`` records the change data of every write, merge and delete.
 
 Remote tables (``azure_blob``) are opened with the location's storage options; their storage
 errors go through ``remote_files.remote_errors`` (a missing container or refused credentials
@@ -29,7 +32,7 @@ if TYPE_CHECKING:
     from odibi_core.sources import LowerBound
 
 __all__ = ["DeltaWriteOutcome", "can_stream", "commit_properties", "delta_schema", "read_delta",
-           "replace_delta_batch", "version_at", "write_delta"]
+           "replace_delta_batch", "set_table_properties", "version_at", "write_delta"]
 
 
 @dataclass(frozen=True)
@@ -160,20 +163,24 @@ def _write_delta(data: pa.Table | pa.RecordBatchReader,
     if streamed and not can_stream(request):
         raise ValueError("a streamed Delta write is an append or a whole overwrite; the caller "
                          "collects the frame for merges and replace_where")
+    if exists:
+        set_table_properties(DeltaTable(location.uri, storage_options=options), request)
     if exists and request.mode in ("upsert", "append_once"):
         return _merge(DeltaTable(location.uri, storage_options=options), data, request)
     predicate = None if streamed else _replace_where(data, request)
     target: Any = DeltaTable(location.uri, storage_options=options) if exists else location.uri
     try:
-        write_deltalake(
-            target, data,
-            mode="overwrite" if request.mode == "overwrite" else "append",
-            partition_by=list(request.partition_by) or None,
-            schema_mode="merge" if request.merge_schema else None,
-            storage_options=options,
-            predicate=predicate if exists else None,
-            commit_properties=commit_properties(request),
-        )
+        with _property_errors(request):
+            write_deltalake(
+                target, data,
+                mode="overwrite" if request.mode == "overwrite" else "append",
+                partition_by=list(request.partition_by) or None,
+                schema_mode="merge" if request.merge_schema else None,
+                storage_options=options,
+                predicate=predicate if exists else None,
+                commit_properties=commit_properties(request),
+                configuration=None if exists else dict(request.table_properties) or None,
+            )
     except Exception as exc:
         if type(exc).__name__ == "SchemaMismatchError":
             raise DataError(
@@ -258,11 +265,51 @@ def replace_delta_batch(data: pa.Table, request: WriteRequest) -> int:
     value = batch.value.replace("'", "''")
     options = dict(request.location.storage_options) or None
     with storage_errors(request.location, "write"):
-        write_deltalake(request.location.uri, _storable(data), mode="overwrite",
-                        predicate=f"{_quote(batch.column)} = '{value}'",
-                        schema_mode="merge", storage_options=options,
-                        commit_properties=commit_properties(request))
+        exists = DeltaTable.is_deltatable(request.location.uri, storage_options=options)
+        if exists:
+            set_table_properties(DeltaTable(request.location.uri, storage_options=options),
+                                 request)
+        with _property_errors(request):
+            write_deltalake(request.location.uri, _storable(data), mode="overwrite",
+                            predicate=f"{_quote(batch.column)} = '{value}'",
+                            schema_mode="merge", storage_options=options,
+                            commit_properties=commit_properties(request),
+                            configuration=None if exists
+                            else dict(request.table_properties) or None)
         return DeltaTable(request.location.uri, storage_options=options).version()
+
+
+def set_table_properties(table: DeltaTable, request: WriteRequest) -> None:
+    """Set the request's table properties that the existing ``table`` lacks or has with
+    another value (one commit; nothing when they all match)."""
+    if not request.table_properties:
+        return
+    current = table.metadata().configuration or {}
+    changed = {key: value for key, value in request.table_properties.items()
+               if current.get(key) != value}
+    if changed:
+        with _property_errors(request):
+            table.alter.set_table_properties(changed)
+
+
+@contextmanager
+def _property_errors(request: WriteRequest) -> Iterator[None]:
+    """delta-rs's refusal of a table property (unknown key, invalid value) as a ConfigError."""
+    try:
+        yield
+    except Exception as exc:
+        text = str(exc)
+        if request.table_properties and ("Error parsing property" in text
+                                         or "is invalid, valid values" in text):
+            raise ConfigError(ConfigProblem(
+                message=f"The Delta table {request.location.display} does not take "
+                        f"write.table_properties {dict(request.table_properties)}: "
+                        f"{text.rsplit('error:', 1)[-1].strip()}.",
+                key_path="write.table_properties",
+                fix="Use Delta table properties delta-rs knows (delta.enableChangeDataFeed, "
+                    "delta.appendOnly, delta.logRetentionDuration, ...) with valid values, "
+                    'e.g. {delta.enableChangeDataFeed: true}.')) from exc
+        raise
 
 
 def commit_properties(request: WriteRequest) -> Any:

@@ -27,6 +27,7 @@ from odibi_core.engines.base import (
     RowPredicate,
     WriteRequest,
 )
+from odibi_core.engines.delta_changes import check_change_request, read_change_feed
 from odibi_core.engines.delta_io import delta_schema, read_delta, replace_delta_batch, write_delta
 from odibi_core.engines.duckdb_sql import quote_identifier, run_duckdb
 from odibi_core.engines.file_tables import concat_file_tables, read_records_with_dead_letters
@@ -398,6 +399,8 @@ class PandasEngine(Engine):
                 message=f"time_travel needs a Delta table; this read is {fmt}.",
                 key_path="read.time_travel", fix="Remove time_travel, or read `format: delta`.",
             ))
+        if fmt == "delta" and request.change_feed is not None:
+            return from_arrow(read_change_feed(request.location, check_change_request(request)))
         if fmt == "delta":
             _refuse_options("delta", "read", request.options)
             return from_arrow(read_delta(request.location, as_of_version=request.as_of_version,

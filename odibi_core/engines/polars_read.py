@@ -28,6 +28,7 @@ from odibi_core.dead_letters.model import (
     relative_source,
 )
 from odibi_core.engines.base import ReadRequest, ResolvedLocation
+from odibi_core.engines.delta_changes import check_change_request, read_change_feed
 from odibi_core.engines.delta_io import storage_errors, version_at
 from odibi_core.engines.file_layout import list_source_files
 from odibi_core.engines.file_tables import (
@@ -70,6 +71,9 @@ def read_frame(request: ReadRequest) -> pl.LazyFrame:
             message=f"time_travel needs a Delta table; this read is {fmt}.",
             key_path="read.time_travel", fix="Remove time_travel, or read `format: delta`.",
         ))
+    if fmt == "delta" and request.change_feed is not None:
+        return lazy_from_arrow(read_change_feed(request.location,
+                                                check_change_request(request)))
     if fmt == "delta":
         refuse_options("delta", "read", request.options)
         return scan_delta(request.location, as_of_version=request.as_of_version,

@@ -17,6 +17,9 @@ mode, batch replacement, with the error messages of the delta-rs path (``delta_i
   ``odibi.batch_id=<batch id>`` as the commit's ``userMetadata``. Delta skips a write whose
   transaction version the table already recorded: nothing is committed and the write reports
   0 rows.
+- Table properties (``request.table_properties``): a new table is created with them (``delta.*``
+  keys as writer options); on an existing table those that differ are set first with
+  ``ALTER TABLE delta.`<path>` SET TBLPROPERTIES``. Change data feed reads: ``spark_change_feed``.
 
 The log is read with plain file access for local tables and through Spark for remote ones.
 """
@@ -51,6 +54,7 @@ __all__ = [
     "read_delta",
     "replace_delta_batch",
     "require_table",
+    "set_table_properties",
     "write_delta",
 ]
 
@@ -73,7 +77,12 @@ class DeltaWritten:
 
 # ---- reading ---------------------------------------------------------------------------------
 def read_delta(spark: SparkSession, request: ReadRequest) -> DataFrame:
-    """The Delta table of ``request`` (its latest version, or the one time travel names)."""
+    """The Delta table of ``request`` (its latest version, or the one time travel names), or
+    its change data feed (``request.change_feed``, see ``spark_change_feed``)."""
+    if request.change_feed is not None:
+        from odibi_core.engines.spark_change_feed import read_change_feed
+
+        return read_change_feed(spark, request)
     location = request.location
     _refuse_options("read", request.options)
     if request.as_of_version is not None and request.as_of_timestamp is not None:
@@ -227,6 +236,8 @@ def write_delta(spark: SparkSession, frame: DataFrame, request: WriteRequest) ->
             f"(columns: {', '.join(frame.columns)}).",
             fix="Partition by existing columns.")
     exists = is_delta_table(spark, location)
+    if exists:
+        set_table_properties(spark, location, request.table_properties)
     if exists and request.mode in ("upsert", "append_once"):
         return _merge(spark, frame, request)
     predicate = request.replace_where
@@ -246,6 +257,8 @@ def write_delta(spark: SparkSession, frame: DataFrame, request: WriteRequest) ->
     if predicate is not None:
         writer = writer.option("replaceWhere", spark_sql_text(predicate))
     writer = _marked(writer, request.marker)
+    if not exists:
+        writer = _creating(writer, request.table_properties)
     try:
         _save(writer, location)
     except Exception as exc:
@@ -253,7 +266,10 @@ def write_delta(spark: SparkSession, frame: DataFrame, request: WriteRequest) ->
             outside, total = _outside_rows(frame, predicate)
             raise _outside_error(request, outside, total, detail=error_text(exc)) from exc
         raise
-    return _written(spark, location, before, rows)
+    written = _written(spark, location, before, rows)
+    if not exists:  # properties Delta does not take as writer options (not delta.*)
+        set_table_properties(spark, location, request.table_properties)
+    return written
 
 
 def replace_delta_batch(spark: SparkSession, frame: DataFrame,
@@ -264,13 +280,62 @@ def replace_delta_batch(spark: SparkSession, frame: DataFrame,
     assert batch is not None
     location = request.location
     value = batch.value.replace("\\", "\\\\").replace("'", "\\'")
-    before = _latest_version(spark, location) if is_delta_table(spark, location) else None
+    exists = is_delta_table(spark, location)
+    if exists:
+        set_table_properties(spark, location, request.table_properties)
+    before = _latest_version(spark, location) if exists else None
     observed, rows = _observed(storable(frame))
     writer = observed.write.format("delta").mode("overwrite") \
         .option("replaceWhere", f"{quoted(batch.column)} = '{value}'") \
         .option("mergeSchema", "true")
-    _save(_marked(writer, request.marker), location)
-    return _written(spark, location, before, rows)
+    writer = _marked(writer, request.marker)
+    _save(writer if exists else _creating(writer, request.table_properties), location)
+    written = _written(spark, location, before, rows)
+    if not exists:
+        set_table_properties(spark, location, request.table_properties)
+    return written
+
+
+def set_table_properties(spark: SparkSession, location: ResolvedLocation,
+                         properties: Mapping[str, str]) -> None:
+    """Set the ``properties`` the existing table lacks or has with another value: one
+    ``ALTER TABLE ... SET TBLPROPERTIES`` commit, none when they all match."""
+    if not properties:
+        return
+    from delta.tables import DeltaTable
+
+    current = DeltaTable.forPath(spark, location.uri).detail().first()["properties"] or {}
+    changed = {k: v for k, v in properties.items() if current.get(k) != v}
+    if not changed:
+        return
+    pairs = ", ".join(f"{_sql_text(k)} = {_sql_text(v)}" for k, v in changed.items())
+    path = location.uri.replace("`", "``")
+    try:
+        spark.sql(f"ALTER TABLE delta.`{path}` SET TBLPROPERTIES ({pairs})")
+    except Exception as exc:
+        text = error_text(exc)
+        if "DELTA_UNKNOWN_CONFIGURATION" in text or "DELTA_VIOLATE_TABLE_PROPERTY" in text \
+                or "Unknown configuration" in text or "DELTA_INVALID_" in text:
+            raise ConfigError(ConfigProblem(
+                message=f"The Delta table {location.display} does not take "
+                        f"write.table_properties {dict(properties)}: {text}",
+                key_path="write.table_properties",
+                fix="Use Delta table properties with valid values, e.g. "
+                    "{delta.enableChangeDataFeed: true}.")) from exc
+        raise
+
+
+def _creating(writer: Any, properties: Mapping[str, str]) -> Any:
+    """``writer`` creating its table with the ``delta.*`` properties (Delta takes those as
+    writer options when it creates a table)."""
+    for key, value in properties.items():
+        if key.startswith("delta."):
+            writer = writer.option(key, value)
+    return writer
+
+
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def _marked(writer: Any, marker: BatchMarker | None) -> Any:

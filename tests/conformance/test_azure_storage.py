@@ -230,3 +230,43 @@ def test_dead_letters_of_a_remote_csv(engine, blob, azurite, prefix, tmp_path):
     assert [(f.path, f.size) for f in batch.files] == [(f"{prefix}/in/bad.csv", 26)]
     with pytest.raises(DataError, match=rf"lake:{prefix}/in/bad.csv, line 3"):
         _read(engine, blob, f"{prefix}/in/bad.csv", "csv")
+
+
+def test_delta_change_feed_on_azure(engine, blob, azurite, prefix, tmp_path):
+    """A table created with ``table_properties`` records its changes; the change feed is read
+    through the connection's storage options."""
+    from odibi_core.engines.base import ChangeFeedRead
+
+    if engine.name == "spark":
+        return _spark_refuses(tmp_path, azurite, "delta")
+    path = f"{prefix}/feed"
+    cdf = {"delta.enableChangeDataFeed": "true"}
+    _write(engine, blob, _frame(engine), path, "delta", table_properties=cdf)
+    changed = [{**ROWS[0], "name": "ada lovelace"}]
+    _write(engine, blob, _frame(engine, changed), path, "delta", mode="upsert",
+           options={"keys": ["id"]}, table_properties=cdf)
+    table = DeltaTable(f"abfss://conformance@{ACCOUNT}.dfs.core.windows.net/{path}",
+                       storage_options=azurite.storage_options())
+    assert table.version() == 1 and table.metadata().configuration == cdf
+    feed = engine.to_rows(_read(engine, blob, path, "delta",
+                                change_feed=ChangeFeedRead(starting_version=1)))
+    assert sorted((r["id"], r["name"], r["_change_type"], r["_commit_version"]) for r in feed) \
+        == [(1, "ada", "update_preimage", 1), (1, "ada lovelace", "update_postimage", 1)]
+    assert engine.count(_read(engine, blob, path, "delta",
+                              change_feed=ChangeFeedRead(starting_version=2))) == 0
+
+    plain = f"{prefix}/plain"
+    _write(engine, blob, _frame(engine), plain, "delta")
+    with pytest.raises(DataError, match=r"lake:.*/plain has no change data feed for version 0"):
+        _read(engine, blob, plain, "delta", change_feed=ChangeFeedRead(starting_version=0))
+    with pytest.raises(DataError, match="There is no Delta table at lake:"):
+        _read(engine, blob, f"{prefix}/nothing", "delta",
+              change_feed=ChangeFeedRead(starting_version=0))
+
+    # The upsert rewrote version 0's file: once vacuumed, version 0's changes are gone.
+    DeltaTable(f"abfss://conformance@{ACCOUNT}.dfs.core.windows.net/{path}",
+               storage_options=azurite.storage_options()).vacuum(
+        retention_hours=0, enforce_retention_duration=False, dry_run=False)
+    with pytest.raises(DataError, match=r"versions 0 to \d+ of the Delta table lake:.*/feed "
+                                        r"can no longer be read"):
+        _read(engine, blob, path, "delta", change_feed=ChangeFeedRead(starting_version=0))
