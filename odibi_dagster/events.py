@@ -60,6 +60,7 @@ def materialization_metadata(result: NodeResult, *, story_html: str | None = Non
         meta[md.DEAD_LETTERS] = dg.MetadataValue.int(dead["bad_records"])
         meta[md.DEAD_LETTER_TARGET] = dead["destination"]
     meta.update(_stream_metadata(result.extra.get("streaming")))
+    meta.update(_change_feed_metadata(result.extra.get("incremental")))
     if result.gate is not None:
         meta[md.GATE] = dg.MetadataValue.json(result.gate.summary())
     meta[md.ATTEMPT] = dg.MetadataValue.int(result.attempt)
@@ -92,6 +93,19 @@ def _stream_metadata(stream: dict[str, Any] | None) -> dict[str, Any]:
     }
     if stream.get("watermark"):
         meta[md.WATERMARK] = stream["watermark"]
+    return meta
+
+
+def _change_feed_metadata(window: dict[str, Any] | None) -> dict[str, Any]:
+    """The versions a change-feed read consumed (the ``incremental`` window of mode
+    ``change_feed``, see ``odibi_core.change_feed``)."""
+    if not window or window.get("mode") != "change_feed":
+        return {}
+    meta: dict[str, Any] = {}
+    if window.get("lower_bound") is not None:
+        meta[md.CHANGE_FEED_AFTER] = dg.MetadataValue.int(int(window["lower_bound"]))
+    if window.get("new_high_water_mark") is not None:
+        meta[md.CHANGE_FEED_UP_TO] = dg.MetadataValue.int(int(window["new_high_water_mark"]))
     return meta
 
 

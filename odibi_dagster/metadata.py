@@ -75,3 +75,8 @@ WATERMARK = "odibi/watermark"
 LATE_ROWS_DROPPED = "odibi/late_rows_dropped"
 CHECKPOINT = "odibi/checkpoint"
 STREAM = "odibi/stream"
+
+# A change-feed read (``read.change_feed``): the versions of the source table this run consumed —
+# after the last version consumed before it, up to the version now committed as the node's state.
+CHANGE_FEED_AFTER = "odibi/change_feed_after_version"
+CHANGE_FEED_UP_TO = "odibi/change_feed_up_to_version"
