@@ -62,6 +62,11 @@ def print_summary(results: Iterable[NodeResult], stream: TextIO | None = None) -
             detail = f"{r.rows_out or 0:,} rows out, {written}{version}"
             if r.quarantine is not None and r.quarantine.rows:
                 detail += f", {r.quarantine.rows:,} quarantined"
+            stream_run = r.extra.get("streaming") or {}
+            if stream_run.get("late_rows_dropped"):
+                detail += f", {stream_run['late_rows_dropped']:,} late rows dropped"
+            if stream_run.get("replayed_batches"):
+                detail += f", {len(stream_run['replayed_batches'])} replayed batch(es) skipped"
             if r.extra.get("dead_letters", {}).get("bad_records"):
                 detail += f", {r.extra['dead_letters']['bad_records']:,} dead-lettered"
             failed = [f"{t.name} ({t.on_fail})" for b in (r.contracts, r.validation) if b
