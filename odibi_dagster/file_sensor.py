@@ -23,6 +23,7 @@ from odibi_core.connections import build_connection
 from odibi_core.errors import ConfigError, ConfigProblem
 from odibi_core.file_arrival import FileArrival, FileVersions, list_files, new_file_sets
 from odibi_dagster import metadata as md
+from odibi_dagster.cursors import json_object_cursor
 from odibi_dagster.schedules import default_status
 
 __all__ = ["arrival_from_tags", "build_file_sensors", "sensor_name_for"]
@@ -80,16 +81,7 @@ def _run_request(files: list[str], now: FileVersions, watched: str, reads: str
 
 
 def _seen(cursor: str | None) -> FileVersions:
-    if not cursor:
-        return {}
-    try:
-        seen = json.loads(cursor)
-    except ValueError:
-        seen = None
-    if not isinstance(seen, dict):
-        # A cursor from elsewhere (set by hand in the UI): start over rather than fail forever.
-        return {}
-    return {str(k): str(v) for k, v in seen.items()}
+    return {key: str(value) for key, value in json_object_cursor(cursor).items()}
 
 
 def arrival_from_tags(tags: Mapping[str, str]) -> FileArrival | None:

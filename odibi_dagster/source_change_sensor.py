@@ -29,6 +29,7 @@ from odibi_core.config.orchestration_checks import (
 from odibi_core.connections import build_connection
 from odibi_core.engines.base import ResolvedLocation
 from odibi_core.exactly_once.identity import source_state
+from odibi_dagster.cursors import json_object_cursor
 from odibi_dagster.schedules import default_status
 from odibi_dagster.specs import OdibiSpecs
 
@@ -207,13 +208,5 @@ def _describe(state: State, before: State | None) -> str:
 
 
 def _seen(cursor: str | None) -> dict[str, State]:
-    if not cursor:
-        return {}
-    try:
-        seen = json.loads(cursor)
-    except ValueError:
-        seen = None
-    if not isinstance(seen, dict):
-        # A cursor set by hand in the UI: start over (the run key still prevents a repeat).
-        return {}
-    return {str(key): value for key, value in seen.items() if isinstance(value, dict)}
+    return {key: value for key, value in json_object_cursor(cursor).items()
+            if isinstance(value, dict)}

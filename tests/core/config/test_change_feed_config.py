@@ -3,34 +3,21 @@ each mistake is refused at load time with its file, line, key and fix (SPEC §4,
 
 from __future__ import annotations
 
-import re
-import textwrap
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 
 from odibi_core.config import load_project
-from odibi_core.errors import ConfigError
+
+from tests.core.config.one_node import one_node_project, problem_of
 
 FEED = "read: {connection: lake, format: delta, path: bronze/orders, change_feed: %s}"
 WRITE = "write: {connection: lake, format: delta, path: silver/changes, mode: append}"
 
 
 def project(write_files, node: str) -> Path:
-    body = textwrap.indent(textwrap.dedent(node).strip(), " " * 8)
-    return write_files({"odibi.yaml": "\n".join([
-        "project: demo", "connections:", "  lake: {type: local, base_path: ./lake}",
-        "pipelines:", "  - pipeline: p", "    nodes:", "      - name: changes", body, ""])})
-
-
-def problem_of(path: Path, match: str):
-    with pytest.raises(ConfigError) as caught:
-        load_project(path, environ={})
-    problems = [p for p in caught.value.problems if re.search(match, p.message)]
-    assert problems, [p.message for p in caught.value.problems]
-    assert problems[0].fix and problems[0].file == path and problems[0].line
-    return problems[0]
+    return one_node_project(write_files, node, pipeline="p", name="changes")
 
 
 def test_valid_change_feeds_load(write_files) -> None:

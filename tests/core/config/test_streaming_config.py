@@ -3,36 +3,21 @@ key and fix (SPEC §13)."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
 
 from odibi_core.config import load_project
-from odibi_core.errors import ConfigError
+
+from tests.core.config.one_node import one_node_project, problem_of
 
 STREAM_READ = ('read: {connection: lake, format: json, path: events, streaming: true, '
                'schema_ddl: "id BIGINT, t TIMESTAMP"}')
 DELTA_WRITE = "write: {connection: lake, format: delta, path: silver/events}"
 
 
-def project(write_files, node: str, *, engine: str = "spark") -> Path:
-    import textwrap
-
-    body = textwrap.indent(textwrap.dedent(node).strip(), " " * 8)
-    return write_files({"odibi.yaml": "\n".join([
-        "project: demo", f"engine: {engine}", "connections:",
-        "  lake: {type: local, base_path: ./lake}", "pipelines:", "  - pipeline: live",
-        "    nodes:", "      - name: events", body, ""])})
-
-
-def problem_of(path: Path, match: str):
-    with pytest.raises(ConfigError) as caught:
-        load_project(path, environ={})
-    problems = [p for p in caught.value.problems if re.search(match, p.message)]
-    assert problems, [p.message for p in caught.value.problems]
-    assert problems[0].fix and problems[0].file == path and problems[0].line
-    return problems[0]
+def project(write_files, node: str, *, engine: str | None = "spark") -> Path:
+    return one_node_project(write_files, node, pipeline="live", name="events", engine=engine)
 
 
 def test_a_valid_streaming_node_loads(write_files) -> None:
