@@ -149,7 +149,10 @@ def read_change_feed(location: ResolvedLocation, feed: ChangeFeedRead) -> pa.Tab
         try:
             data = _load(table, start, end)
         except Exception as exc:  # noqa: BLE001 - delta-rs raises plain DeltaErrors
-            raise _translated(exc, location, start, end) from exc
+            translated = _translated(exc, location, start, end)
+            if translated is None:
+                raise  # the engine's guard classifies it (e.g. a transient storage error)
+            raise translated from exc
         return normalised(data, schema)
 
 
@@ -186,7 +189,7 @@ def _table_schema(table: Any) -> pa.Schema:
 
 
 def _translated(exc: BaseException, location: ResolvedLocation, start: int,
-                end: int) -> BaseException:
+                end: int) -> DataError | None:
     text = str(exc)
     if "does not have change data enabled" in text:
         return not_enabled_error(location, text)
@@ -194,7 +197,7 @@ def _translated(exc: BaseException, location: ResolvedLocation, start: int,
     if isinstance(exc, FileNotFoundError) or "not found" in lowered \
             or "no such file" in lowered:
         return vacuumed_error(location, start, end)
-    return exc
+    return None
 
 
 def _change_paths(commit: str) -> list[str]:
