@@ -177,3 +177,43 @@ def test_an_operation_streams_do_not_support_fails_with_the_node_and_a_fix(
     assert "Sorting is not supported" in error.message or "sort" in error.message.lower()
     assert "Structured Streaming" in (error.fix or "")
     assert not (tmp_path / "lake" / "silver" / "events").exists()
+
+
+def test_source_limits_split_a_run_into_micro_batches_each_committed_once(
+        tmp_path: Path) -> None:
+    limited = APPEND_NODE.replace("    streaming: true\n",
+                                  "    streaming: true\n    options: {maxFilesPerTrigger: 1}\n")
+    path = write_project(tmp_path, limited)
+    for name, first in (("a", 1), ("b", 3), ("c", 5)):
+        arrive(tmp_path, name, [event(first, "00"), event(first + 1, "01")])
+    run = run_node(path, "live.events", "r1")
+    stream = run.result.extra["streaming"]
+    assert stream["batches"] == 3 and stream["batch_ids"] == [0, 2]
+    assert stream["rows_in"] == 6 and run.result.rows_written == 6
+    from deltalake import DeltaTable
+
+    history = DeltaTable(str(tmp_path / "lake" / "silver" / "events")).history()
+    assert sorted(h["version"] for h in history) == [0, 1, 2]  # one commit per micro-batch
+
+
+def test_a_stream_joins_a_static_input(tmp_path: Path) -> None:
+    from odibi_core.config import load_project
+    from odibi_core.engines import get_engine
+    from odibi_core.node import NodeRunner, RunContext
+    from odibi_core.testing import frame_from_rows
+
+    joined = APPEND_NODE.replace(
+        "SELECT event_id, customer, amount * 2 AS doubled, event_time FROM df",
+        "SELECT df.event_id, tiers.tier, df.amount * 2 AS doubled FROM df "
+        "JOIN tiers ON df.customer = tiers.customer")
+    path = write_project(tmp_path, joined)
+    arrive(tmp_path, "a", [event(1, "00", customer="c1"), event(2, "01", customer="c2")])
+    engine = get_engine("spark")
+    tiers = frame_from_rows(engine, [{"customer": "c1", "tier": "gold"},
+                                     {"customer": "c2", "tier": "silver"}],
+                            schema={"customer": "string", "tier": "string"})
+    run = NodeRunner(load_project(path), engine).run(
+        "live.events", inputs={"tiers": tiers}, context=RunContext(run_id="j1"))
+    assert run.succeeded, run.result.error
+    rows = {r["event_id"]: r["tier"] for r in target_rows(tmp_path, "silver/events")}
+    assert rows == {1: "gold", 2: "silver"}
