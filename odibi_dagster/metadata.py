@@ -48,6 +48,11 @@ TAG_SENSOR_READS = "odibi/sensor_reads"
 TAG_FILES = "odibi/files"
 TAG_FILE_COUNT = "odibi/file_count"
 
+# A run a source_change sensor started: the nodes whose source changed and those sources
+# (``connection:path``), as JSON lists.
+TAG_CHANGED_NODES = "odibi/changed_nodes"
+TAG_CHANGED_SOURCES = "odibi/changed_sources"
+
 # Exactly-once writes (SPEC §7): the batch a write carried, and whether it was skipped.
 BATCH_ID = "odibi/batch_id"
 SKIPPED_DUPLICATE_BATCH = "skipped_duplicate_batch"

@@ -27,7 +27,8 @@ def run_info(project: Any, run: Any, started_at: str | None) -> RunInfo:
 
 def run_trigger(tags: Mapping[str, str]) -> dict[str, Any] | None:
     """What started a run, from its tags (None: a person, ``odibi run``, or the UI): a schedule,
-    a sensor (a file-arrival sensor adds the files) or declarative automation."""
+    a sensor (a file-arrival sensor adds the files, a source-change sensor the changed sources)
+    or declarative automation."""
     if tags.get(_AUTOMATION_TAG) == "true":
         return {"by": "declarative automation"}
     if _SCHEDULE_TAG in tags:
@@ -38,4 +39,7 @@ def run_trigger(tags: Mapping[str, str]) -> dict[str, Any] | None:
     if md.TAG_FILES in tags:
         trigger["watched"] = tags.get(md.TAG_WATCHED)
         trigger["files"] = json.loads(tags[md.TAG_FILES])
+    if md.TAG_CHANGED_SOURCES in tags:
+        trigger["changed_nodes"] = json.loads(tags.get(md.TAG_CHANGED_NODES, "[]"))
+        trigger["changed_sources"] = json.loads(tags[md.TAG_CHANGED_SOURCES])
     return trigger

@@ -30,14 +30,13 @@ from odibi_core.connections import build_connection
 from odibi_core.engines.base import ResolvedLocation
 from odibi_core.exactly_once.identity import source_state
 from odibi_dagster.cursors import json_object_cursor
+from odibi_dagster.metadata import TAG_CHANGED_NODES, TAG_CHANGED_SOURCES
 from odibi_dagster.schedules import default_status
 from odibi_dagster.specs import OdibiSpecs
 
 __all__ = ["TAG_CHANGED_NODES", "TAG_CHANGED_SOURCES", "build_source_change_sensors",
            "source_sensor_name"]
 
-TAG_CHANGED_NODES = "odibi/changed_nodes"      # JSON list of the node keys whose source changed
-TAG_CHANGED_SOURCES = "odibi/changed_sources"  # JSON list of those sources (connection:path)
 
 State = dict[str, Any]  # {"version": n} (Delta) or {"files": count, "digest": hex} (files)
 

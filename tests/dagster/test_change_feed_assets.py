@@ -4,6 +4,7 @@ the source arrive downstream as the right changes."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import dagster as dg
@@ -18,6 +19,7 @@ project: cdc
 connections:
   lake: {type: local, base_path: ./lake}
 system: {connection: lake, path: _system}
+story: {connection: lake, path: _stories}
 pipelines:
   - pipeline: silver
     sensor: {type: source_change}
@@ -56,8 +58,9 @@ def test_the_sensor_runs_the_feed_and_each_run_records_the_versions_it_consumed(
         return list(data.run_requests or []), data.cursor
 
     def run(instance: dg.DagsterInstance, request: dg.RunRequest) -> dict:
-        result = job.execute_in_process(instance=instance,
-                                        asset_selection=list(request.asset_selection or []))
+        result = job.execute_in_process(  # as the daemon launches it: with the sensor's tags
+            instance=instance, asset_selection=list(request.asset_selection or []),
+            tags={**request.tags, "dagster/sensor_name": sensor.name})
         assert result.success
         (event,) = result.get_asset_materialization_events()
         return {k: v.value for k, v in event.materialization.metadata.items()}
@@ -78,6 +81,10 @@ def test_the_sensor_runs_the_feed_and_each_run_records_the_versions_it_consumed(
         second = run(instance, requests[0])
         assert second[md.CHANGE_FEED_AFTER] == 0 and second[md.CHANGE_FEED_UP_TO] == 2
         assert second[md.ROWS_WRITTEN] == 3
+        story = json.loads(Path(second[md.STORY].replace(".html", ".json")).read_text())
+        assert story["extra"]["trigger"] == {
+            "by": "sensor silver_source_sensor", "changed_nodes": ["silver.customer_changes"],
+            "changed_sources": ["lake:bronze/customers"]}
 
     changes = DeltaTable(str(tmp_path / "lake" / "silver" / "customer_changes"))
     rows = sorted((r["_commit_version"], r["id"], r["name"], r["_change_type"])
