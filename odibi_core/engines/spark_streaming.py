@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +42,7 @@ def read_stream(spark: SparkSession, request: ReadRequest, *, schema_ddl: str | 
     """The streaming frame of ``request``: files arriving under its path (``schema_ddl`` is
     their schema) or the commits of a Delta table; with an event-time watermark when asked."""
     location = request.location
+    _require_source(location, request.format)
     reader = spark.readStream.format(request.format)
     if schema_ddl is not None and request.format != "delta":
         reader = reader.schema(_schema(schema_ddl))
@@ -97,6 +99,22 @@ def run_available_now(frame: DataFrame, handle: BatchHandler, *, output_mode: st
     if failures:  # Spark ended the query quietly after the handler failed
         raise failures[0]
     return [_as_dict(progress) for progress in query.recentProgress]
+
+
+def _require_source(location: Any, fmt: str) -> None:
+    """A local stream's folder (or Delta table) must exist before the query can watch it."""
+    if not location.is_local or location.table:
+        return
+    folder = location.uri
+    while any(char in os.path.basename(folder) for char in "*?["):
+        folder = os.path.dirname(folder)  # a glob: its fixed part
+    if fmt == "delta" and not os.path.isdir(os.path.join(location.uri, "_delta_log")):
+        raise DataError(f"There is no Delta table at {location.display} to stream from yet.",
+                        fix="Run the node that writes it first (or create the table).")
+    if not os.path.isdir(folder):
+        raise DataError(f"The folder {location.display} the stream watches does not exist.",
+                        fix="Create it (it may be empty): the query picks up every file that "
+                            "lands there from then on.")
 
 
 def _as_dict(progress: Any) -> dict[str, Any]:

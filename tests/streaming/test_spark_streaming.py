@@ -217,3 +217,24 @@ def test_a_stream_joins_a_static_input(tmp_path: Path) -> None:
     assert run.succeeded, run.result.error
     rows = {r["event_id"]: r["tier"] for r in target_rows(tmp_path, "silver/events")}
     assert rows == {1: "gold", 2: "silver"}
+
+
+@pytest.mark.parametrize(("node", "message"), [
+    (APPEND_NODE, "The folder landing:events the stream watches does not exist"),
+    (UPDATE_NODE, "There is no Delta table at lake:bronze/totals to stream from yet"),
+])
+def test_a_missing_source_fails_with_what_to_create(tmp_path: Path, node: str,
+                                                    message: str) -> None:
+    import shutil
+
+    from odibi_core.config import load_project
+    from odibi_core.engines import get_engine
+    from odibi_core.node import NodeRunner, RunContext
+
+    path = write_project(tmp_path, node)
+    shutil.rmtree(tmp_path / "landing" / "events")
+    key = "live.events" if node is APPEND_NODE else "live.totals"
+    run = NodeRunner(load_project(path), get_engine("spark")).run(
+        key, inputs={}, context=RunContext(run_id="m1"))
+    assert run.result.error is not None and run.result.error.phase == "read"
+    assert message in run.result.error.message and run.result.error.fix
