@@ -192,7 +192,13 @@ def analysis_error(exc: BaseException, columns: Mapping[str, list[str]], *,
 def foreign_error(exc: BaseException, doing: str, fix: str) -> OdibiError:
     """A Spark / Py4J error as a :class:`TransientError` (lost executors, refused
     connections, Delta commit conflicts, throttling: the transient categories of
-    :mod:`odibi_core.error_taxonomy`, which reads the Java cause chain) or a :class:`DataError`."""
+    :mod:`odibi_core.error_taxonomy`, which reads the Java cause chain) or a :class:`DataError`
+    (a driver out of memory, or gone: :mod:`spark_failures`, never transient)."""
+    from odibi_core.engines.spark_failures import driver_failure
+
+    failure = driver_failure(exc, doing)
+    if failure is not None:
+        return failure
     text = error_text(exc)
     if is_transient(exc):
         return TransientError(f"Transient Spark failure while {doing}: {text}",
