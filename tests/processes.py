@@ -1,5 +1,6 @@
-"""Processes the tests start (servers, browsers, clusters): a free loopback port, a bounded
-wait, and killing a process with everything it started."""
+"""Processes the tests start (servers, browsers, clusters, `odibi run`): a free loopback port,
+a bounded wait, killing a process with everything it started, and an `odibi run` of a project
+that may be told to kill itself at a crash point."""
 
 from __future__ import annotations
 
@@ -7,12 +8,17 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-__all__ = ["free_port", "kill_process_tree", "wait_until"]
+__all__ = ["ODIBI", "RUN_TIMEOUT", "free_port", "kill_process_tree", "odibi_env", "run_odibi",
+           "wait_until"]
+
+ODIBI = [sys.executable, "-m", "odibi_dagster.cli.main"]
+RUN_TIMEOUT = 300  # seconds an `odibi run` of a test project may take
 
 T = TypeVar("T")
 
@@ -76,3 +82,22 @@ def kill_process_tree(proc: subprocess.Popen[Any]) -> None:
         proc.wait(timeout=10)
     except subprocess.TimeoutExpired:
         pass
+
+
+def odibi_env(root: Path, crash_at: str | None = None) -> dict[str, str]:
+    """The environment of an `odibi run` of the project in ``root``: its own Dagster home, and
+    ``ODIBI_CRASH_AT`` only when ``crash_at`` names a crash point (``odibi_core.faults``)."""
+    from odibi_core.faults import CRASH_ENV
+
+    (root / "dagster_home").mkdir(exist_ok=True)
+    env = {**os.environ, "DAGSTER_HOME": str(root / "dagster_home")}
+    env.pop(CRASH_ENV, None)
+    if crash_at is not None:
+        env[CRASH_ENV] = crash_at
+    return env
+
+
+def run_odibi(root: Path, crash_at: str | None = None) -> subprocess.CompletedProcess[str]:
+    """`odibi run <root>/odibi.yaml` in a process of its own, bounded by ``RUN_TIMEOUT``."""
+    return subprocess.run([*ODIBI, "run", str(root / "odibi.yaml")], capture_output=True,
+                          text=True, env=odibi_env(root, crash_at), timeout=RUN_TIMEOUT)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from odibi_core.engines.spark_sql import exception_chain, java_messages
 from odibi_core.errors import DataError
 
 __all__ = ["driver_failure"]
@@ -39,36 +40,25 @@ def driver_failure(exc: BaseException, doing: str) -> DataError | None:
     return None
 
 
-def _chain(exc: BaseException) -> list[BaseException]:
-    found: list[BaseException] = []
-    current: BaseException | None = exc
-    while current is not None and current not in found and len(found) < 12:
-        found.append(current)
-        current = current.__cause__ or current.__context__
-    return found
-
-
 def _texts(exc: BaseException) -> list[str]:
-    """Every message of the Python chain, its Java causes included (their class names too)."""
+    """Every message of the Python chain and of the Java causes behind it."""
     texts: list[str] = []
-    for current in _chain(exc):
+    for current in exception_chain(exc):
         texts.append(type(current).__name__)
-        java: Any = getattr(current, "java_exception", None)
-        depth = 0
         try:  # (a Py4J error's text asks the JVM, which may be gone)
             texts.append(str(current))
-            while java is not None and depth < 12:
-                texts.append(str(java.toString()))
-                java, depth = java.getCause(), depth + 1
         except Exception:  # noqa: BLE001 - a dead JVM cannot describe its exception
             pass
+        java: Any = getattr(current, "java_exception", None)
+        if java is not None:
+            texts += java_messages(java)
     return texts
 
 
 def _gateway_refused(exc: BaseException) -> bool:
     """A socket error raised inside py4j: Python's only connection there is to the driver's
     JVM, so it is gone (a storage or network error would come back as a Java exception)."""
-    for current in _chain(exc):
+    for current in exception_chain(exc):
         if not isinstance(current, (ConnectionError, BrokenPipeError, EOFError)):
             continue
         tb = current.__traceback__

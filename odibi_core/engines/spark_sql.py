@@ -31,9 +31,11 @@ if TYPE_CHECKING:
 __all__ = [
     "analysis_error",
     "error_text",
+    "exception_chain",
     "foreign_error",
     "guarded",
     "is_temp_view",
+    "java_messages",
     "quote",
     "registered",
     "run_sql",
@@ -209,7 +211,7 @@ def foreign_error(exc: BaseException, doing: str, fix: str) -> OdibiError:
 def error_text(exc: BaseException) -> str:
     """A short message for a Spark error, without the JVM stack trace: the message of the
     first pyspark error in the chain, else the innermost Java cause's first line."""
-    chain = _chain(exc)
+    chain = exception_chain(exc)
     for current in chain:
         if hasattr(current, "desc") or hasattr(current, "getCondition"):
             text = str(getattr(current, "desc", None) or current).strip()
@@ -219,7 +221,7 @@ def error_text(exc: BaseException) -> str:
         java = getattr(current, "java_exception", None)
         if java is None:
             continue
-        messages = _java_messages(java)
+        messages = java_messages(java)
         for message in reversed(messages):
             line = message.strip().splitlines()[0].strip() if message.strip() else ""
             if line and not line.startswith(_WRAPPERS):
@@ -231,7 +233,8 @@ def error_text(exc: BaseException) -> str:
 _WRAPPERS = ("Job aborted", "An error occurred while calling", "Exception thrown in awaitResult")
 
 
-def _chain(exc: BaseException) -> list[BaseException]:
+def exception_chain(exc: BaseException) -> list[BaseException]:
+    """``exc`` and its causes (or contexts), at most 12."""
     found: list[BaseException] = []
     current: BaseException | None = exc
     while current is not None and current not in found and len(found) < 12:
@@ -240,7 +243,9 @@ def _chain(exc: BaseException) -> list[BaseException]:
     return found
 
 
-def _java_messages(java: Any) -> list[str]:
+def java_messages(java: Any) -> list[str]:
+    """The message of a Java throwable and of each of its causes (what a dead JVM lets us
+    read)."""
     found: list[str] = []
     try:
         current, depth = java, 0

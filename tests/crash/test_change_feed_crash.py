@@ -5,20 +5,15 @@ the same batch when it is read again."""
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pyarrow as pa
 import pytest
 from deltalake import DeltaTable, write_deltalake
 
-from odibi_core.faults import CRASH_ENV, CRASH_POINTS
-
-ODIBI = [sys.executable, "-m", "odibi_dagster.cli.main"]
-RUN_TIMEOUT = 300
+from odibi_core.faults import CRASH_POINTS
+from tests.processes import run_odibi
 
 PROJECT = """\
 project: crash
@@ -43,16 +38,6 @@ def _source(root: Path) -> str:
     return str(root / "lake" / "bronze" / "src")
 
 
-def _run(root: Path, crash_at: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DAGSTER_HOME": str(root / "dagster_home")}
-    env.pop(CRASH_ENV, None)
-    if crash_at is not None:
-        env[CRASH_ENV] = crash_at
-    (root / "dagster_home").mkdir(exist_ok=True)
-    return subprocess.run([*ODIBI, "run", str(root / "odibi.yaml")], capture_output=True,
-                          text=True, env=env, timeout=RUN_TIMEOUT)
-
-
 def _changes(root: Path) -> list[tuple[int, str, int]]:
     target = root / "lake" / "silver" / "changes"
     if not target.exists():
@@ -71,15 +56,15 @@ def test_a_killed_change_feed_run_repeated_appends_each_change_once(
     DeltaTable(_source(tmp_path)).delete("id = 1")
     first = [(1, "delete", 1), (1, "insert", 0), (2, "insert", 0)]
 
-    crashed = _run(tmp_path, crash_at=point)
+    crashed = run_odibi(tmp_path, crash_at=point)
     assert crashed.returncode == -signal.SIGKILL, crashed.stdout + crashed.stderr
     assert _changes(tmp_path) == ([] if point == "before_commit" else first)
 
     write_deltalake(_source(tmp_path), pa.table({"id": [3], "v": ["c"]}), mode="append")
-    repeated = _run(tmp_path)
+    repeated = run_odibi(tmp_path)
     assert repeated.returncode == 0, repeated.stdout + repeated.stderr
     assert _changes(tmp_path) == sorted(first + [(3, "insert", 2)])
 
-    again = _run(tmp_path)
+    again = run_odibi(tmp_path)
     assert again.returncode == 0, again.stdout + again.stderr
     assert _changes(tmp_path) == sorted(first + [(3, "insert", 2)])

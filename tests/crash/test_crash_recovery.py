@@ -13,7 +13,6 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import textwrap
 import time
 from pathlib import Path
@@ -23,10 +22,8 @@ import pyarrow.dataset as ds
 import pytest
 from deltalake import DeltaTable
 
-from odibi_core.faults import CRASH_ENV, CRASH_POINTS
-
-ODIBI = [sys.executable, "-m", "odibi_dagster.cli.main"]
-RUN_TIMEOUT = 300
+from odibi_core.faults import CRASH_POINTS
+from tests.processes import ODIBI, RUN_TIMEOUT, odibi_env, run_odibi
 
 PROJECT = """\
 project: crash
@@ -59,20 +56,6 @@ def _add_orders(root: Path, name: str, ids: range) -> None:
     (root / "src" / "orders" / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def _env(root: Path, crash_at: str | None = None) -> dict[str, str]:
-    env = {**os.environ, "DAGSTER_HOME": str(root / "dagster_home")}
-    env.pop(CRASH_ENV, None)
-    if crash_at is not None:
-        env[CRASH_ENV] = crash_at
-    return env
-
-
-def _run(root: Path, crash_at: str | None = None) -> subprocess.CompletedProcess[str]:
-    (root / "dagster_home").mkdir(exist_ok=True)
-    return subprocess.run([*ODIBI, "run", str(root / "odibi.yaml")], capture_output=True,
-                          text=True, env=_env(root, crash_at), timeout=RUN_TIMEOUT)
-
-
 def _ids(root: Path, fmt: str) -> list[int]:
     target = root / "lake" / "silver" / "orders"
     if not target.exists():
@@ -94,18 +77,18 @@ def test_a_run_killed_inside_the_write_and_repeated_loads_each_row_once(
     _project(tmp_path, engine, fmt)
     _add_orders(tmp_path, "a.csv", range(1, 6))
 
-    crashed = _run(tmp_path, crash_at=point)
+    crashed = run_odibi(tmp_path, crash_at=point)
     assert crashed.returncode == -signal.SIGKILL, crashed.stdout + crashed.stderr
     committed = _ids(tmp_path, fmt)
     # Before the commit nothing is visible; after it the batch is there, once.
     assert committed == ([] if point == "before_commit" else [1, 2, 3, 4, 5])
 
     _add_orders(tmp_path, "b.csv", range(6, 9))  # new input arrives before the repeat
-    repeated = _run(tmp_path)
+    repeated = run_odibi(tmp_path)
     assert repeated.returncode == 0, repeated.stdout + repeated.stderr
     assert _ids(tmp_path, fmt) == list(range(1, 9))
 
-    again = _run(tmp_path)
+    again = run_odibi(tmp_path)
     assert again.returncode == 0, again.stdout + again.stderr
     assert _ids(tmp_path, fmt) == list(range(1, 9))
 
@@ -116,7 +99,6 @@ def test_runs_killed_at_random_moments_never_duplicate_or_lose_a_row(tmp_path: P
     """Three runs killed from outside after a random delay (bounded), each followed by new
     input; then one clean run. The target holds every row once."""
     _project(tmp_path, "pandas", fmt)
-    (tmp_path / "dagster_home").mkdir(exist_ok=True)
     chooser = random.Random(20261127)
     next_id = 1
     kills = 0
@@ -125,13 +107,13 @@ def test_runs_killed_at_random_moments_never_duplicate_or_lose_a_row(tmp_path: P
         next_id += 20_000
         process = subprocess.Popen([*ODIBI, "run", str(tmp_path / "odibi.yaml")],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                   env=_env(tmp_path))
+                                   env=odibi_env(tmp_path))
         time.sleep(chooser.uniform(2.0, 6.0))
         if process.poll() is None:
             process.send_signal(signal.SIGKILL)
             kills += 1
         process.wait(timeout=RUN_TIMEOUT)
-    final = _run(tmp_path)
+    final = run_odibi(tmp_path)
     assert final.returncode == 0, final.stdout + final.stderr
     assert _ids(tmp_path, fmt) == list(range(1, next_id))
     assert kills >= 1  # at least one run really died mid-way

@@ -5,30 +5,14 @@ the target holds every record once. Real ``odibi run`` processes, each bounded b
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from deltalake import DeltaTable
 
-from odibi_core.faults import CRASH_ENV
+from tests.processes import run_odibi
 from tests.streaming.streams import APPEND_NODE, arrive, event, write_project
-
-ODIBI = [sys.executable, "-m", "odibi_dagster.cli.main"]
-RUN_TIMEOUT = 300
-
-
-def _run(root: Path, crash_at: str | None = None) -> subprocess.CompletedProcess[str]:
-    (root / "dagster_home").mkdir(exist_ok=True)
-    env = {**os.environ, "DAGSTER_HOME": str(root / "dagster_home")}
-    env.pop(CRASH_ENV, None)
-    if crash_at is not None:
-        env[CRASH_ENV] = crash_at
-    return subprocess.run([*ODIBI, "run", str(root / "odibi.yaml")], capture_output=True,
-                          text=True, env=env, timeout=RUN_TIMEOUT, cwd=root)
 
 
 def _ids(root: Path) -> list[int]:
@@ -44,7 +28,7 @@ def test_a_stream_killed_mid_batch_and_restarted_holds_each_record_once(
     write_project(tmp_path, APPEND_NODE)
     arrive(tmp_path, "a", [event(1, "00"), event(2, "01"), event(3, "02")])
 
-    crashed = _run(tmp_path, crash_at=point)
+    crashed = run_odibi(tmp_path, crash_at=point)
     assert crashed.returncode == -signal.SIGKILL, crashed.stdout + crashed.stderr
     assert _ids(tmp_path) == ([] if point == "before_commit" else [1, 2, 3])
     checkpoint = tmp_path / "lake" / "_system" / "checkpoints" / "live" / "events"
@@ -52,12 +36,12 @@ def test_a_stream_killed_mid_batch_and_restarted_holds_each_record_once(
     assert not (checkpoint / "commits" / "0").exists()  # ... and never recorded it done
 
     arrive(tmp_path, "b", [event(4, "03")])  # new data arrives before the restart
-    repeated = _run(tmp_path)
+    repeated = run_odibi(tmp_path)
     assert repeated.returncode == 0, repeated.stdout + repeated.stderr
     assert _ids(tmp_path) == [1, 2, 3, 4]
     assert (checkpoint / "commits" / "0").exists()
 
-    again = _run(tmp_path)
+    again = run_odibi(tmp_path)
     assert again.returncode == 0, again.stdout + again.stderr
     assert _ids(tmp_path) == [1, 2, 3, 4]
     # One Delta commit per batch that had rows: the replay of batch 0 wrote nothing.
