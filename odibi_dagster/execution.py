@@ -24,19 +24,13 @@ from odibi_core.runs import RunRecords, publish_story, system_root
 from odibi_core.story import load_story
 from odibi_dagster import metadata as md
 from odibi_dagster.definitions import loading_once
+from odibi_dagster.instance import open_instance, write_instance_config
 from odibi_dagster.partitions import partition_keys_for_run
 from odibi_dagster.specs import OdibiSpecs, build_odibi_specs
 
 __all__ = ["ProjectRun", "dagster_home_for", "project_environment", "run_project"]
 
 Executor = Literal["in_process", "multiprocess"]
-
-_DAGSTER_YAML = """\
-# Written by odibi: a local instance (sqlite storage under this folder).
-telemetry:
-  enabled: false
-"""
-
 
 @dataclass(frozen=True)
 class ProjectRun:
@@ -55,10 +49,7 @@ def dagster_home_for(project: Any) -> Path:
     """``$DAGSTER_HOME`` if set, else ``<project>/.odibi/dagster_home`` (created, with a
     ``dagster.yaml`` that turns telemetry off)."""
     home = Path(os.environ.get("DAGSTER_HOME") or project.root / ".odibi" / "dagster_home")
-    home.mkdir(parents=True, exist_ok=True)
-    config = home / "dagster.yaml"
-    if not config.exists():
-        config.write_text(_DAGSTER_YAML, encoding="utf-8")
+    write_instance_config(home)
     return home.resolve()
 
 
@@ -117,7 +108,7 @@ def run_project(project: Any, node_keys: Sequence[str], *, dry_run: bool = False
                 fix="Drop --executor multiprocess (Spark parallelises inside each step)."))
     else:
         run_config["execution"] = {"config": {executor: {}}}
-    with project_environment(project), dg.DagsterInstance.get() as instance:
+    with project_environment(project), open_instance() as instance:
         step_names = {_step_key(spec.key): node for node, spec in specs.by_node.items()}
         watcher = progress(instance, ("odibi/invocation", invocation), step_names) \
             if progress else nullcontext()

@@ -96,10 +96,11 @@ def resume_run(project: Any, run_id: str, *, progress: Any = None) -> Any:
         project_environment,
     )
     from odibi_dagster.definitions import loading_once
+    from odibi_dagster.instance import open_instance
     from odibi_dagster.specs import build_odibi_specs
 
     specs = build_odibi_specs(project)
-    with project_environment(project), dg.DagsterInstance.get() as instance:
+    with project_environment(project), open_instance() as instance:
         parent = instance.get_run_by_id(run_id)
         if parent is None:
             raise OdibiError(
