@@ -23,6 +23,7 @@ from odibi_dagster.checks import build_check_results
 from odibi_dagster.events import materialization_metadata
 from odibi_dagster.file_sensor import arrival_from_tags
 from odibi_dagster.io_manager import NodeOutput
+from odibi_dagster.launcher import die_with_launcher
 from odibi_dagster.observe import run_info, run_trigger
 from odibi_dagster.partitions import PartitionWindow, partitions_def_for
 from odibi_dagster.retry import StepAttempt
@@ -92,6 +93,7 @@ def _build_asset(project: Any, specs: OdibiSpecs, translator: OdibiTranslator,
         partitions_def=partitions_def,
     )
     def _node_asset(context: dg.AssetExecutionContext, **upstream: Any) -> Iterator[Any]:
+        die_with_launcher()  # a step process never outlives the `odibi run` that started it
         # A run of a partition also runs the unpartitioned assets it selected; only this
         # pipeline's own partitions reach the node.
         partition = _partition(context) if partitions_def is not None else None

@@ -25,6 +25,11 @@ from odibi_core.story import load_story
 from odibi_dagster import metadata as md
 from odibi_dagster.definitions import loading_once
 from odibi_dagster.instance import open_instance, write_instance_config
+from odibi_dagster.launcher import (
+    LAUNCHER_ENV,
+    fail_runs_of_dead_launchers,
+    launcher_tags,
+)
 from odibi_dagster.partitions import partition_keys_for_run
 from odibi_dagster.specs import OdibiSpecs, build_odibi_specs
 
@@ -56,9 +61,10 @@ def dagster_home_for(project: Any) -> Path:
 @contextmanager
 def project_environment(project: Any) -> Iterator[None]:
     """Point ``ODIBI_PROJECT`` / ``ODIBI_ENV`` / ``DAGSTER_HOME`` at ``project`` for the block, so
-    that step processes load the same project and environment."""
+    that step processes load the same project and environment, and name this process as their
+    launcher (``ODIBI_LAUNCHER_PID``: they die with it)."""
     wanted = {"ODIBI_PROJECT": str(project.file), "ODIBI_ENV": project.env or "",
-              "DAGSTER_HOME": str(dagster_home_for(project))}
+              "DAGSTER_HOME": str(dagster_home_for(project)), LAUNCHER_ENV: str(os.getpid())}
     saved = {k: os.environ.get(k) for k in wanted}
     os.environ.update(wanted)
     try:
@@ -93,7 +99,7 @@ def run_project(project: Any, node_keys: Sequence[str], *, dry_run: bool = False
     invocation = uuid.uuid4().hex
     tags = {md.TAG_PROJECT: project.config.project, md.TAG_ENV: project.env or "default",
             md.TAG_DRY_RUN: "true" if dry_run else "false", "odibi/invocation": invocation,
-            **run_tags_for(project)}
+            **run_tags_for(project), **launcher_tags()}
     if partition_key is not None:
         tags[md.TAG_PARTITION] = partition_key
     # Dagster's console logger would repeat every event at DEBUG; odibi prints its own progress.
@@ -109,6 +115,7 @@ def run_project(project: Any, node_keys: Sequence[str], *, dry_run: bool = False
     else:
         run_config["execution"] = {"config": {executor: {}}}
     with project_environment(project), open_instance() as instance:
+        fail_runs_of_dead_launchers(instance, project)
         step_names = {_step_key(spec.key): node for node, spec in specs.by_node.items()}
         watcher = progress(instance, ("odibi/invocation", invocation), step_names) \
             if progress else nullcontext()

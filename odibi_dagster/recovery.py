@@ -22,7 +22,7 @@ from odibi_core.errors import OdibiError
 from odibi_core.exactly_once.rollback import RollbackReport, rollback_run, written_by_run
 from odibi_core.runs import RunRecords, system_root
 
-__all__ = ["resume_run", "rollback", "rollback_pipelines", "written_by"]
+__all__ = ["fail_dead_runs", "resume_run", "rollback", "rollback_pipelines", "written_by"]
 
 
 def _ran_nodes(project: Any, run_id: str) -> list[tuple[str, str]]:
@@ -79,8 +79,22 @@ def rollback_pipelines(project: Any, node_keys: Sequence[str]) -> list[str]:
             if p.pipeline in names and p.on_failure == "rollback"]
 
 
+def fail_dead_runs(project: Any) -> list[str]:
+    """Report failed the runs of ``project``'s instance whose launching odibi process died
+    (what ``odibi rollback`` does first); returns their run ids."""
+    from odibi_dagster.execution import project_environment
+    from odibi_dagster.instance import open_instance
+    from odibi_dagster.launcher import fail_runs_of_dead_launchers
+
+    with project_environment(project), open_instance() as instance:
+        return fail_runs_of_dead_launchers(instance, project)
+
+
 def resume_run(project: Any, run_id: str, *, progress: Any = None) -> Any:
     """Re-execute run ``run_id`` from failure; returns the new run's ``ProjectRun``.
+
+    A run whose launching process died (``kill -9``) while it ran is first reported failed
+    (:func:`odibi_dagster.launcher.fail_runs_of_dead_launchers`), so it can be resumed.
 
     Raises:
         OdibiError: the run is unknown to the instance, or did not fail.
@@ -97,10 +111,12 @@ def resume_run(project: Any, run_id: str, *, progress: Any = None) -> Any:
     )
     from odibi_dagster.definitions import loading_once
     from odibi_dagster.instance import open_instance
+    from odibi_dagster.launcher import fail_runs_of_dead_launchers, launcher_tags
     from odibi_dagster.specs import build_odibi_specs
 
     specs = build_odibi_specs(project)
     with project_environment(project), open_instance() as instance:
+        fail_runs_of_dead_launchers(instance, project)  # a killed run becomes resumable
         parent = instance.get_run_by_id(run_id)
         if parent is None:
             raise OdibiError(
@@ -124,7 +140,7 @@ def resume_run(project: Any, run_id: str, *, progress: Any = None) -> Any:
         with watcher, loading_once():
             result = dg.execute_job(
                 _asset_job(), instance=instance, run_config=run_config,
-                tags={**_carried_tags(parent.tags), tag[0]: tag[1]},
+                tags={**_carried_tags(parent.tags), **launcher_tags(), tag[0]: tag[1]},
                 reexecution_options=dg.ReexecutionOptions.from_failure(run_id, instance))
         ran = [node_by_step[e.step_key] for e in result.all_events
                if e.event_type_value == "STEP_START" and e.step_key in node_by_step]

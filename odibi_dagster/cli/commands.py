@@ -87,9 +87,11 @@ def resume(args: argparse.Namespace) -> int:
 
 
 def rollback(args: argparse.Namespace) -> int:
+    from odibi_dagster.recovery import fail_dead_runs
     from odibi_dagster.recovery import rollback as rollback_run
 
     project = load_project(args.project, env=args.env)
+    fail_dead_runs(project)
     report = rollback_run(project, args.run_id)
     print(f"odibi rollback: run {args.run_id} of project {project.config.project}")
     for line in report.lines() or ["the run wrote nothing"]:
