@@ -27,7 +27,7 @@ pipelines:
         write: {connection: lake, format: delta, path: silver/orders, mode: overwrite}
 """
 PROCESSES = 4
-ROUNDS = 2
+ROUNDS = 3
 
 
 def _fresh_project(root: Path) -> Path:
