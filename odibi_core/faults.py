@@ -1,4 +1,4 @@
-"""Named crash points for the crash tests of exactly-once writes.
+"""Named crash and pause points for the tests of exactly-once writes.
 
 When the environment variable ``ODIBI_CRASH_AT`` names a point, the process kills itself with
 SIGKILL there: no ``finally``, no ``atexit``, exactly like ``kill -9`` from outside, but at a
@@ -7,20 +7,52 @@ known step of the write. Unset (always, outside those tests), a crash point does
 Points, in the order a write passes them: ``before_commit`` (the batch is recorded as pending,
 nothing written), ``after_commit`` (the data is committed; neither the ledger nor the
 high-water mark knows), ``after_hwm`` (ledger and mark saved; the run has not ended).
+
+Pause points order two processes without sleeps. When ``ODIBI_PAUSE_DIR`` names a folder, a
+process passing a pause point creates ``<dir>/<point>.reached``; when ``ODIBI_PAUSE_AT`` also
+names that point, it then waits there until ``<dir>/<point>.release`` exists (at most
+``PAUSE_TIMEOUT_SECONDS``). Points: ``after_read`` (a node read its input and took its
+incremental window; nothing written), ``window_lock_wait`` (a node found another run of it
+holding its incremental window and is about to wait).
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import time
+from pathlib import Path
 
-__all__ = ["CRASH_ENV", "CRASH_POINTS", "crash_point"]
+__all__ = ["CRASH_ENV", "CRASH_POINTS", "PAUSE_DIR_ENV", "PAUSE_ENV", "PAUSE_POINTS",
+           "crash_point", "pause_point"]
 
 CRASH_ENV = "ODIBI_CRASH_AT"
 CRASH_POINTS = ("before_commit", "after_commit", "after_hwm")
+PAUSE_ENV = "ODIBI_PAUSE_AT"
+PAUSE_DIR_ENV = "ODIBI_PAUSE_DIR"
+PAUSE_POINTS = ("after_read", "window_lock_wait")
+PAUSE_TIMEOUT_SECONDS = 120.0
 
 
 def crash_point(name: str) -> None:
     """Kill this process with SIGKILL when ``ODIBI_CRASH_AT`` is ``name``."""
     if os.environ.get(CRASH_ENV) == name:
         os.kill(os.getpid(), signal.SIGKILL)
+
+
+def pause_point(name: str) -> None:
+    """Say that this process reached ``name`` and, when ``ODIBI_PAUSE_AT`` is ``name``, wait
+    for the test to release it (only when ``ODIBI_PAUSE_DIR`` is set)."""
+    folder = os.environ.get(PAUSE_DIR_ENV)
+    if not folder:
+        return
+    Path(folder, f"{name}.reached").touch()
+    if os.environ.get(PAUSE_ENV) != name:
+        return
+    release = Path(folder, f"{name}.release")
+    deadline = time.monotonic() + PAUSE_TIMEOUT_SECONDS
+    while not release.exists():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"Pause point {name}: {release} did not appear within "
+                               f"{PAUSE_TIMEOUT_SECONDS:.0f} s.")
+        time.sleep(0.05)
