@@ -12,7 +12,8 @@ Pause points order two processes without sleeps. When ``ODIBI_PAUSE_DIR`` names 
 process passing a pause point creates ``<dir>/<point>.reached``; when ``ODIBI_PAUSE_AT`` also
 names that point, it then waits there until ``<dir>/<point>.release`` exists (at most
 ``PAUSE_TIMEOUT_SECONDS``). Points: ``after_read`` (a node read its input and took its
-incremental window; nothing written), ``window_lock_wait`` (a node found another run of it
+incremental window; nothing written), ``before_write`` (the output is ready for the write;
+``materialized: incremental`` kept the rows newer than the target), ``window_lock_wait`` (a node found another run of it
 holding its incremental window and is about to wait).
 """
 
@@ -30,7 +31,7 @@ CRASH_ENV = "ODIBI_CRASH_AT"
 CRASH_POINTS = ("before_commit", "after_commit", "after_hwm")
 PAUSE_ENV = "ODIBI_PAUSE_AT"
 PAUSE_DIR_ENV = "ODIBI_PAUSE_DIR"
-PAUSE_POINTS = ("after_read", "window_lock_wait")
+PAUSE_POINTS = ("after_read", "before_write", "window_lock_wait")
 PAUSE_TIMEOUT_SECONDS = 120.0
 
 

@@ -241,6 +241,7 @@ class NodeRunner:
                                                                    trace)
                 if prepared is not frame_out:  # rows were left out: the count is not known
                     frame_out, trace.rows_out = prepared, None
+                pause_point("before_write")
                 write = trace.timed("write", lambda: self._write(
                     ref, frame_out, mode, merge_schema=merge_schema, context=context,
                     trace=trace))

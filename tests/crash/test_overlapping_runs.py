@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pyarrow as pa
@@ -68,6 +69,28 @@ pipelines:
 """
 
 
+ROLLING_PROJECT = """\
+project: overlap
+engine: {engine}
+connections:
+  src: {{type: local, base_path: ./src}}
+  lake: {{type: local, base_path: ./lake}}
+system: {{connection: lake, path: _system}}
+pipelines:
+  - pipeline: p
+    nodes:
+      - name: load
+        read:
+          connection: src
+          format: csv
+          path: orders
+          options: {{schema: {{at: timestamp_ntz}}}}
+          incremental: {{mode: rolling_window, column: at, lookback: 30, unit: day}}
+        materialized: incremental
+        write: {{connection: lake, format: delta, path: silver/orders}}
+"""
+
+
 def _start(root: Path, pauses: Path, pause_at: str | None = None) -> subprocess.Popen[str]:
     pauses.mkdir(parents=True, exist_ok=True)
     env = {**odibi_env(root), PAUSE_DIR_ENV: str(pauses)}
@@ -88,22 +111,23 @@ def _finish(proc: subprocess.Popen[str]) -> tuple[int, str]:
     return proc.returncode, output
 
 
-def _overlapping_runs(root: Path, second_batch: Callable[[], None]) -> None:
-    """Run 1 stops after its read; ``second_batch`` adds data; run 2 starts and either waits
+def _overlapping_runs(root: Path, second_batch: Callable[[], None],
+                      pause_at: str = "after_read") -> None:
+    """Run 1 stops at ``pause_at``; ``second_batch`` adds data; run 2 starts and either waits
     for the window or runs through; then run 1 goes on. Both must exit 0."""
     first_pauses, second_pauses = root / "pause1", root / "pause2"
-    first = _start(root, first_pauses, pause_at="after_read")
+    first = _start(root, first_pauses, pause_at=pause_at)
     second = None
     try:
-        wait_until(lambda: (first_pauses / "after_read.reached").exists() or first.poll()
-                   is not None, RUN_TIMEOUT, interval=0.1, what="run 1 read its window")
+        wait_until(lambda: (first_pauses / f"{pause_at}.reached").exists() or first.poll()
+                   is not None, RUN_TIMEOUT, interval=0.1, what=f"run 1 reached {pause_at}")
         assert first.poll() is None, _finish(first)[1]
         second_batch()
         second = _start(root, second_pauses)
         wait_until(lambda: (second_pauses / "window_lock_wait.reached").exists()
                    or second.poll() is not None, RUN_TIMEOUT, interval=0.1,
                    what="run 2 waits for the window or ends")
-        (first_pauses / "after_read.release").touch()
+        (first_pauses / f"{pause_at}.release").touch()
         first_code, first_output = _finish(first)
         second_code, second_output = _finish(second)
     finally:
@@ -119,10 +143,14 @@ def _target_ids(root: Path) -> list[int]:
     return sorted(table.column("order_id").to_pylist())
 
 
-def _add_orders(root: Path, name: str, ids: range) -> None:
+def _add_orders(root: Path, name: str, ids: range, *, timed: bool = False) -> None:
+    """Orders ``ids``; ``timed``: with a column ``at``, a second apart, ending before now."""
     folder = root / "src" / "orders"
     folder.mkdir(parents=True, exist_ok=True)
-    lines = ["order_id,amount"] + [f"{i},{i % 97}.5" for i in ids]
+    start = datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0) - timedelta(days=1)
+    lines = ["order_id,amount" + (",at" if timed else "")] + [
+        f"{i},{i % 97}.5" + (f",{start + timedelta(seconds=i):%Y-%m-%d %H:%M:%S}" if timed
+                             else "") for i in ids]
     (folder / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
@@ -133,6 +161,21 @@ def test_two_overlapping_runs_of_a_stateful_incremental_node_load_each_row_once(
     _add_orders(tmp_path, "a.csv", range(1, 1001))
 
     _overlapping_runs(tmp_path, lambda: _add_orders(tmp_path, "b.csv", range(1001, 2001)))
+
+    assert _target_ids(tmp_path) == list(range(1, 2001))
+
+
+@pytest.mark.parametrize("engine", ["pandas", "polars"])
+def test_two_overlapping_runs_of_a_materialized_incremental_node_load_each_row_once(
+        tmp_path: Path, engine: str) -> None:
+    """No mark here: the node keeps the rows newer than its target's maximum, read before the
+    write; the first run stops after that, before its write."""
+    (tmp_path / "odibi.yaml").write_text(ROLLING_PROJECT.format(engine=engine),
+                                         encoding="utf-8")
+    _add_orders(tmp_path, "a.csv", range(1, 1001), timed=True)
+
+    _overlapping_runs(tmp_path, lambda: _add_orders(tmp_path, "b.csv", range(1001, 2001),
+                                                    timed=True), pause_at="before_write")
 
     assert _target_ids(tmp_path) == list(range(1, 2001))
 
