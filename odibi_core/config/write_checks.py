@@ -2,8 +2,8 @@
 would add the same rows to a target on every run.
 
 - A stateful ``read.incremental`` with ``watermark_lag`` reads again, every run, the rows of the
-  lag before its mark, which were written already; ``write.mode: append`` would add them a
-  second time. A keyed merge (``upsert`` or ``append_once`` on ``options.keys``) writes each
+  lag before its mark, which were written already (a ``rolling_window`` read, the rows of its
+  window); ``write.mode: append`` would add them a second time. A keyed merge (``upsert`` or ``append_once`` on ``options.keys``) writes each
   key once, as dbt's incremental models with a ``unique_key`` and a lookback do.
 - A node without a read takes its input from its first ``depends_on`` node, read back whole
   from that node's target. When that target only grows (its write appends), the whole history
@@ -53,19 +53,27 @@ def _lag_problems(config: ProjectConfig, source: SourceMap) -> Iterator[ConfigPr
     for i, pipeline in enumerate(config.pipelines):
         for j, node in enumerate(pipeline.nodes):
             incremental = node.read.incremental if node.read is not None else None
-            if incremental is None or incremental.mode != "stateful" \
-                    or incremental.watermark_lag is None or not _plain_append(node):
+            if incremental is None or not _plain_append(node):
+                continue
+            if incremental.mode == "stateful" and incremental.watermark_lag is not None:
+                what = ("read.incremental.watermark_lag reads the rows of the lag before the "
+                        "high-water mark again on every run")
+                remedy = "; or remove watermark_lag."
+            elif incremental.mode == "rolling_window":
+                what = (f"read.incremental reads the last {incremental.lookback} "
+                        f"{incremental.unit}(s) on every run, so each run reads rows an "
+                        "earlier run read")
+                remedy = ("; or use mode: stateful (a high-water mark) or materialized: "
+                          "incremental.")
+            else:
                 continue
             yield source.problem(
                 _mode_path(("pipelines", i, "nodes", j), node),
-                f"[{pipeline.pipeline}.{node.name}] read.incremental.watermark_lag reads the "
-                "rows of the lag before the high-water mark again on every run, and they were "
-                "written already: write.mode: append would add them to the target a second "
-                "time.",
+                f"[{pipeline.pipeline}.{node.name}] {what}, and they were written already: "
+                "write.mode: append would add them to the target a second time.",
                 fix="Write with mode: upsert (a late row replaces the row with its key) or "
                     "mode: append_once (only keys not yet in the target are added), with "
-                    "options: {keys: [...]} naming the columns that identify a row; or remove "
-                    "watermark_lag.")
+                    "options: {keys: [...]} naming the columns that identify a row" + remedy)
 
 
 def _append_chain_problems(config: ProjectConfig, source: SourceMap

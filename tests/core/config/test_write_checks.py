@@ -69,6 +69,15 @@ def test_watermark_lag_with_a_plain_append_is_refused_at_the_write_mode_line(
     assert "options: {keys" in problem.fix
 
 
+def test_a_rolling_window_with_a_plain_append_is_refused(write_files: WriteFiles) -> None:
+    text = LAG.replace("WRITE", APPEND).replace(
+        "{mode: stateful, column: updated_at, watermark_lag: 1h}",
+        "{mode: rolling_window, column: updated_at, lookback: 3, unit: day}")
+    problem = problem_of(write_files({"odibi.yaml": text}), "last 3 day")
+    assert problem.key_path == "pipelines[0].nodes[0].write.mode"
+    assert "a second time" in problem.message and "mode: upsert" in problem.fix
+
+
 @pytest.mark.parametrize("write", [
     "write: {connection: lake, format: delta, path: silver/orders, mode: upsert, "
     "options: {keys: [id]}}",
