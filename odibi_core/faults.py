@@ -13,8 +13,8 @@ process passing a pause point creates ``<dir>/<point>.reached``; when ``ODIBI_PA
 names that point, it then waits there until ``<dir>/<point>.release`` exists (at most
 ``PAUSE_TIMEOUT_SECONDS``). Points: ``after_read`` (a node read its input and took its
 incremental window; nothing written), ``before_write`` (the output is ready for the write;
-``materialized: incremental`` kept the rows newer than the target), ``window_lock_wait`` (a node found another run of it
-holding its incremental window and is about to wait).
+``materialized: incremental`` kept the rows newer than the target), ``window_lock_wait`` (a
+node found another run of it holding its incremental window and is about to wait).
 """
 
 from __future__ import annotations

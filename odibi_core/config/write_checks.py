@@ -3,8 +3,9 @@ would add the same rows to a target on every run.
 
 - A stateful ``read.incremental`` with ``watermark_lag`` reads again, every run, the rows of the
   lag before its mark, which were written already (a ``rolling_window`` read, the rows of its
-  window); ``write.mode: append`` would add them a second time. A keyed merge (``upsert`` or ``append_once`` on ``options.keys``) writes each
-  key once, as dbt's incremental models with a ``unique_key`` and a lookback do.
+  window); ``write.mode: append`` would add them a second time. A keyed merge (``upsert`` or
+  ``append_once`` on ``options.keys``) writes each key once, as dbt's incremental models with a
+  ``unique_key`` and a lookback do.
 - A node without a read takes its input from its first ``depends_on`` node, read back whole
   from that node's target. When that target only grows (its write appends), the whole history
   comes back every run, and a plain ``append`` downstream adds it again. ``materialized:

@@ -26,7 +26,14 @@ from odibi_core.errors import TransientError
 from odibi_core.faults import PAUSE_DIR_ENV, PAUSE_ENV
 from odibi_core.node import NodeRunner, RunContext
 from odibi_core.window_lock import window_lock_path
-from tests.processes import ODIBI, RUN_TIMEOUT, kill_process_tree, odibi_env, wait_until
+from tests.processes import (
+    ODIBI,
+    RUN_TIMEOUT,
+    kill_process_tree,
+    odibi_env,
+    run_odibi,
+    wait_until,
+)
 
 FILES_PROJECT = """\
 project: overlap
@@ -224,4 +231,23 @@ def test_a_run_that_waits_too_long_for_the_window_fails_naming_the_node_and_the_
     lock = window_lock_path(tmp_path / "lake" / "_system", "p", "load")
     assert str(lock) in run.result.error.fix, run.result.error.fix
     assert code == 0, output
+    assert _target_ids(tmp_path) == list(range(1, 11))
+
+
+def test_a_run_killed_while_holding_the_window_does_not_block_the_next(tmp_path: Path) -> None:
+    """The kernel releases the lock of a killed holder: the next run goes straight on."""
+    (tmp_path / "odibi.yaml").write_text(FILES_PROJECT.format(engine="pandas"),
+                                         encoding="utf-8")
+    _add_orders(tmp_path, "a.csv", range(1, 11))
+    pauses = tmp_path / "pause1"
+    holder = _start(tmp_path, pauses, pause_at="after_read")
+    try:
+        wait_until(lambda: (pauses / "after_read.reached").exists() or holder.poll()
+                   is not None, RUN_TIMEOUT, interval=0.1, what="run 1 read its window")
+        assert holder.poll() is None, _finish(holder)[1]
+    finally:
+        kill_process_tree(holder)
+
+    second = run_odibi(tmp_path)
+    assert second.returncode == 0, second.stdout + second.stderr
     assert _target_ids(tmp_path) == list(range(1, 11))
