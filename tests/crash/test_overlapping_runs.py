@@ -187,7 +187,7 @@ def test_two_overlapping_runs_of_a_materialized_incremental_node_load_each_row_o
     assert _target_ids(tmp_path) == list(range(1, 2001))
 
 
-@pytest.mark.parametrize("engine", ["pandas", "polars"])
+@pytest.mark.parametrize("engine", ["pandas", "polars", "spark"])
 def test_two_overlapping_runs_of_a_change_feed_node_append_each_change_once(
         tmp_path: Path, engine: str) -> None:
     (tmp_path / "odibi.yaml").write_text(FEED_PROJECT.format(engine=engine), encoding="utf-8")
