@@ -12,6 +12,7 @@ import hashlib
 import json
 import time
 from collections.abc import Callable, Mapping
+from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -27,6 +28,7 @@ from odibi_core.engines.base import (
     ResolvedLocation,
     WriteRequest,
 )
+from odibi_core.faults import pause_point
 from odibi_core.errors import ConfigError, ConfigProblem, DataError, NodeError, OdibiError, is_transient
 from odibi_core.dead_letters import read_with_dead_letter_queue
 from odibi_core.file_arrival import FileArrival, absolute_files
@@ -58,6 +60,7 @@ from odibi_core.privacy import apply_privacy
 from odibi_core.profiling import profile_output
 from odibi_core.transforms.builtins.sql_text import quote_identifier
 from odibi_core.schema_policy import harmonize_schema
+from odibi_core.window_lock import holds_window, window_lock
 from odibi_core.results import (
     DeadLetterResult,
     iso_utc,
@@ -178,6 +181,7 @@ class NodeRunner:
         frame_in: Frame | None = None
         frame_out: Frame | None = None
         write: WriteResult | None = None
+        window = ExitStack()  # the node's window lock, when it keeps an incremental state
         try:
             if node.is_streaming:
                 from odibi_core.streaming import run_streaming_node
@@ -187,9 +191,13 @@ class NodeRunner:
                                       write, context)
                 return NodeRun(result, frame_out)
             if node.write is not None and not context.dry_run:
+                if holds_window(node):  # held until the new mark is saved (or the run failed)
+                    window.enter_context(window_lock(self._system_root(), ref.pipeline,
+                                                     ref.name, run_id=context.run_id))
                 trace.recovered = self._recover(ref)
             frame_in = source if source is not None else trace.timed(
                 "read", lambda: self._read_input(ref, inputs, context, trace))
+            pause_point("after_read")
             if node.contracts:
                 trace.timed("contracts",
                             lambda: self._check_contracts(ref, frame_in, started, context, trace))
@@ -233,6 +241,7 @@ class NodeRunner:
                                                                    trace)
                 if prepared is not frame_out:  # rows were left out: the count is not known
                     frame_out, trace.rows_out = prepared, None
+                pause_point("before_write")
                 write = trace.timed("write", lambda: self._write(
                     ref, frame_out, mode, merge_schema=merge_schema, context=context,
                     trace=trace))
@@ -247,6 +256,8 @@ class NodeRunner:
                                 transient=error.transient)
             wrapped.__cause__ = exc
             return NodeRun(result, None, wrapped)
+        finally:
+            window.close()
 
     def connection(self, name: str) -> Connection:
         if name not in self._connections:

@@ -28,6 +28,7 @@ from odibi_core.config.project import ProjectConfig
 from odibi_core.config.references import check_references, partial_config
 from odibi_core.config.schema_errors import owner_label, validate_project
 from odibi_core.config.variables import substitute_variables
+from odibi_core.config.write_checks import write_mode_problems
 from odibi_core.config.yaml_source import (
     KeyPath,
     Mark,
@@ -163,6 +164,7 @@ def _load(document: YamlDocument, *, env: str | None, environ: Mapping[str, str]
     if config is not None:
         problems += check_references(config, source, root=root)
         problems += orchestration_problems(config, source)
+        problems += write_mode_problems(config, source)
     else:
         partial, stand_ins = partial_config(data)
         if partial is not None:

@@ -92,7 +92,7 @@ def test_a_killed_run_never_commits_is_marked_failed_and_resumes_exactly_once(
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
                                 start_new_session=True)
     try:
-        paused = wait_until(lambda: sorted(pause.glob("paused.*")), RUN_TIMEOUT,
+        paused = wait_until(lambda: sorted(pause.glob("before_commit.reached")), RUN_TIMEOUT,
                             interval=0.1, what="the node paused before its commit")
         step = int(paused[0].read_text())
         assert (step != launcher.pid) == (executor == "multiprocess")
@@ -102,7 +102,7 @@ def test_a_killed_run_never_commits_is_marked_failed_and_resumes_exactly_once(
         if launcher.poll() is None:
             launcher.kill()
             launcher.wait(timeout=30)
-    (pause / "release").write_text("go", encoding="utf-8")
+    (pause / "before_commit.release").write_text("go", encoding="utf-8")
     wait_until(lambda: _gone(step), STEP_GONE_SECONDS, interval=0.1,
                what="the step process exited")
     assert _ids(tmp_path) == []  # the write never landed
