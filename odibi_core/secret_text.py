@@ -1,0 +1,49 @@
+"""Finding a secret in text in every spelling it travels in, to mask it.
+
+A secret rarely comes back the way it was sent: an API echoes an API key percent-encoded in an
+error body or a URL (``quote``, ``quote(safe='')``, ``quote_plus``, lowercase hex), and a JSON
+encoder may escape its slashes (``\\/``). A plain ``str.replace`` of the raw value misses all of
+those, so a key with ``+``, ``/`` or ``=`` (base64-looking keys are common) would leak. Here each
+character of a secret matches itself or any of its encodings: the percent-encoding of its UTF-8
+bytes (either case of hex), ``+`` for a space, ``\\/`` for a slash; a mix of them too.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from functools import lru_cache
+
+__all__ = ["MASK", "mask_secrets", "secret_pattern"]
+
+MASK = "***"
+
+
+def mask_secrets(text: str, secrets: Iterable[str], mask: str = MASK) -> str:
+    """``text`` with each value of ``secrets`` (empty ones ignored), in any of its spellings
+    (see the module docstring), replaced by ``mask``."""
+    pattern = secret_pattern(tuple(sorted({s for s in secrets if s}, key=lambda s: (-len(s), s))))
+    return pattern.sub(mask, text) if pattern is not None and text else text
+
+
+@lru_cache(maxsize=256)
+def secret_pattern(secrets: tuple[str, ...]) -> re.Pattern[str] | None:
+    """One regular expression matching any of ``secrets`` (longest first) in any spelling;
+    None when there is none."""
+    if not secrets:
+        return None
+    return re.compile("|".join(_spelled(secret) for secret in secrets))
+
+
+def _spelled(secret: str) -> str:
+    return "".join(_char(c) for c in secret)
+
+
+def _char(c: str) -> str:
+    forms = [re.escape(c)]
+    forms.append("".join(f"%(?i:{byte:02x})" for byte in c.encode("utf-8")))
+    if c == " ":
+        forms.append(r"\+")
+    elif c == "/":
+        forms.append(r"\\/")
+    return "(?:" + "|".join(forms) + ")"
