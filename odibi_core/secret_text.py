@@ -22,8 +22,24 @@ MASK = "***"
 def mask_secrets(text: str, secrets: Iterable[str], mask: str = MASK) -> str:
     """``text`` with each value of ``secrets`` (empty ones ignored), in any of its spellings
     (see the module docstring), replaced by ``mask``."""
-    pattern = secret_pattern(tuple(sorted({s for s in secrets if s}, key=lambda s: (-len(s), s))))
-    return pattern.sub(mask, text) if pattern is not None and text else text
+    if not text:
+        return text
+    values = _longest_first(tuple(secrets))
+    if not values:
+        return text
+    if "%" not in text and "+" not in text and "\\/" not in text:
+        for value in values:  # only raw spellings can be there: the fast way
+            text = text.replace(value, mask)
+        return text
+    pattern = secret_pattern(values)
+    return pattern.sub(mask, text) if pattern is not None else text
+
+
+@lru_cache(maxsize=256)
+def _longest_first(secrets: tuple[str, ...]) -> tuple[str, ...]:
+    """The distinct non-empty ``secrets``, longest first (a secret inside another is masked
+    after it)."""
+    return tuple(sorted({s for s in secrets if s}, key=lambda s: (-len(s), s)))
 
 
 @lru_cache(maxsize=256)

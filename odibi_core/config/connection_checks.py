@@ -4,7 +4,7 @@ anything runs (each with file, line, key path and fix):
 - a path that leaves its connection: ``../`` or an absolute path outside a local connection's
   ``base_path`` (unless the connection sets ``allow_outside_base_path: true``), ``../`` above an
   Azure container or a URI naming another container; for read, write, dead-letter, quarantine,
-  story, system and sensor paths. Paths built at run time are refused by the connection's
+  story, system and sensor paths and streaming checkpoints. Paths built at run time are refused by the connection's
   ``resolve`` with the same message.
 - an Azure account key (``auth.account_key``, or the ``AccountKey`` of a connection string) that
   is not base64: pyarrow's Azure client would abort the process on it.
@@ -72,14 +72,17 @@ def _outside_problems(config: Any, source: SourceMap, root: Path,
     for at, name, owner, _ in uses:
         connection = config.connections.get(name)
         block = _block(config, at[:-1])
-        path = getattr(block, "path", None)
-        if not isinstance(path, str) or not path.strip():
-            continue
-        found = _leaves(connection, name, root, path)
-        if found is not None:
-            prefix = f"[{owner}] " if owner else ""
-            problems.append(source.problem((*at[:-1], "path"), prefix + found.message,
-                                           fix=found.fix))
+        streaming = getattr(block, "streaming", None)  # a streaming write's checkpoint
+        for key, path in ((("path",), getattr(block, "path", None)),
+                          (("streaming", "checkpoint_location"),
+                           getattr(streaming, "checkpoint_location", None))):
+            if not isinstance(path, str) or not path.strip():
+                continue
+            found = _leaves(connection, name, root, path)
+            if found is not None:
+                prefix = f"[{owner}] " if owner else ""
+                problems.append(source.problem((*at[:-1], *key), prefix + found.message,
+                                               fix=found.fix))
     return problems
 
 

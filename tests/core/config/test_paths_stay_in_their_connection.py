@@ -121,3 +121,32 @@ pipelines:
         assert f"{root / 'odibi.yaml'}:10: pipelines[0].nodes[0].write.path" in done.stderr
         assert "allow_outside_base_path" in done.stderr
     assert not (tmp_path / "escaped").exists() and not (root / "lake").exists()
+
+
+def test_a_streaming_checkpoint_leaving_the_lake_is_a_config_error(tmp_path: Path) -> None:
+    file = tmp_path / "odibi.yaml"
+    file.write_text("""\
+project: demo
+engine: spark
+connections:
+  landing: {type: local, base_path: ./landing}
+  lake: {type: local, base_path: ./lake}
+pipelines:
+  - pipeline: live
+    nodes:
+      - name: events
+        read: {connection: landing, format: json, path: events, streaming: true,
+               schema_ddl: "id BIGINT"}
+        write:
+          connection: lake
+          format: delta
+          path: silver/events
+          streaming: {checkpoint_location: ../../checkpoints/events}
+""", encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_project(file)
+    (problem,) = info.value.problems
+    assert (problem.line, problem.key_path) == (
+        16, "pipelines[0].nodes[0].write.streaming.checkpoint_location")
+    assert "Path '../../checkpoints/events' on connection 'lake' leaves its base_path" \
+        in problem.message
