@@ -7,10 +7,13 @@ anything runs (each with file, line, key path and fix):
   story, system and sensor paths and streaming checkpoints. Paths built at run time are refused by the connection's
   ``resolve`` with the same message.
 - an Azure account key (``auth.account_key``, or the ``AccountKey`` of a connection string) that
-  is not base64: pyarrow's Azure client would abort the process on it.
+  is not base64: pyarrow's Azure client would abort the process on it;
+- what an http connection refuses when it is built: a ``base_url`` that is not an absolute
+  http(s) URL, credentials both in ``base_url``'s user info and in ``auth``.
 
 The checks reuse the runtime connections' own rules (``LocalConnection.resolve``,
-``AzureBlobConnection.resolve``, ``account_key_problem``), so load time and run time agree.
+``AzureBlobConnection.resolve``, ``account_key_problem``, ``HttpConnection``), so load time and
+run time agree.
 """
 
 from __future__ import annotations
@@ -22,9 +25,10 @@ from typing import Any
 from odibi_core.config.connections import (
     AzureBlobConnectionConfig,
     ConnectionStringAuthConfig,
+    HttpConnectionConfig,
     LocalConnectionConfig,
 )
-from odibi_core.config.yaml_source import KeyPath, SourceMap
+from odibi_core.config.yaml_source import KeyPath, SourceMap, parse_key_path
 from odibi_core.errors import ConfigError, ConfigProblem
 
 __all__ = ["connection_setting_problems"]
@@ -39,7 +43,25 @@ def connection_setting_problems(config: Any, source: SourceMap, root: Path,
     Args:
         uses: every place a connection is used, as ``references._connection_uses`` lists them.
     """
-    return [*_account_key_problems(config, source), *_outside_problems(config, source, root, uses)]
+    return [*_account_key_problems(config, source), *_http_problems(config, source, root),
+            *_outside_problems(config, source, root, uses)]
+
+
+def _http_problems(config: Any, source: SourceMap, root: Path) -> list[ConfigProblem]:
+    """What building an http connection refuses (a base_url that is not an absolute http(s)
+    URL, credentials both in base_url and in auth, an incomplete auth block), at load."""
+    from odibi_core.connections.http import HttpConnection
+
+    problems = []
+    for name, connection in config.connections.items():
+        if not isinstance(connection, HttpConnectionConfig):
+            continue
+        try:
+            HttpConnection(name, connection, root)
+        except ConfigError as exc:
+            problems += [source.problem(parse_key_path(p.key_path), p.message, fix=p.fix)
+                         for p in exc.problems]
+    return problems
 
 
 def _account_key_problems(config: Any, source: SourceMap) -> list[ConfigProblem]:

@@ -194,3 +194,17 @@ def test_every_spelling_of_a_secret_is_masked_and_nothing_else(secret: str) -> N
     for form in encodings(secret) | {quote(secret, safe="").replace("%20", "+")}:
         assert redact_secrets(f"key={form}; next", [secret]) == "key=***; next", form
     assert redact_secrets("Kx9 Vb8n s3cret", [API_KEY]) == "Kx9 Vb8n s3cret"
+
+
+def test_userinfo_and_an_auth_block_are_refused_at_load(tmp_path: Path) -> None:
+    from odibi_core.config import load_project
+
+    write_project(tmp_path, f'{{type: http, base_url: "http://ada:{quote(PASSWORD, safe="")}@'
+                            'api.example/v1", auth: {mode: bearer, token: tok-123456}}')
+    with pytest.raises(ConfigError) as info:
+        load_project(tmp_path / "odibi.yaml")
+    (problem,) = info.value.problems
+    assert (problem.file, problem.line, problem.key_path) == (
+        tmp_path / "odibi.yaml", 3, "connections.crm.base_url")
+    assert "credentials both in base_url" in problem.message and "auth" in (problem.fix or "")
+    assert quote(PASSWORD, safe="") not in str(info.value)
