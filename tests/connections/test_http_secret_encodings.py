@@ -119,7 +119,8 @@ pipelines:
 
 
 def leaks(root: Path, output: str, secrets: set[str]) -> list[str]:
-    """Where any of ``secrets`` shows: the process output and every file under ``root``."""
+    """Where any of ``secrets`` shows: the process output and every file under ``root`` but the
+    project file (where a test may write the credentials itself)."""
     texts = {"output": output}
     for file in root.rglob("*"):
         if file.is_file() and file.name != "odibi.yaml":
