@@ -5,7 +5,10 @@ A node's ``path`` is appended to ``base_url`` (``https://crm.example.com/api`` +
 
 - ``auth: {mode: bearer, token}``: ``Authorization: Bearer <token>``;
 - ``auth: {mode: basic, username, password}``: ``Authorization: Basic <base64(user:password)>``;
-- ``auth: {mode: api_key, api_key, header}``: the key in a header (``X-API-Key`` by default).
+- ``auth: {mode: api_key, api_key, header}``: the key in a header (``X-API-Key`` by default);
+- ``user:password@`` in ``base_url``: basic auth, as curl and requests do. The user info is taken
+  out of the URL (urllib would send it to the host name lookup, password and all); with an
+  ``auth`` block as well the connection is refused.
 
 Credentials (the auth header and any ``headers`` entry named like a secret, ``Authorization``,
 ``Cookie``) are sent only to the origin (scheme, host, port) of ``base_url``: a redirect or a
@@ -56,7 +59,8 @@ class HttpConnection(Connection):
         project_root: the folder of the project file (unused: URLs are absolute).
 
     Raises:
-        ConfigError: ``base_url`` is not an absolute http(s) URL, or ``auth`` is incomplete.
+        ConfigError: ``base_url`` is not an absolute http(s) URL, ``auth`` is incomplete, or
+            credentials are both in ``base_url`` and in ``auth``.
 
     Example:
         >>> api = HttpConnection("crm", {"type": "http", "base_url": "https://crm.example/api",
