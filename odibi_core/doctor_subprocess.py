@@ -60,16 +60,25 @@ def _crash_detail(connection: Connection, done: subprocess.CompletedProcess[str]
     """What to tell the user when the checks' process died: the native error, and what the
     endpoint answers to a plain request."""
     code = done.returncode
-    how = f"was killed by {signal.Signals(-code).name}" if code < 0 else f"exited with {code}"
-    native = [line.strip() for line in done.stderr.splitlines() if line.strip()]
-    said = f" ({_NATIVE_PREFIX.sub('', native[-1])})" if native else ""
-    detail = f"the storage client {how}{said} on the endpoint's answer"
+    lines = [line.strip() for line in done.stderr.splitlines() if line.strip()]
+    said = f" ({_NATIVE_PREFIX.sub('', lines[-1])})" if lines else ""
+    if code >= 0:  # not a crash: a Python error before or around the checks
+        return f"the checks' process exited with {code}{said}"
+    detail = f"the storage client was killed by {_signal_name(-code)}{said} on the endpoint's " \
+             "answer"
     answer = _plain_answer(connection)
     if answer:
         detail += f"; {answer}: not an Azure Storage answer (a proxy, a firewall or a wrong " \
                   "endpoint in the way?)"
     return detail + f". Check connections.{connection.name}.endpoint and the network path to " \
                     "the account."
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
 
 
 def _plain_answer(connection: Connection) -> str | None:
