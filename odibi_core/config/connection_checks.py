@@ -4,8 +4,8 @@ anything runs (each with file, line, key path and fix):
 - a path that leaves its connection: ``../`` or an absolute path outside a local connection's
   ``base_path`` (unless the connection sets ``allow_outside_base_path: true``), ``../`` above an
   Azure container or a URI naming another container; for read, write, dead-letter, quarantine,
-  story, system and sensor paths and streaming checkpoints. Paths built at run time are refused by the connection's
-  ``resolve`` with the same message.
+  story, system and sensor paths and streaming checkpoints. Paths built at run time are refused
+  by the connection's ``resolve`` with the same message.
 - an Azure account key (``auth.account_key``, or the ``AccountKey`` of a connection string) that
   is not base64: pyarrow's Azure client would abort the process on it;
 - what an http connection refuses when it is built: a ``base_url`` that is not an absolute

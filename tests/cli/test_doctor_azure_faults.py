@@ -129,4 +129,5 @@ def test_the_connection_checks_the_key_before_any_library_sees_it(key: str) -> N
         AzureBlobConnection("blob", config)
     (problem,) = info.value.problems
     assert problem.key_path == "connections.blob.auth.account_key"
-    assert "Connection 'blob': account_key is" in problem.message and (not key or key not in (problem.fix or ""))
+    assert "Connection 'blob': account_key is" in problem.message
+    assert not key or key not in problem.message + (problem.fix or "")

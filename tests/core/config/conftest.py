@@ -41,7 +41,8 @@ def minimal_yaml() -> str:
 def full_environ() -> dict[str, str]:
     """The environment variables the config_full project uses."""
     # An account key is base64 (anything else is refused at load).
-    return {"AZURE_KEY": "YXp1cmUtc2VjcmV0LWtleQ==", "CRM_TOKEN": "crm-secret", "PII_SALT": "pepper"}
+    return {"AZURE_KEY": "YXp1cmUtc2VjcmV0LWtleQ==", "CRM_TOKEN": "crm-secret",
+            "PII_SALT": "pepper"}
 
 
 @pytest.fixture

@@ -39,7 +39,8 @@ pipelines:
       - name: blobs
         read: {{connection: blob, format: csv, path: {blob}}}
 """
-INSIDE = {"landing_flag": "", "story": "_stories", "system": "_system", "read": "orders/*.csv", "dead_letter": "_dlq/orders", "quarantine": "_q/orders",
+INSIDE = {"landing_flag": "", "story": "_stories", "system": "_system", "read": "orders/*.csv",
+          "dead_letter": "_dlq/orders", "quarantine": "_q/orders",
           "write": "silver/../bronze/orders", "blob": "in/x.csv"}
 # key -> (a path leaving its connection, the key paths of the problems)
 OUTSIDE = {
