@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable
 from functools import lru_cache
 
-__all__ = ["MASK", "mask_secrets", "secret_pattern"]
+__all__ = ["MASK", "MaskedError", "mask_exception_chain", "mask_secrets", "secret_pattern"]
 
 MASK = "***"
 
@@ -63,3 +63,51 @@ def _char(c: str) -> str:
     elif c == "/":
         forms.append(r"\\/")
     return "(?:" + "|".join(forms) + ")"
+
+
+class MaskedError(Exception):
+    """Stands in for an exception whose text held a secret, in a chain handed to a log or an
+    event store: its text is ``<module.Type>: <the original text, secrets masked>``, and it keeps
+    the original's traceback."""
+
+
+def mask_exception_chain(exc: BaseException, secrets: Iterable[str]) -> BaseException:
+    """``exc`` with every secret masked in its text and in the text of each exception it was
+    raised from (``__cause__`` / ``__context__``), for a chain about to be stored or printed.
+
+    odibi's own errors are masked in place (message and fix); any other exception whose text
+    holds a secret is replaced in the chain by a :class:`MaskedError` (its type cannot be trusted
+    to rebuild its text from new arguments). Exceptions without a secret are left as they are.
+    """
+    values = _longest_first(tuple(secrets))
+    if not values:
+        return exc
+    done: dict[int, BaseException] = {}
+
+    def visit(error: BaseException) -> BaseException:
+        if id(error) in done:
+            return done[id(error)]
+        text = str(error)
+        replacement = error if mask_secrets(text, values) == text else _masked(error, values)
+        done[id(error)] = replacement
+        for link in ("__cause__", "__context__"):
+            linked = getattr(error, link)
+            if linked is not None:
+                setattr(replacement, link, visit(linked))
+        replacement.__suppress_context__ = error.__suppress_context__
+        return replacement
+
+    return visit(exc)
+
+
+def _masked(error: BaseException, values: tuple[str, ...]) -> BaseException:
+    from odibi_core.errors import ConfigError, OdibiError
+
+    if isinstance(error, OdibiError) and not isinstance(error, ConfigError):
+        error.message = mask_secrets(error.message, values)
+        error.fix = mask_secrets(error.fix, values) if error.fix else error.fix
+        error.args = (error.render(),)
+        return error
+    text = mask_secrets(str(error), values)
+    stand_in = MaskedError(f"{type(error).__module__}.{type(error).__qualname__}: {text}")
+    return stand_in.with_traceback(error.__traceback__)
