@@ -2,7 +2,9 @@
 does what the nodes read exist — checked for real, printed without secrets.
 
 Each connection runs its own :meth:`~odibi_core.connections.base.Connection.diagnose` in a daemon
-thread with a deadline, so one unreachable host cannot hang the command.
+thread with a deadline, so one unreachable host cannot hang the command; a connection whose checks
+run native code that can abort the process (``native_checks``: Azure) runs them in a child
+process instead (:mod:`odibi_core.doctor_subprocess`), so a crash is a failed check.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from odibi_core.connections import Check, build_connection
+from odibi_core.errors import ConfigError
 
 __all__ = ["ConnectionReport", "diagnose_project", "iter_rows", "paths_read"]
 
@@ -62,6 +65,13 @@ def _diagnose(project: Any, name: str, config: Any, timeout: float) -> Connectio
         connection = build_connection(name, config, project.root)
     except Exception as exc:  # noqa: BLE001 - every failure is a line of the report
         return ConnectionReport(name, kind, (Check("reachable", False, _message(exc)),))
+    if connection.native_checks:  # may abort the process: checked in a child process
+        from odibi_core.doctor_subprocess import diagnose_in_subprocess
+
+        found = diagnose_in_subprocess(connection, config, project.root,
+                                       paths_read(project, name), timeout)
+        return ConnectionReport(name, kind, tuple(
+            Check(c.name, c.ok, connection.redact(c.detail)) for c in found))
     outcome: list[Any] = []
     worker = threading.Thread(
         target=lambda: outcome.append(_run(connection, paths_read(project, name))),
@@ -83,6 +93,9 @@ def _run(connection: Any, paths: list[str]) -> list[Check]:
 
 
 def _message(exc: BaseException) -> str:
+    if isinstance(exc, ConfigError):  # its first line only counts the problems
+        problem = exc.problems[0]
+        return f"{problem.message}" + (f" Fix: {problem.fix}" if problem.fix else "")
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0] if text else ''}".strip()
 

@@ -27,7 +27,7 @@ from odibi_core.file_lock import exclusive_lock
 from odibi_core.results import NodeResult, iso_utc
 
 __all__ = ["RunMeta", "RunRecords", "pipeline_edges", "publish_story", "refresh_story",
-           "secret_values", "story_root", "system_root"]
+           "secret_values", "story_root", "story_secrets", "system_root"]
 
 DEFAULT_STATE_DIR = ".odibi"
 
@@ -331,6 +331,14 @@ def secret_values(project: Any) -> set[str]:
 
 
 _MIN_ENV_SECRET = 8  # shorter values of secret-named variables are flags, not secrets
+
+
+def story_secrets(project: Any) -> tuple[str, ...]:
+    """:func:`secret_values` as the story masks them (values shorter than 4 characters would
+    mask ordinary text), for other texts that must be masked the same way."""
+    from odibi_core.story.redact import MIN_SECRET_LENGTH
+
+    return tuple(s for s in secret_values(project) if len(s) >= MIN_SECRET_LENGTH)
 
 
 def _derived_secrets(project: Any, name: str, config: Any) -> tuple[str, ...]:

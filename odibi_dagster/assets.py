@@ -17,7 +17,15 @@ import dagster as dg
 from odibi_core.node import NodeRunner, RunContext
 from odibi_core.observability import notify_node, observers_for
 from odibi_core.results import iso_utc
-from odibi_core.runs import RunMeta, RunRecords, redact_result, refresh_story, system_root
+from odibi_core.runs import (
+    RunMeta,
+    RunRecords,
+    redact_result,
+    refresh_story,
+    story_secrets,
+    system_root,
+)
+from odibi_core.secret_text import mask_exception_chain, mask_secrets
 from odibi_dagster import metadata as md
 from odibi_dagster.checks import build_check_results
 from odibi_dagster.events import materialization_metadata
@@ -145,13 +153,18 @@ def _build_asset(project: Any, specs: OdibiSpecs, translator: OdibiTranslator,
                          if r.check_name in declared_checks]
         if not outcome.succeeded:
             assert outcome.exception is not None
+            # Dagster stores (and prints) the failure and the whole chain of exceptions under
+            # it: masked like the story, in every spelling of each secret.
+            secrets = story_secrets(project)
+            cause = mask_exception_chain(outcome.exception, secrets)
             if attempt.retry_in is not None:
                 # Exactly-once writes make the next attempt safe: a batch committed by this
                 # one is skipped, not written twice.
                 context.log.warning(attempt.retry_message(node_key, result))
                 raise dg.RetryRequested(max_retries=attempt.allowed - 1,
-                                        seconds_to_wait=attempt.retry_in) from outcome.exception
-            description = attempt.failure_message(node_key, run.run_id, outcome.exception)
+                                        seconds_to_wait=attempt.retry_in) from cause
+            description = mask_secrets(
+                attempt.failure_message(node_key, run.run_id, outcome.exception), secrets)
             context.log.error(description)
             if attempt.verdict is not None and not attempt.verdict.transient \
                     and attempt.allowed > 1:
@@ -160,7 +173,7 @@ def _build_asset(project: Any, specs: OdibiSpecs, translator: OdibiTranslator,
             # Failing checks are recorded even though nothing was materialized.
             yield from check_results
             raise dg.Failure(description=description, metadata=metadata,
-                             allow_retries=False) from outcome.exception
+                             allow_retries=False) from cause
         yield dg.MaterializeResult(
             metadata=metadata,
             check_results=check_results,

@@ -34,10 +34,12 @@ __all__ = [
 
 class LocalConnectionConfig(OdibiModel):
     """Files on the local disk; node paths are relative to ``base_path`` (itself relative to the
-    project file's folder when not absolute)."""
+    project file's folder when not absolute). A path leaving ``base_path`` (``../x``, an
+    absolute path elsewhere) is refused unless ``allow_outside_base_path`` is true."""
 
     type: Literal["local"]
     base_path: str
+    allow_outside_base_path: bool = False
 
 
 # --- Azure -------------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """Checks across blocks, run before anything executes: connection names and kinds (and the kinds
-the project's engine cannot use: Spark has no Azure filesystem yet), ``sql_file`` paths, and the
-graph checks of :func:`odibi_core.graph.find_graph_problems`.
+the project's engine cannot use: Spark has no Azure filesystem yet), paths leaving their
+connection and malformed account keys (:mod:`odibi_core.config.connection_checks`), ``sql_file``
+paths, and the graph checks of :func:`odibi_core.graph.find_graph_problems`.
 
 They also run when the project did not fully validate, on a *partial* config
 (:func:`partial_config`) made of the parts that did, so one ``odibi validate`` lists every problem.
@@ -18,6 +19,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 # odibi_core.graph imports the config models and may still be initialising when this module is
 # imported: bind the module, not its names.
 from odibi_core import graph as graph_module
+from odibi_core.config.connection_checks import connection_setting_problems
 from odibi_core.config.connections import (
     AzureBlobConnectionConfig,
     ConnectionConfig,
@@ -54,6 +56,8 @@ def check_references(
             :func:`partial_config`).
     """
     problems = _connection_problems(config, source, skip)
+    problems += connection_setting_problems(config, source, root,
+                                            _connection_uses(config, skip))
     problems += _engine_problems(config, source, skip)
     problems += _streaming_problems(config, source, skip)
     problems += _sql_file_problems(config, source, root, skip)

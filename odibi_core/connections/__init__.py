@@ -43,7 +43,9 @@ def build_connection(name: str, config: Any, project_root: Path) -> Connection:
     """
     kind = _field(config, "type")
     if kind == "local":
-        return LocalConnection(name, _field(config, "base_path"), project_root)
+        return LocalConnection(name, _field(config, "base_path"), project_root,
+                               allow_outside_base_path=bool(
+                                   _field(config, "allow_outside_base_path")))
     key_path = f"connections.{name}.type"
     if kind in _RUNTIME:
         module, cls = _RUNTIME[kind]

@@ -33,6 +33,8 @@ Authentication (``auth.mode``), and what it becomes:
 
 from __future__ import annotations
 
+import base64
+import binascii
 import ipaddress
 import posixpath
 import re
@@ -45,7 +47,8 @@ from odibi_core.connections.base import Check, Connection
 from odibi_core.engines.base import ResolvedLocation
 from odibi_core.errors import ConfigError, ConfigProblem
 
-__all__ = ["AZURITE_ACCOUNT", "AZURITE_KEY", "AzureBlobConnection", "parse_connection_string"]
+__all__ = ["AZURITE_ACCOUNT", "AZURITE_KEY", "AzureBlobConnection", "account_key_problem",
+           "parse_connection_string"]
 
 #: Azurite's (and the old storage emulator's) well-known development account: public values.
 AZURITE_ACCOUNT = "devstoreaccount1"
@@ -76,6 +79,7 @@ class AzureBlobConnection(Connection):
     """
 
     type = "azure_blob"
+    native_checks = True  # pyarrow's Azure client aborts on some answers (a non-XML 403)
 
     def __init__(self, name: str, config: Any, project_root: str | Path = ".") -> None:
         super().__init__(name)
@@ -90,7 +94,9 @@ class AzureBlobConnection(Connection):
             account, endpoint = self._from_connection_string(
                 str(_field(auth, "connection_string") or ""), account, endpoint)
         elif self.auth_mode == "account_key":
-            self._options["account_key"] = str(_field(auth, "account_key") or "")
+            key = str(_field(auth, "account_key") or "").strip()
+            _raise_if_bad_key(key, name, f"connections.{name}.auth.account_key")
+            self._options["account_key"] = key
         elif self.auth_mode == "sas":
             sas = str(_field(auth, "sas_token") or "").strip().lstrip("?")
             self._options["sas_token"] = sas
@@ -247,6 +253,7 @@ class AzureBlobConnection(Connection):
                 key_path=key_path, fix="Make account_name and the connection string agree."))
         account = named or account
         if parts.get("accountkey"):
+            _raise_if_bad_key(parts["accountkey"], self.name, key_path, "its AccountKey")
             self._options["account_key"] = parts["accountkey"]
         elif parts.get("sharedaccesssignature"):
             sas = parts["sharedaccesssignature"].lstrip("?")
@@ -289,6 +296,39 @@ def parse_connection_string(text: str, name: str = "?") -> dict[str, str]:
                     "AccountName=...;AccountKey=...;EndpointSuffix=core.windows.net."))
         parts[key.strip().lower()] = value.strip()
     return parts
+
+
+def account_key_problem(key: str, name: str, key_path: str,
+                        what: str = "account_key") -> ConfigProblem | None:
+    """Why ``key`` cannot be a storage account key (None when it can): keys are base64.
+
+    The storage clients decode the key when they sign a request, and pyarrow's Azure client
+    aborts the whole process (a C++ exception, no Python error) on a key that is not base64, so
+    it is checked before any library sees it. The message never shows the key.
+    """
+    why = None
+    if not key:
+        why = "is empty"
+    else:
+        try:
+            base64.b64decode(key, validate=True)
+        except (binascii.Error, ValueError):
+            why = "is not valid base64"
+    if why is None:
+        return None
+    return ConfigProblem(
+        message=f"Connection '{name}': {what} {why}; a storage account key is the base64 text "
+                "of the storage account's access keys (88 characters ending in '==').",
+        key_path=key_path,
+        fix="Copy key1 or key2 from the storage account's 'Access keys' page (Azure portal, or "
+            "az storage account keys list) whole, without quotes or line breaks; or use a SAS "
+            "token (auth: {mode: sas, sas_token: ...}).")
+
+
+def _raise_if_bad_key(key: str, name: str, key_path: str, what: str = "account_key") -> None:
+    problem = account_key_problem(key, name, key_path, what)
+    if problem is not None:
+        raise ConfigError(problem)
 
 
 def _normalized_endpoint(endpoint: Any, account: str, name: str) -> str:

@@ -38,6 +38,9 @@ class Connection(ABC):
     """
 
     type: ClassVar[str]
+    #: Its :meth:`diagnose` runs native code that may abort the process on a bad answer
+    #: (``odibi doctor`` then runs the checks in a child process).
+    native_checks: ClassVar[bool] = False
 
     def __init__(self, name: str) -> None:
         self.name = name

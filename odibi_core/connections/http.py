@@ -5,7 +5,10 @@ A node's ``path`` is appended to ``base_url`` (``https://crm.example.com/api`` +
 
 - ``auth: {mode: bearer, token}``: ``Authorization: Bearer <token>``;
 - ``auth: {mode: basic, username, password}``: ``Authorization: Basic <base64(user:password)>``;
-- ``auth: {mode: api_key, api_key, header}``: the key in a header (``X-API-Key`` by default).
+- ``auth: {mode: api_key, api_key, header}``: the key in a header (``X-API-Key`` by default);
+- ``user:password@`` in ``base_url``: basic auth, as curl and requests do. The user info is taken
+  out of the URL (urllib would send it to the host name lookup, password and all); with an
+  ``auth`` block as well the connection is refused.
 
 Credentials (the auth header and any ``headers`` entry named like a secret, ``Authorization``,
 ``Cookie``) are sent only to the origin (scheme, host, port) of ``base_url``: a redirect or a
@@ -24,7 +27,7 @@ from collections.abc import Mapping, Sequence
 from http.client import HTTPException
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import SplitResult, unquote, urlsplit, urlunsplit
 
 from odibi_core.connections.base import Check, Connection
 from odibi_core.engines.base import ResolvedLocation, is_secret_option, redact_secrets
@@ -56,7 +59,8 @@ class HttpConnection(Connection):
         project_root: the folder of the project file (unused: URLs are absolute).
 
     Raises:
-        ConfigError: ``base_url`` is not an absolute http(s) URL, or ``auth`` is incomplete.
+        ConfigError: ``base_url`` is not an absolute http(s) URL, ``auth`` is incomplete, or
+            credentials are both in ``base_url`` and in ``auth``.
 
     Example:
         >>> api = HttpConnection("crm", {"type": "http", "base_url": "https://crm.example/api",
@@ -83,8 +87,28 @@ class HttpConnection(Connection):
         self.headers: dict[str, str] = {
             str(k): str(v) for k, v in (_field(config, "headers") or {}).items()}
         self.auth = _field(config, "auth")
+        self._url_secrets: tuple[str, ...] = ()
+        if parts.username is not None or parts.password is not None:
+            self._take_userinfo(parts)
         self._auth_headers = self._build_auth_headers()
         self._origin = _origin(self.base_url)
+
+    def _take_userinfo(self, parts: SplitResult) -> None:
+        """``user:password@`` of ``base_url`` becomes HTTP basic auth (as curl and requests do);
+        the URL keeps only the host, so the credentials never reach a host name lookup."""
+        if self.auth is not None:
+            raise ConfigError(ConfigProblem(
+                message=f"Connection '{self.name}' has credentials both in base_url "
+                        f"('{_mask(self.base_url, ())}') and in auth.",
+                key_path=f"connections.{self.name}.base_url",
+                fix="Keep one: remove user:password@ from base_url, or remove auth (the user "
+                    "info of base_url is sent as HTTP basic auth). Best: auth: {mode: basic, "
+                    "username: ..., password: \"${API_PASSWORD}\"} with base_url holding no "
+                    "credentials."))
+        self.auth = {"mode": "basic", "username": unquote(parts.username or ""),
+                     "password": unquote(parts.password or "")}
+        self._url_secrets = tuple(v for v in (parts.password,) if v)
+        self.base_url = _without_userinfo(parts)
 
     # ---- addressing ---------------------------------------------------------------------
     def url_for(self, path: str | None = None) -> str:
@@ -157,9 +181,8 @@ class HttpConnection(Connection):
             scheme, _, credential = value.partition(" ")
             if credential and scheme.isalpha():  # "Bearer xyz" / "Basic eHl6": the credential too
                 found.append(credential.strip())
+        found.extend(self._url_secrets)
         parts = urlsplit(self.base_url)
-        if parts.password:
-            found.extend((parts.password, unquote(parts.password)))
         for name, value in _query_pairs(parts.query):
             if value and is_secret_param(unquote(name)):
                 found.extend((value, unquote(value)))
@@ -172,11 +195,11 @@ class HttpConnection(Connection):
         key = f"connections.{self.name}.auth"
         if mode == "bearer":
             return {"Authorization": f"Bearer {_required(self.auth, 'token', key)}"}
+        if mode == "basic" and self._url_secrets:  # from base_url: an empty password is valid
+            return {"Authorization": _basic(self.auth["username"], self.auth["password"])}
         if mode == "basic":
             user = _required(self.auth, "username", key)
-            pair = f"{user}:{_required(self.auth, 'password', key)}"
-            encoded = base64.b64encode(pair.encode("utf-8")).decode("ascii")
-            return {"Authorization": f"Basic {encoded}"}
+            return {"Authorization": _basic(user, _required(self.auth, "password", key))}
         if mode == "api_key":
             header = str(_field(self.auth, "header") or "X-API-Key")
             return {header: _required(self.auth, "api_key", key)}
@@ -194,8 +217,14 @@ class HttpConnection(Connection):
             urllib.error.HTTPError: the API answered with a status >= 400 (read and close it).
             urllib.error.URLError / OSError / http.client.HTTPException: no usable answer.
         """
+        parts = urlsplit(url)
+        sent = {**self.request_headers(url), **(headers or {})}
+        if parts.username is not None or parts.password is not None:  # a link the API gave
+            url = _without_userinfo(parts)  # never part of the host name
+            sent.setdefault("Authorization", _basic(unquote(parts.username or ""),
+                                                    unquote(parts.password or "")))
         request = urllib.request.Request(url, data=data, method=method)
-        for name, value in {**self.request_headers(url), **(headers or {})}.items():
+        for name, value in sent.items():
             request.add_unredirected_header(name, value)  # redirects: see _Redirect
         opener = urllib.request.build_opener(_Redirect(self))
         return opener.open(request, timeout=timeout)
@@ -293,6 +322,17 @@ def _required(auth: Any, key: str, where: str) -> str:
             message=f"auth mode {_field(auth, 'mode')} needs {key}.", key_path=f"{where}.{key}",
             fix=f"Add {key}: (from the environment: {key}: \"${{MY_{key.upper()}}}\")."))
     return str(value)
+
+
+def _basic(user: str, password: str) -> str:
+    """The ``Authorization`` value of HTTP basic auth."""
+    pair = base64.b64encode(f"{user}:{password}".encode("utf-8")).decode("ascii")
+    return f"Basic {pair}"
+
+
+def _without_userinfo(parts: SplitResult) -> str:
+    """The URL of ``parts`` without ``user:password@``."""
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:

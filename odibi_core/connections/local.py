@@ -22,6 +22,9 @@ class LocalConnection(Connection):
         name: the connection's name.
         base_path: the folder, relative to ``project_root`` unless absolute (``~`` expands).
         project_root: the folder of the project file.
+        allow_outside_base_path: accept paths that leave ``base_path`` (``../x``, an absolute
+            path elsewhere). Off by default: a path with one ``..`` too many would otherwise
+            read or write (or overwrite) outside the lake.
 
     Example:
         >>> lake = LocalConnection("lake", "./lake", "/srv/retail")
@@ -32,8 +35,10 @@ class LocalConnection(Connection):
     type = "local"
 
     def __init__(self, name: str, base_path: str | os.PathLike[str],
-                 project_root: str | os.PathLike[str]) -> None:
+                 project_root: str | os.PathLike[str], *,
+                 allow_outside_base_path: bool = False) -> None:
         super().__init__(name)
+        self.allow_outside_base_path = allow_outside_base_path
         base = Path(base_path).expanduser()
         if not base.is_absolute():
             base = Path(project_root) / base
@@ -43,8 +48,11 @@ class LocalConnection(Connection):
     def resolve(self, path: str | None = None, *, table: str | None = None) -> ResolvedLocation:
         """The absolute path of ``path`` under the base folder (the base itself when None).
 
-        ``..`` may leave the base folder; the result is still an absolute path. ``display`` is
-        ``<connection>:<path as written, normalised>``.
+        ``display`` is ``<connection>:<path as written, normalised>``.
+
+        Raises:
+            ConfigError: ``path`` leaves the base folder (``..``, an absolute path elsewhere,
+                ``~``) and the connection does not set ``allow_outside_base_path``.
         """
         if table is not None:
             raise ConfigError(ConfigProblem(
@@ -63,7 +71,16 @@ class LocalConnection(Connection):
         shown = posixpath.normpath(written)
         if written.endswith("/") and shown != "/":
             shown += "/"
-        return self._location(os.path.abspath(target), shown)
+        uri = os.path.abspath(target)
+        if not self.allow_outside_base_path and not _inside(uri, str(self.base_path)):
+            raise ConfigError(ConfigProblem(
+                message=f"Path '{written}' on connection '{self.name}' leaves its base_path "
+                        f"{self.base_path} (it is {uri}).",
+                key_path="path",
+                fix=f"Write the path relative to base_path, without going above it; or, if it "
+                    f"is meant to be outside, set allow_outside_base_path: true on "
+                    f"connections.{self.name} (or declare a connection for that folder)."))
+        return self._location(uri, shown)
 
     def _location(self, uri: str, shown: str) -> ResolvedLocation:
         return ResolvedLocation(connection=self.name, uri=uri, display=f"{self.name}:{shown}",
@@ -91,3 +108,8 @@ class LocalConnection(Connection):
 
     def __repr__(self) -> str:
         return f"LocalConnection(name={self.name!r}, base_path={str(self.base_path)!r})"
+
+
+def _inside(path: str, base: str) -> bool:
+    """``path`` is ``base`` or below it (both absolute and normalised)."""
+    return os.path.commonpath([path, base]) == base

@@ -22,6 +22,7 @@ from odibi_core.errors import (
     is_transient,
 )
 from odibi_core.results import ColumnSchema, WriteResult
+from odibi_core.secret_text import mask_secrets
 
 if TYPE_CHECKING:
     from odibi_core.dead_letters.model import DeadLetter, DeadLetterBatch
@@ -61,10 +62,10 @@ def is_secret_option(key: str) -> bool:
 
 
 def redact_secrets(text: str, secrets: Sequence[str]) -> str:
-    """``text`` with every occurrence of each value in ``secrets`` replaced by ``***``."""
-    for value in sorted({s for s in secrets if s}, key=len, reverse=True):
-        text = text.replace(value, "***")
-    return text
+    """``text`` with every occurrence of each value in ``secrets`` replaced by ``***``, in any
+    spelling it may travel in (percent-encoded, ``quote_plus``, JSON-escaped slashes: see
+    :mod:`odibi_core.secret_text`)."""
+    return mask_secrets(text, secrets)
 
 
 @dataclass(frozen=True)

@@ -169,6 +169,9 @@ class _Client:
             body = b""
         finally:
             exc.close()
+        # The error is chained to ``exc``, whose text (Dagster stores it with the failure) holds
+        # the reason phrase: an API may echo a credential there.
+        exc.msg = self.redact(str(exc.msg or ""))
         verdict = classify(exc)
         reason = f" {exc.reason}" if exc.reason else ""
         message = (f"{self.options.method} {self.show(url)} answered HTTP {exc.code}{reason} "

@@ -19,11 +19,11 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from odibi_core.secret_text import MASK, mask_secrets
 from odibi_core.story.model import RunStory
 
 __all__ = ["MASK", "NodePrivacy", "is_secret_column", "redact_story"]
 
-MASK = "***"
 MIN_SECRET_LENGTH = 4  # shorter values would mask ordinary text
 _SECRET_COLUMN = re.compile(
     r"(?:^|[_\W])(?:password|passwd|pwd|secret|token|api_?key|access_?key|account_?key"
@@ -67,8 +67,7 @@ def redact_story(story: RunStory, *, secrets: Iterable[str] = (),
         if rule is not None:
             _mask_contract_samples(node, rule)
         node["sample_rows"] = [_mask_secret_columns(row) for row in node.get("sample_rows") or ()]
-    values = sorted({s for s in secrets if isinstance(s, str) and len(s) >= MIN_SECRET_LENGTH},
-                    key=len, reverse=True)
+    values = [s for s in secrets if isinstance(s, str) and len(s) >= MIN_SECRET_LENGTH]
     if values:
         data = _scrub(data, values)
     return RunStory.from_dict(data)
@@ -96,7 +95,7 @@ def _mask_contract_samples(node: dict[str, Any], rule: NodePrivacy) -> None:
         message = error["message"]
         for raw, masked_text in quoted:
             message = message.replace(raw, masked_text)
-        error["message"] = _replace_all(message, sorted(hidden, key=len, reverse=True))
+        error["message"] = mask_secrets(message, hidden, MASK)
 
 
 def _mask_sample(value: Any, columns: Collection[str], touches: bool) -> Any:
@@ -120,16 +119,13 @@ def _mask_secret_columns(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _scrub(value: Any, secrets: list[str]) -> Any:
+    """``value`` with ``secrets`` masked in every string of it, in any spelling (an API may
+    echo a key percent-encoded: see :mod:`odibi_core.secret_text`)."""
     if isinstance(value, str):
-        return _replace_all(value, secrets)
+        return mask_secrets(value, secrets, MASK)
     if isinstance(value, dict):
         return {key: _scrub(item, secrets) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
         return type(value)(_scrub(item, secrets) for item in value)
     return value
 
-
-def _replace_all(text: str, values: list[str]) -> str:
-    for value in values:
-        text = text.replace(value, MASK)
-    return text

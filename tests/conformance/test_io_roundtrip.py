@@ -204,8 +204,10 @@ def test_intermediate_round_trip(engine, tmp_path):
                         schema={"id": "int64", "d": "date"})
 
 
-def test_paths_outside_the_base_are_allowed(engine, tmp_path):
-    lake = LocalConnection("lake", "lake", tmp_path)
+def test_paths_outside_the_base_need_allow_outside_base_path(engine, tmp_path):
+    with pytest.raises(ConfigError, match="leaves its base_path"):
+        LocalConnection("lake", "lake", tmp_path).resolve("../shared/ids.csv")
+    lake = LocalConnection("lake", "lake", tmp_path, allow_outside_base_path=True)
     frame = frame_from_rows(engine, [{"id": 1}])
     result = engine.write(frame, WriteRequest(location=lake.resolve("../shared/ids.csv"),
                                               format="csv"))

@@ -441,16 +441,16 @@ def test_the_rate_limit_spaces_requests_as_seen_by_the_server(api: Api) -> None:
 
 # ---- the connection: addressing, secrets, doctor ---------------------------------------------
 def test_resolve_joins_paths_and_masks_secrets_in_the_display(api: Api) -> None:
-    conn = HttpConnection("crm", {"base_url": f"http://u:{PASSWORD}@h.example/api?api_key="
-                                              f"{QUERY_KEY}&v=2",
+    conn = HttpConnection("crm", {"base_url": f"http://h.example/api?api_key={QUERY_KEY}&v=2",
                                   "headers": {"X-Trace": "t", "Cookie": "sid=abcdef123"},
                                   "auth": AUTHS["basic"][0]}, ".")
     location = conn.resolve("/contacts?type=a")
-    assert location.uri == (f"http://u:{PASSWORD}@h.example/api/contacts?api_key={QUERY_KEY}"
-                            "&v=2&type=a")
-    assert location.display == "http://u:***@h.example/api/contacts?api_key=***&v=2&type=a"
+    assert location.uri == f"http://h.example/api/contacts?api_key={QUERY_KEY}&v=2&type=a"
+    assert location.display == "http://h.example/api/contacts?api_key=***&v=2&type=a"
     assert not location.is_local and location.storage_options == {}
     assert set(SECRETS) - {TOKEN, API_KEY} <= set(conn.secret_values())
+    # A password in base_url is basic auth (tests/connections/test_http_secret_encodings.py).
+    assert conn.mask_url(f"http://u:{PASSWORD}@h.example/x") == "http://u:***@h.example/x"
     assert "sid=abcdef123" in conn.secret_values()
     header = conn.request_headers()["Authorization"]
     assert conn.redact(f"sent {header} and {QUERY_KEY}") == "sent *** and ***"

@@ -40,7 +40,9 @@ def minimal_yaml() -> str:
 @pytest.fixture
 def full_environ() -> dict[str, str]:
     """The environment variables the config_full project uses."""
-    return {"AZURE_KEY": "azure-secret", "CRM_TOKEN": "crm-secret", "PII_SALT": "pepper"}
+    # An account key is base64 (anything else is refused at load).
+    return {"AZURE_KEY": "YXp1cmUtc2VjcmV0LWtleQ==", "CRM_TOKEN": "crm-secret",
+            "PII_SALT": "pepper"}
 
 
 @pytest.fixture

@@ -47,7 +47,7 @@ def test_full_project_loads_every_block(
                                                                    base_path="./landing")
     blob = config.connections["blob"]
     assert isinstance(blob, AzureBlobConnectionConfig) and blob.auth is not None
-    assert blob.auth.mode == "account_key" and blob.auth.account_key == "azure-secret"
+    assert blob.auth.mode == "account_key" and blob.auth.account_key == "YXp1cmUtc2VjcmV0LWtleQ=="
     assert isinstance(config.connections["crm_api"], HttpConnectionConfig)
     assert isinstance(config.connections["crm_db"], SqlConnectionConfig)  # from the import
     assert config.story is not None and config.story.path == "_stories"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -21,13 +22,31 @@ def test_resolve_relative_to_base_and_project(tmp_path: Path):
     assert dict(location.storage_options) == {}
 
 
-def test_display_is_normalised_and_dotdot_resolves_to_an_absolute_path(tmp_path: Path):
+def test_display_is_normalised_and_dotdot_inside_the_base_is_fine(tmp_path: Path):
     lake = LocalConnection("lake", "data/lake", tmp_path)
     assert lake.resolve("./silver//orders").display == "lake:silver/orders"
-    outside = lake.resolve("../shared/x.csv")
-    assert outside.uri == str(tmp_path / "data" / "shared" / "x.csv")
-    assert outside.display == "lake:../shared/x.csv"
+    assert lake.resolve("silver/../gold/x").uri == str(tmp_path / "data" / "lake" / "gold" / "x")
+    assert lake.resolve(str(tmp_path / "data" / "lake" / "x")).uri == str(
+        tmp_path / "data" / "lake" / "x")  # absolute, and inside
     assert lake.resolve("orders/*.csv").uri.endswith("/lake/orders/*.csv")
+
+
+@pytest.mark.parametrize("path", ["../shared/x.csv", "silver/../../lake2/x", "/etc/passwd",
+                                  "~/x.csv", "../*.csv"])
+def test_paths_leaving_the_base_are_refused_unless_allowed(tmp_path: Path, path: str):
+    lake = LocalConnection("lake", "data/lake", tmp_path)
+    with pytest.raises(ConfigError) as info:
+        lake.resolve(path)
+    (problem,) = info.value.problems
+    assert f"Path '{path}' on connection 'lake' leaves its base_path" in problem.message
+    assert "allow_outside_base_path: true on connections.lake" in (problem.fix or "")
+    assert not (tmp_path / "data" / "shared").exists()
+
+    allowed = build_connection("lake", {"type": "local", "base_path": "data/lake",
+                                        "allow_outside_base_path": True}, tmp_path)
+    base = str(tmp_path / "data" / "lake")
+    assert allowed.resolve(path).uri == os.path.abspath(
+        os.path.join(base, os.path.expanduser(path)))
 
 
 def test_absolute_base_path_and_no_path(tmp_path: Path):

@@ -15,7 +15,7 @@ from odibi_core.story import RunStory, render_html, render_json, render_markdown
 from odibi_core.story.redact import NodePrivacy, is_secret_column, redact_story
 from odibi_core.story.schema import schema_errors
 
-VAULT_KEY = "vAuLtKeY-0123456789"  # a connection credential, from ${ODIBI_STORY_VAULT_KEY}
+VAULT_KEY = "dmF1bHQta2V5LTAxMjM0NTY3ODk="  # an account key (base64), from ${ODIBI_STORY_VAULT_KEY}
 SQL_TOKEN = "sqlT0ken-abcdefgh"  # a secret-named variable used only in a node's SQL
 RAW = ("alice@corp.example", "bob@corp.example", "tok-aaaa1111", "tok-bbbb2222", VAULT_KEY, SQL_TOKEN)
 
