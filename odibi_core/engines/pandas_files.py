@@ -30,7 +30,7 @@ import gzip
 import inspect
 import io
 import json
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from difflib import get_close_matches
 from typing import TYPE_CHECKING, Any
@@ -47,6 +47,12 @@ from odibi_core.dead_letters.parse import (
 )
 from odibi_core.engines.arrow_filters import rows_after_filter
 from odibi_core.engines.json_safe import json_safe_row
+from odibi_core.engines.number_overflow import (
+    column_overflow,
+    first_int_overflow,
+    float_overflow_literal,
+    overflow_error,
+)
 from odibi_core.engines.pandas_arrow import from_arrow, to_arrow
 from odibi_core.errors import ConfigError, ConfigProblem, DataError
 
@@ -167,6 +173,8 @@ def read_file_records(fmt: str, path: str, options: Mapping[str, Any], *,
         return FileRecords(table, (), table.num_rows)
     except (DataError, ConfigError):
         raise
+    except OverflowError as exc:
+        raise _overflow(source) from exc
     except Exception as exc:
         if type(exc).__name__ in ("ParserError", "EmptyDataError", "ArrowInvalid",
                                   "UnicodeDecodeError"):
@@ -204,9 +212,15 @@ def _csv_records(path: str, options: Mapping[str, Any], source: str) -> FileReco
                             **_csv_kwargs(options, declared, header=header))
     except ValueError as exc:  # ParserError, EmptyDataError and UnicodeDecodeError among them
         failure = exc
+    except OverflowError as exc:  # an integer beyond int64: pandas cannot hold the column
+        raise _csv_overflow(path, options, declared, source) or _overflow(source) from exc
     table = None
     if frame is not None:
         table = _csv_table(frame, header=header)
+        if _may_overflow(table, declared):
+            found = _csv_overflow(path, options, declared, source)
+            if found is not None:
+                raise found
         if not _csv_may_hide_bad_rows(frame, options):
             outcome = _cast(table, declared, source, "error")
             if not outcome.bad_rows:
@@ -275,6 +289,59 @@ def _csv_kwargs(options: Mapping[str, Any], declared: Mapping[str, str], *, head
     return kwargs
 
 
+def _may_overflow(table: pa.Table, declared: Mapping[str, str]) -> bool:
+    """True when an inferred column may hold a number its type cannot: a ``uint64`` column
+    (integers beyond int64) or a float column holding infinity (``inf``, or ``1e400``)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    for field in table.schema:
+        if field.name in declared:
+            continue
+        if pa.types.is_unsigned_integer(field.type):
+            return True
+        if pa.types.is_floating(field.type) and pc.any(pc.is_inf(table.column(field.name))).as_py():
+            return True
+    return False
+
+
+def _csv_overflow(path: str, options: Mapping[str, Any], declared: Mapping[str, str],
+                  source: str) -> DataError | None:
+    """The error for the first number of an inferred column its type cannot hold (see
+    ``number_overflow``), found in the file's text; None when there is none."""
+    import pandas as pd
+
+    header = options.get("header", True) is not False
+    kwargs = _csv_kwargs({**options, "infer_schema": False}, {}, header=header)
+    text = _csv_table(pd.read_csv(path, dtype_backend="pyarrow", **kwargs), header=header)
+    for name in text.column_names:
+        if name in declared:
+            continue
+        row = column_overflow(text.column(name).to_pylist())
+        if row is not None:
+            return overflow_error(source, _csv_line(path, options, source, row), name,
+                                  text.column(name)[row].as_py().strip())
+    return None
+
+
+def _csv_line(path: str, options: Mapping[str, Any], source: str, row: int) -> str:
+    """``line N`` of record ``row`` (0-based) of a csv file, or ``record N`` when the
+    record-level parser cannot tell."""
+    dialect = CsvDialect.from_options(options)
+    if dialect is not None:
+        scan = scan_csv(_read_bytes(path), dialect, source=source)
+        if not scan.dead_letters and row < len(scan.record_lines):
+            return f"line {scan.record_lines[row]}"
+    return f"record {row + 1}"
+
+
+def _overflow(source: str) -> DataError:
+    return DataError(f"Cannot read {source}: a number is too large for the type its column "
+                     "is read as.",
+                     fix="Declare the column's type in read.options.schema (decimal(38,0) or "
+                         "string).")
+
+
 def _csv_table(frame: pd.DataFrame, *, header: bool) -> pa.Table:
     if not header:
         frame.columns = [f"_c{i}" for i in range(len(frame.columns))]
@@ -323,12 +390,17 @@ def _json_records(path: str, options: Mapping[str, Any], source: str) -> FileRec
     if text is not None:
         values = _json_lines_fast(text)
         if values is not None:
-            outcome = _cast(_records_to_arrow(values, source, declared), declared, source, "null")
+            lines = text
+            outcome = _cast(_records_to_arrow(
+                values, source, declared, where=lambda row: f"line {_json_line(lines, row)[0]}",
+                texts=lambda row: _json_line(lines, row)[1]), declared, source, "null")
             if not outcome.bad_rows:
                 return FileRecords(outcome.table, (), len(values))
     scan = scan_json_lines(data, encoding=encoding, source=source)
-    outcome = _cast(_records_to_arrow([r.value for r in scan.records], source, declared),
-                    declared, source, "null")
+    outcome = _cast(_records_to_arrow(
+        [r.value for r in scan.records], source, declared,
+        where=lambda row: f"line {scan.records[row].line}",
+        texts=lambda row: scan.records[row].text), declared, source, "null")
     letters = list(scan.dead_letters)
     for row, error in outcome.bad_rows.items():
         record = scan.records[row]
@@ -374,8 +446,11 @@ def _json_document_records(data: bytes, text: str | None, encoding: str,
                            f"{json_kind(value) if not isinstance(value, list) else 'an array'}"
                            " holding other values)")
             else:
-                outcome = _cast(_records_to_arrow(records, source, declared), declared, source,
-                                "null")
+                document = text
+                outcome = _cast(_records_to_arrow(
+                    records, source, declared,
+                    where=lambda row: f"record {row + 1} of the JSON array",
+                    texts=lambda row: document), declared, source, "null")
                 if not outcome.bad_rows:
                     return FileRecords(outcome.table, (), len(records))
                 row, error = min(outcome.bad_rows.items())
@@ -385,9 +460,14 @@ def _json_document_records(data: bytes, text: str | None, encoding: str,
 
 
 def _records_to_arrow(records: list[dict[str, Any]], path: str,
-                      declared: Collection[str] = ()) -> pa.Table:
+                      declared: Collection[str] = (), *,
+                      where: Callable[[int], str] | None = None,
+                      texts: Callable[[int], str] | None = None) -> pa.Table:
+    """The records as a table. ``where(i)`` says where record ``i`` is (``line 3``) and
+    ``texts(i)`` gives its JSON text, for the error on a number its column cannot hold."""
     import pyarrow as pa
 
+    located = where or (lambda row: f"record {row + 1}")
     names = list(dict.fromkeys(key for record in records for key in record))
     columns = {}
     for name in names:
@@ -397,12 +477,50 @@ def _records_to_arrow(records: list[dict[str, Any]], path: str,
             continue
         try:
             array = pa.array(values)
-        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as exc:
+            row = first_int_overflow(values)
+            if row is not None:
+                raise overflow_error(path, located(row), name, values[row]) from exc
+            if isinstance(exc, OverflowError):
+                raise
             raise DataError(f"Field '{name}' of {path} mixes value types: {exc}",
                             fix="Make the field hold one type in every record, or declare its "
                                 "type in read.options.schema.") from exc
+        _check_json_numbers(array, values, path, name, located, texts)
         columns[name] = array.cast(pa.string()) if pa.types.is_null(array.type) else array
     return pa.table(columns) if columns else pa.table({})
+
+
+def _check_json_numbers(array: pa.Array, values: list[Any], path: str, name: str,
+                        where: Callable[[int], str],
+                        texts: Callable[[int], str] | None) -> None:
+    """Integers beyond int64 (pyarrow makes them ``uint64``) and float literals that parsed
+    as infinity (``1e400``; the non-standard ``Infinity`` stays infinity) fail the read."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if pa.types.is_unsigned_integer(array.type):
+        row = first_int_overflow(values)
+        if row is not None:
+            raise overflow_error(path, where(row), name, values[row])
+    if texts is None or not pa.types.is_floating(array.type):
+        return
+    infinite = pc.fill_null(pc.is_inf(array), False)
+    for row in pc.indices_nonzero(infinite).to_pylist():
+        literal = float_overflow_literal(texts(row))
+        if literal is not None:
+            raise overflow_error(path, where(row), name, literal)
+
+
+def _json_line(text: str, row: int) -> tuple[int, str]:
+    """The line number and text of the ``row``-th non-blank line of JSON Lines ``text``."""
+    seen = -1
+    for number, line in enumerate(text.split("\n"), start=1):
+        if line.strip():
+            seen += 1
+            if seen == row:
+                return number, line
+    return row + 1, ""
 
 
 def _json_text(value: Any) -> str | None:
