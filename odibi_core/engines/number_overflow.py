@@ -19,8 +19,9 @@ from typing import Any
 
 from odibi_core.errors import DataError
 
-__all__ = ["INT64_MAX", "INT64_MIN", "column_overflow", "first_int_overflow", "float_overflow_literal",
-           "is_float_overflow_text", "is_int_overflow_text", "overflow_error"]
+__all__ = ["INT64_MAX", "INT64_MIN", "column_overflow", "first_int_overflow",
+           "float_overflow_literal", "is_float_overflow_text", "is_int_overflow_text",
+           "overflow_error"]
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 _INT_TEXT = re.compile(r"^\s*[+-]?[0-9]+\s*$")

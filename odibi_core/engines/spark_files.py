@@ -369,7 +369,7 @@ def _overflows(columns: Sequence[Column]) -> Column | None:
     if not columns:
         return None
     infinity = [F.lit(float("inf")), F.lit(float("-inf"))]
-    tests = [(value.rlike(_INT) & (F.length(F.trim(value)) >= 19)
+    tests = [((F.length(F.trim(value)) >= 19) & value.rlike(_INT)
               & value.try_cast("bigint").isNull())
              | (value.rlike(_BIG_EXPONENT) & value.try_cast("double").isin(*infinity))
              for value in columns]

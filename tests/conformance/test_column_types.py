@@ -4,6 +4,7 @@ read naming the file, the line, the column and the value."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -93,7 +94,7 @@ def test_a_write_of_other_types_fails_naming_the_column_and_writes_nothing(
     run = _second_batch(tmp_path, engine, second)
     assert not run.succeeded
     error = run.result.error
-    assert error.type == "NodeError" or error.type == "DataError"
+    assert error.type == "DataError" and error.phase == "write"
     message = error.message
     assert "lake:people" in message and f"column '{column}'" in message
     assert f"is {table_type} in the table" in message and f"brings {incoming}" in message
@@ -112,8 +113,11 @@ def test_narrower_numbers_widen_to_the_table_type(engine, tmp_path):
     assert rows == [{"id": 1, "amount": 1.5}, {"id": 2, "amount": 3.0}]
 
 
+POLICY = "\n          schema_policy: {mode: enforce}"
+
+
 def test_schema_policy_casts_to_the_table_types_instead(engine, tmp_path):
-    path = _project(tmp_path, engine, "id,code\n1,x7\n", extra="\n          schema_policy: {mode: enforce}")
+    path = _project(tmp_path, engine, "id,code\n1,x7\n", extra=POLICY)
     assert run_nodes(path, engine)["people"].succeeded
     run = _second_batch(tmp_path, engine, "id,code\n2,7\n")  # code read as int64
     assert run.succeeded, run.result.error
@@ -155,8 +159,6 @@ def test_declared_types_read_the_big_numbers(engine, tmp_path):
                     options='{schema: {id: "decimal(38,0)", v: string}}')
     run = run_nodes(path, engine)["people"]
     assert run.succeeded, run.result.error
-    from decimal import Decimal
-
     assert _table(tmp_path)[1] == [{"id": Decimal("99999999999999999999999"), "v": "1e400"}]
 
 
@@ -172,3 +174,13 @@ def test_big_integers_in_a_text_column_stay_text(engine, tmp_path):
     run = run_nodes(path, engine)["people"]
     assert run.succeeded, run.result.error
     assert [r["ref"] for r in _table(tmp_path)[1]] == ["abc", "99999999999999999999999"]
+
+
+def test_schema_policy_names_the_target_and_the_value_that_does_not_convert(engine, tmp_path):
+    path = _project(tmp_path, engine, "id,v\n1,2\n", extra=POLICY)
+    assert run_nodes(path, engine)["people"].succeeded
+    run = _second_batch(tmp_path, engine, "id,v\n2,3\n3,x7\n")
+    assert not run.succeeded
+    message = run.result.error.message
+    assert "lake:people (v string -> int64)" in message and "'x7'" in message, message
+    assert len(_table(tmp_path)[1]) == 1
