@@ -30,6 +30,7 @@ import gzip
 import inspect
 import io
 import json
+import math
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from difflib import get_close_matches
@@ -473,7 +474,7 @@ def _records_to_arrow(records: list[dict[str, Any]], path: str,
     for name in names:
         values = [record.get(name) for record in records]
         if name in declared:  # cast from the text, as for csv
-            columns[name] = pa.array([_json_text(v) for v in values], type=pa.string())
+            columns[name] = pa.array(_declared_texts(values, texts), type=pa.string())
             continue
         try:
             array = pa.array(values)
@@ -521,6 +522,17 @@ def _json_line(text: str, row: int) -> tuple[int, str]:
             if seen == row:
                 return number, line
     return row + 1, ""
+
+
+def _declared_texts(values: list[Any], texts: Callable[[int], str] | None) -> list[str | None]:
+    """The JSON text of each value of a declared column; a float the parser made infinite is
+    given as its literal (``1e400``), which the declared type then refuses."""
+    shown = [_json_text(v) for v in values]
+    if texts is not None:
+        for row, value in enumerate(values):
+            if type(value) is float and math.isinf(value):
+                shown[row] = float_overflow_literal(texts(row)) or shown[row]
+    return shown
 
 
 def _json_text(value: Any) -> str | None:

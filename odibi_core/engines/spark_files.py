@@ -125,6 +125,7 @@ _PANDAS_CSV_READ = {"na_values", "quotechar", "escapechar", "skipinitialspace", 
 _INT = r"^\s*[+-]?[0-9]+\s*$"
 _FLOAT = (r"^\s*[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
           r"|(?i:inf(?:inity)?))\s*$")
+_INFINITY_WORD = r"^\s*[+-]?(?i:inf|infinity)\s*$"
 _BIG_EXPONENT = r"^\s*[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)[eE]\+?0*[0-9]{3,}\s*$"
 _PANDAS_DEFAULT_NA = ("", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan",
                       "1.#IND", "1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a",
@@ -432,6 +433,9 @@ def _fits(value: Column, logical: str) -> Column:
     converted = text.try_cast(kind)
     fits = converted.isNotNull() & (converted >= 0) if logical.startswith("uint") \
         else converted.isNotNull()
+    if logical.startswith("float"):  # 1e400 is not infinity; the words inf/infinity are
+        infinite = converted.isin(F.lit(float("inf")), F.lit(float("-inf")))
+        fits = fits & (~infinite | text.rlike(_INFINITY_WORD))
     return F.when(text.rlike(pattern), fits).otherwise(F.lit(False))
 
 
@@ -483,7 +487,11 @@ def read_json(spark: SparkSession, request: ReadRequest) -> DataFrame:
     if _json_may_overflow(frame, declared, options):
         return _parse_again(spark, request, "json", None)
     if declared:
-        checks = [_count_if(F.col(quoted(c)).isNotNull() & ~_fits(F.col(quoted(c)), kind))
+        # Spark gives a declared float's literal 1e400 as "Infinity": the shared reader, which
+        # sees the literal, decides about every infinity.
+        checks = [_count_if(F.col(quoted(c)).isNotNull() & (
+            ~_fits(F.col(quoted(c)), kind) | (F.col(quoted(c)).rlike(_INFINITY_WORD)
+                                              if kind.startswith("float") else F.lit(False))))
                   for c, kind in declared.items()]
         try:
             bad = frame.agg(*checks).collect()[0]

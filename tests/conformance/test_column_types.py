@@ -154,6 +154,20 @@ def test_a_number_its_column_cannot_hold_fails_the_read(engine, tmp_path, fmt, d
     assert not (tmp_path / "lake" / "people").exists()
 
 
+@pytest.mark.parametrize("fmt, data, line", [
+    ("csv", "id,v\n1,2.5\n2,1e400\n", 3),
+    ("json", '{"id": 1, "v": 2.5}\n{"id": 2, "v": 1e400}\n', 2),
+])
+def test_a_declared_float_column_refuses_a_literal_beyond_float64(engine, tmp_path, fmt, data,
+                                                                  line):
+    path = _project(tmp_path, engine, data, fmt=fmt, options="{schema: {v: float64}}")
+    run = run_nodes(path, engine)["people"]
+    assert not run.succeeded
+    message = run.result.error.message
+    assert f"src:data.{fmt}, line {line}" in message and "1e400" in message, message
+    assert "is not float64 in column v" in message
+
+
 def test_declared_types_read_the_big_numbers(engine, tmp_path):
     path = _project(tmp_path, engine, "id,v\n99999999999999999999999,1e400\n",
                     options='{schema: {id: "decimal(38,0)", v: string}}')
@@ -162,8 +176,14 @@ def test_declared_types_read_the_big_numbers(engine, tmp_path):
     assert _table(tmp_path)[1] == [{"id": Decimal("99999999999999999999999"), "v": "1e400"}]
 
 
-def test_the_words_inf_and_infinity_stay_infinity(engine, tmp_path):
-    path = _project(tmp_path, engine, "id,v\n1,inf\n2,-Infinity\n3,1.5\n")
+@pytest.mark.parametrize("fmt, data, options", [
+    ("csv", "id,v\n1,inf\n2,-Infinity\n3,1.5\n", ""),
+    ("json", '{"id": 1, "v": Infinity}\n{"id": 2, "v": -Infinity}\n{"id": 3, "v": 1.5}\n', ""),
+    ("json", '{"id": 1, "v": Infinity}\n{"id": 2, "v": -Infinity}\n{"id": 3, "v": 1.5}\n',
+     "{schema: {v: float64}}"),
+], ids=["csv", "json", "json-declared"])
+def test_the_words_inf_and_infinity_stay_infinity(engine, tmp_path, fmt, data, options):
+    path = _project(tmp_path, engine, data, fmt=fmt, options=options)
     run = run_nodes(path, engine)["people"]
     assert run.succeeded, run.result.error
     assert [r["v"] for r in _table(tmp_path)[1]] == [float("inf"), float("-inf"), 1.5]
