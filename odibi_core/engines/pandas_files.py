@@ -301,7 +301,8 @@ def _may_overflow(table: pa.Table, declared: Mapping[str, str]) -> bool:
             continue
         if pa.types.is_unsigned_integer(field.type):
             return True
-        if pa.types.is_floating(field.type) and pc.any(pc.is_inf(table.column(field.name))).as_py():
+        column = table.column(field.name)
+        if pa.types.is_floating(field.type) and pc.any(pc.is_inf(column)).as_py():
             return True
     return False
 
@@ -391,10 +392,10 @@ def _json_records(path: str, options: Mapping[str, Any], source: str) -> FileRec
     if text is not None:
         values = _json_lines_fast(text)
         if values is not None:
-            lines = text
+            lines = _NonBlankLines(text)
             outcome = _cast(_records_to_arrow(
-                values, source, declared, where=lambda row: f"line {_json_line(lines, row)[0]}",
-                texts=lambda row: _json_line(lines, row)[1]), declared, source, "null")
+                values, source, declared, where=lambda row: f"line {lines.number(row)}",
+                texts=lines.text), declared, source, "null")
             if not outcome.bad_rows:
                 return FileRecords(outcome.table, (), len(values))
     scan = scan_json_lines(data, encoding=encoding, source=source)
@@ -507,21 +508,46 @@ def _check_json_numbers(array: pa.Array, values: list[Any], path: str, name: str
     if texts is None or not pa.types.is_floating(array.type):
         return
     infinite = pc.fill_null(pc.is_inf(array), False)
+    literals = _Literals(texts)
     for row in pc.indices_nonzero(infinite).to_pylist():
-        literal = float_overflow_literal(texts(row))
+        literal = literals.of(row)
         if literal is not None:
             raise overflow_error(path, where(row), name, literal)
 
 
-def _json_line(text: str, row: int) -> tuple[int, str]:
-    """The line number and text of the ``row``-th non-blank line of JSON Lines ``text``."""
-    seen = -1
-    for number, line in enumerate(text.split("\n"), start=1):
-        if line.strip():
-            seen += 1
-            if seen == row:
-                return number, line
-    return row + 1, ""
+class _Literals:
+    """The first float literal beyond float64 in each record's JSON text, each text parsed
+    once (a JSON document is the same text for every record)."""
+
+    def __init__(self, texts: Callable[[int], str]) -> None:
+        self._texts = texts
+        self._found: dict[str, str | None] = {}
+
+    def of(self, row: int) -> str | None:
+        text = self._texts(row)
+        if text not in self._found:
+            self._found[text] = float_overflow_literal(text)
+        return self._found[text]
+
+
+class _NonBlankLines:
+    """The non-blank lines of JSON Lines text by record index (split once, when first asked)."""
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+        self._lines: list[tuple[int, str]] | None = None
+
+    def _found(self) -> list[tuple[int, str]]:
+        if self._lines is None:
+            self._lines = [(number, line) for number, line
+                           in enumerate(self._text.split("\n"), start=1) if line.strip()]
+        return self._lines
+
+    def number(self, row: int) -> int:
+        return self._found()[row][0]
+
+    def text(self, row: int) -> str:
+        return self._found()[row][1]
 
 
 def _declared_texts(values: list[Any], texts: Callable[[int], str] | None) -> list[str | None]:
@@ -529,9 +555,10 @@ def _declared_texts(values: list[Any], texts: Callable[[int], str] | None) -> li
     given as its literal (``1e400``), which the declared type then refuses."""
     shown = [_json_text(v) for v in values]
     if texts is not None:
+        literals = _Literals(texts)
         for row, value in enumerate(values):
             if type(value) is float and math.isinf(value):
-                shown[row] = float_overflow_literal(texts(row)) or shown[row]
+                shown[row] = literals.of(row) or shown[row]
     return shown
 
 
