@@ -280,8 +280,19 @@ class NodeRunner:
             raise DataError(f"Node {key} has no write target to read back.", node=key)
         location = self.target_location(key)
         assert location is not None
-        return self.engine.read(ReadRequest(location=location, format=write.format,
-                                            node=key))
+        request = ReadRequest(location=location, format=write.format, node=key)
+        try:
+            return self.engine.read(request)
+        except DataError as exc:
+            if self.engine.read_schema(request) is not None:
+                raise
+            raise DataError(
+                f"Node {key} has written no rows to {location.display} yet: the target does "
+                "not exist. (A write of no rows whose column types are unknown, such as a csv "
+                "file with a header only, creates no table.)",
+                fix=f"Run {key} on input with rows first, or declare its column types "
+                    "(read.options.schema, or a cast_columns step) so that an empty output "
+                    "creates the table.", node=key) from exc
 
     # ---- lifecycle phases ------------------------------------------------------------------
     def _read_input(self, ref: Any, inputs: Mapping[str, Frame], context: RunContext,

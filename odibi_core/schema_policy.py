@@ -77,7 +77,17 @@ def harmonize_schema(engine: Engine, frame: Frame, policy: Any, *, location: Res
     if keep_new:
         columns += [ColumnSchema(name, output[name].type, True) for name in new]
     cast = tuple(c.name for c in target if c.name in output and output[c.name].type != c.type)
-    shaped = engine.conform(frame, columns)
+    try:
+        shaped = engine.conform(frame, columns)
+    except DataError as exc:
+        casts = ", ".join(f"{c.name} {output[c.name].type} -> {c.type}" for c in target
+                          if c.name in cast)
+        raise DataError(
+            f"schema_policy casts the output to the column types of the target {where} "
+            f"({casts}), and a value does not convert. {exc.message}",
+            fix="Fix or filter the value in a transform step (or cast_columns it yourself), "
+                "or correct it in the source; the target's column types do not change.",
+            node=node) from exc
     return SchemaHarmony(
         shaped, merge_schema=keep_new and bool(new),
         added=tuple(new) if keep_new else (), dropped=() if keep_new else tuple(new),

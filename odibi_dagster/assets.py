@@ -14,6 +14,7 @@ from typing import Any
 
 import dagster as dg
 
+from odibi_core.engines.target_types import SKIPPED_NO_ROWS_UNKNOWN_TYPES
 from odibi_core.node import NodeRunner, RunContext
 from odibi_core.observability import notify_node, observers_for
 from odibi_core.results import iso_utc
@@ -177,7 +178,10 @@ def _build_asset(project: Any, specs: OdibiSpecs, translator: OdibiTranslator,
         yield dg.MaterializeResult(
             metadata=metadata,
             check_results=check_results,
-            value=NodeOutput(frame=outcome.output, written=result.write is not None),
+            # A write that created no table (no rows of unknown types) left nothing to read
+            # back: the frame is handed on like a node without a write.
+            value=NodeOutput(frame=outcome.output, written=result.write is not None
+                             and result.write.skipped != SKIPPED_NO_ROWS_UNKNOWN_TYPES),
         )
 
     return _node_asset

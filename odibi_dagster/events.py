@@ -177,6 +177,9 @@ def write_sentence(write: Any) -> str:
         return f"Nothing written to {where}: the batch was committed before.{batch}"
     if write.skipped == "unchanged":
         return f"Nothing written to {where}: input and node unchanged (skip_if_unchanged).{batch}"
+    if write.skipped == "no_rows_unknown_types":
+        return (f"Nothing written to {where}: no rows, and their column types are unknown; the "
+                f"table is created by the first write with rows.{batch}")
     return f"Written to {where}.{batch}"
 
 

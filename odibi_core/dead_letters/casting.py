@@ -36,6 +36,7 @@ _BOOL = r"^(?i:true|false|1|0)$"
 _DATE = r"^[0-9]{4,}-[0-9]{2}-[0-9]{2}$"
 _TIMESTAMP = r"^[0-9]{4,}-[0-9]{2}-[0-9]{2}(?:[T ].*)?$"
 _ZONE = r"(?:Z|[+-][0-9]{2}:?[0-9]{2})$"
+_INFINITY = r"^[+-]?(?i:inf|infinity)$"
 _SHOWN_VALUE = 80
 
 
@@ -138,6 +139,8 @@ def _cast_column(values: pa.Array, logical: str) -> tuple[pa.Array, list[int]]:
         return values, []
     text = pc.utf8_trim_whitespace(values)
     caster = _caster(logical)
+    if logical in ("float32", "float64"):
+        caster = _finite_caster(caster)
     try:
         return caster(text), []
     except _cast_errors():
@@ -188,6 +191,24 @@ def _caster(logical: str) -> Callable[[pa.Array], pa.Array]:
         return pc.coalesce(with_zone, without)
 
     return to_instant
+
+
+def _finite_caster(caster: Callable[[pa.Array], pa.Array]) -> Callable[[pa.Array], pa.Array]:
+    """``caster`` refusing a finite literal too large for the float type (``1e400`` would be
+    infinity); the words ``inf`` and ``infinity`` still mean infinity."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    def finite(array: pa.Array) -> pa.Array:
+        cast = caster(array)
+        infinite = pc.fill_null(pc.is_inf(cast), False)
+        if pc.any(infinite).as_py():
+            word = pc.fill_null(pc.match_substring_regex(array, _INFINITY), False)
+            if pc.any(pc.and_(infinite, pc.invert(word))).as_py():
+                raise pa.ArrowInvalid("a number too large for the float type")
+        return cast
+
+    return finite
 
 
 def _pattern(logical: str) -> str:

@@ -257,14 +257,24 @@ class Engine(ABC):
         raise NotImplementedError(f"The {self.name} engine does not replay dead letters.")
 
     def write(self, frame: Frame, request: WriteRequest) -> WriteResult:
-        """Write ``frame`` to ``request.location``; returns what was written (rows, Delta version)."""
+        """Write ``frame`` to ``request.location``; returns what was written (rows, Delta version).
+
+        A Delta table keeps its column types: see ``odibi_core.engines.target_types`` (a type
+        that does not fit is a DataError; no rows of unknown types create no table)."""
         if request.replace_where is not None and request.format != "delta":
             raise ConfigError(ConfigProblem(
                 message=f"Replacing the rows of a range (replace_where) needs a Delta target; "
                         f"{request.location.display} is written as {request.format}.",
                 key_path="write", fix="Write with `format: delta`, or mode append."))
         return self._guard("write", request.node, request.location,
-                           lambda: self._write(frame, request))
+                           lambda: self._checked_write(frame, request))
+
+    def _checked_write(self, frame: Frame, request: WriteRequest) -> WriteResult:
+        """``_write`` once the column types fit a Delta target (``target_types``)."""
+        from odibi_core.engines.target_types import check_delta_write
+
+        skipped = check_delta_write(self, frame, request)
+        return skipped if skipped is not None else self._write(frame, request)
 
     def sql(self, query: str, tables: Mapping[str, Frame], *, node: str | None = None) -> Frame:
         """Run ``query`` with each entry of ``tables`` addressable by its name."""

@@ -30,7 +30,8 @@ import gzip
 import inspect
 import io
 import json
-from collections.abc import Collection, Mapping, Sequence
+import math
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from difflib import get_close_matches
 from typing import TYPE_CHECKING, Any
@@ -47,6 +48,12 @@ from odibi_core.dead_letters.parse import (
 )
 from odibi_core.engines.arrow_filters import rows_after_filter
 from odibi_core.engines.json_safe import json_safe_row
+from odibi_core.engines.number_overflow import (
+    column_overflow,
+    first_int_overflow,
+    float_overflow_literal,
+    overflow_error,
+)
 from odibi_core.engines.pandas_arrow import from_arrow, to_arrow
 from odibi_core.errors import ConfigError, ConfigProblem, DataError
 
@@ -167,6 +174,8 @@ def read_file_records(fmt: str, path: str, options: Mapping[str, Any], *,
         return FileRecords(table, (), table.num_rows)
     except (DataError, ConfigError):
         raise
+    except OverflowError as exc:
+        raise _overflow(source) from exc
     except Exception as exc:
         if type(exc).__name__ in ("ParserError", "EmptyDataError", "ArrowInvalid",
                                   "UnicodeDecodeError"):
@@ -204,9 +213,15 @@ def _csv_records(path: str, options: Mapping[str, Any], source: str) -> FileReco
                             **_csv_kwargs(options, declared, header=header))
     except ValueError as exc:  # ParserError, EmptyDataError and UnicodeDecodeError among them
         failure = exc
+    except OverflowError as exc:  # an integer beyond int64: pandas cannot hold the column
+        raise _csv_overflow(path, options, declared, source) or _overflow(source) from exc
     table = None
     if frame is not None:
         table = _csv_table(frame, header=header)
+        if _may_overflow(table, declared):
+            found = _csv_overflow(path, options, declared, source)
+            if found is not None:
+                raise found
         if not _csv_may_hide_bad_rows(frame, options):
             outcome = _cast(table, declared, source, "error")
             if not outcome.bad_rows:
@@ -275,6 +290,60 @@ def _csv_kwargs(options: Mapping[str, Any], declared: Mapping[str, str], *, head
     return kwargs
 
 
+def _may_overflow(table: pa.Table, declared: Mapping[str, str]) -> bool:
+    """True when an inferred column may hold a number its type cannot: a ``uint64`` column
+    (integers beyond int64) or a float column holding infinity (``inf``, or ``1e400``)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    for field in table.schema:
+        if field.name in declared:
+            continue
+        if pa.types.is_unsigned_integer(field.type):
+            return True
+        column = table.column(field.name)
+        if pa.types.is_floating(field.type) and pc.any(pc.is_inf(column)).as_py():
+            return True
+    return False
+
+
+def _csv_overflow(path: str, options: Mapping[str, Any], declared: Mapping[str, str],
+                  source: str) -> DataError | None:
+    """The error for the first number of an inferred column its type cannot hold (see
+    ``number_overflow``), found in the file's text; None when there is none."""
+    import pandas as pd
+
+    header = options.get("header", True) is not False
+    kwargs = _csv_kwargs({**options, "infer_schema": False}, {}, header=header)
+    text = _csv_table(pd.read_csv(path, dtype_backend="pyarrow", **kwargs), header=header)
+    for name in text.column_names:
+        if name in declared:
+            continue
+        row = column_overflow(text.column(name).to_pylist())
+        if row is not None:
+            return overflow_error(source, _csv_line(path, options, source, row), name,
+                                  text.column(name)[row].as_py().strip())
+    return None
+
+
+def _csv_line(path: str, options: Mapping[str, Any], source: str, row: int) -> str:
+    """``line N`` of record ``row`` (0-based) of a csv file, or ``record N`` when the
+    record-level parser cannot tell."""
+    dialect = CsvDialect.from_options(options)
+    if dialect is not None:
+        scan = scan_csv(_read_bytes(path), dialect, source=source)
+        if not scan.dead_letters and row < len(scan.record_lines):
+            return f"line {scan.record_lines[row]}"
+    return f"record {row + 1}"
+
+
+def _overflow(source: str) -> DataError:
+    return DataError(f"Cannot read {source}: a number is too large for the type its column "
+                     "is read as.",
+                     fix="Declare the column's type in read.options.schema (decimal(38,0) or "
+                         "string).")
+
+
 def _csv_table(frame: pd.DataFrame, *, header: bool) -> pa.Table:
     if not header:
         frame.columns = [f"_c{i}" for i in range(len(frame.columns))]
@@ -323,12 +392,17 @@ def _json_records(path: str, options: Mapping[str, Any], source: str) -> FileRec
     if text is not None:
         values = _json_lines_fast(text)
         if values is not None:
-            outcome = _cast(_records_to_arrow(values, source, declared), declared, source, "null")
+            lines = _NonBlankLines(text)
+            outcome = _cast(_records_to_arrow(
+                values, source, declared, where=lambda row: f"line {lines.number(row)}",
+                texts=lines.text), declared, source, "null")
             if not outcome.bad_rows:
                 return FileRecords(outcome.table, (), len(values))
     scan = scan_json_lines(data, encoding=encoding, source=source)
-    outcome = _cast(_records_to_arrow([r.value for r in scan.records], source, declared),
-                    declared, source, "null")
+    outcome = _cast(_records_to_arrow(
+        [r.value for r in scan.records], source, declared,
+        where=lambda row: f"line {scan.records[row].line}",
+        texts=lambda row: scan.records[row].text), declared, source, "null")
     letters = list(scan.dead_letters)
     for row, error in outcome.bad_rows.items():
         record = scan.records[row]
@@ -374,8 +448,11 @@ def _json_document_records(data: bytes, text: str | None, encoding: str,
                            f"{json_kind(value) if not isinstance(value, list) else 'an array'}"
                            " holding other values)")
             else:
-                outcome = _cast(_records_to_arrow(records, source, declared), declared, source,
-                                "null")
+                document = text
+                outcome = _cast(_records_to_arrow(
+                    records, source, declared,
+                    where=lambda row: f"record {row + 1} of the JSON array",
+                    texts=lambda row: document), declared, source, "null")
                 if not outcome.bad_rows:
                     return FileRecords(outcome.table, (), len(records))
                 row, error = min(outcome.bad_rows.items())
@@ -385,24 +462,104 @@ def _json_document_records(data: bytes, text: str | None, encoding: str,
 
 
 def _records_to_arrow(records: list[dict[str, Any]], path: str,
-                      declared: Collection[str] = ()) -> pa.Table:
+                      declared: Collection[str] = (), *,
+                      where: Callable[[int], str] | None = None,
+                      texts: Callable[[int], str] | None = None) -> pa.Table:
+    """The records as a table. ``where(i)`` says where record ``i`` is (``line 3``) and
+    ``texts(i)`` gives its JSON text, for the error on a number its column cannot hold."""
     import pyarrow as pa
 
+    located = where or (lambda row: f"record {row + 1}")
     names = list(dict.fromkeys(key for record in records for key in record))
     columns = {}
     for name in names:
         values = [record.get(name) for record in records]
         if name in declared:  # cast from the text, as for csv
-            columns[name] = pa.array([_json_text(v) for v in values], type=pa.string())
+            columns[name] = pa.array(_declared_texts(values, texts), type=pa.string())
             continue
         try:
             array = pa.array(values)
-        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as exc:
+            row = first_int_overflow(values)
+            if row is not None:
+                raise overflow_error(path, located(row), name, values[row]) from exc
+            if isinstance(exc, OverflowError):
+                raise
             raise DataError(f"Field '{name}' of {path} mixes value types: {exc}",
                             fix="Make the field hold one type in every record, or declare its "
                                 "type in read.options.schema.") from exc
+        _check_json_numbers(array, values, path, name, located, texts)
         columns[name] = array.cast(pa.string()) if pa.types.is_null(array.type) else array
     return pa.table(columns) if columns else pa.table({})
+
+
+def _check_json_numbers(array: pa.Array, values: list[Any], path: str, name: str,
+                        where: Callable[[int], str],
+                        texts: Callable[[int], str] | None) -> None:
+    """Integers beyond int64 (pyarrow makes them ``uint64``) and float literals that parsed
+    as infinity (``1e400``; the non-standard ``Infinity`` stays infinity) fail the read."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if pa.types.is_unsigned_integer(array.type):
+        row = first_int_overflow(values)
+        if row is not None:
+            raise overflow_error(path, where(row), name, values[row])
+    if texts is None or not pa.types.is_floating(array.type):
+        return
+    infinite = pc.fill_null(pc.is_inf(array), False)
+    literals = _Literals(texts)
+    for row in pc.indices_nonzero(infinite).to_pylist():
+        literal = literals.of(row)
+        if literal is not None:
+            raise overflow_error(path, where(row), name, literal)
+
+
+class _Literals:
+    """The first float literal beyond float64 in each record's JSON text, each text parsed
+    once (a JSON document is the same text for every record)."""
+
+    def __init__(self, texts: Callable[[int], str]) -> None:
+        self._texts = texts
+        self._found: dict[str, str | None] = {}
+
+    def of(self, row: int) -> str | None:
+        text = self._texts(row)
+        if text not in self._found:
+            self._found[text] = float_overflow_literal(text)
+        return self._found[text]
+
+
+class _NonBlankLines:
+    """The non-blank lines of JSON Lines text by record index (split once, when first asked)."""
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+        self._lines: list[tuple[int, str]] | None = None
+
+    def _found(self) -> list[tuple[int, str]]:
+        if self._lines is None:
+            self._lines = [(number, line) for number, line
+                           in enumerate(self._text.split("\n"), start=1) if line.strip()]
+        return self._lines
+
+    def number(self, row: int) -> int:
+        return self._found()[row][0]
+
+    def text(self, row: int) -> str:
+        return self._found()[row][1]
+
+
+def _declared_texts(values: list[Any], texts: Callable[[int], str] | None) -> list[str | None]:
+    """The JSON text of each value of a declared column; a float the parser made infinite is
+    given as its literal (``1e400``), which the declared type then refuses."""
+    shown = [_json_text(v) for v in values]
+    if texts is not None:
+        literals = _Literals(texts)
+        for row, value in enumerate(values):
+            if type(value) is float and math.isinf(value):
+                shown[row] = literals.of(row) or shown[row]
+    return shown
 
 
 def _json_text(value: Any) -> str | None:

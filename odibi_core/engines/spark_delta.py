@@ -39,7 +39,8 @@ from urllib.parse import unquote, urlparse
 from odibi_core.engines.base import BatchMarker, ReadRequest, ResolvedLocation, WriteRequest
 from odibi_core.engines.delta_io import _merge_keys, _parse_timestamp, version_at
 from odibi_core.engines.spark_sql import error_text, spark_sql_text
-from odibi_core.engines.spark_types import quoted, storable
+from odibi_core.engines.spark_types import logical_type_of_spark, quoted, storable
+from odibi_core.engines.target_types import widens
 from odibi_core.errors import ConfigError, ConfigProblem, DataError
 
 if TYPE_CHECKING:
@@ -228,14 +229,14 @@ def write_delta(spark: SparkSession, frame: DataFrame, request: WriteRequest) ->
     """
     location = request.location
     _refuse_options("write", request.options, allowed=("keys",))
-    frame = storable(frame)
+    exists = is_delta_table(spark, location)
+    frame = storable(_in_table_types(spark, frame, location) if exists else frame)
     missing = [c for c in request.partition_by if c not in frame.columns]
     if missing:
         raise DataError(
             f"partition_by names {', '.join(missing)}, which the frame does not have "
             f"(columns: {', '.join(frame.columns)}).",
             fix="Partition by existing columns.")
-    exists = is_delta_table(spark, location)
     if exists:
         set_table_properties(spark, location, request.table_properties)
     if exists and request.mode in ("upsert", "append_once"):
@@ -283,6 +284,7 @@ def replace_delta_batch(spark: SparkSession, frame: DataFrame,
     exists = is_delta_table(spark, location)
     if exists:
         set_table_properties(spark, location, request.table_properties)
+        frame = _in_table_types(spark, frame, location)
     before = _latest_version(spark, location) if exists else None
     observed, rows = _observed(storable(frame))
     writer = observed.write.format("delta").mode("overwrite") \
@@ -294,6 +296,21 @@ def replace_delta_batch(spark: SparkSession, frame: DataFrame,
     if not exists:
         set_table_properties(spark, location, request.table_properties)
     return written
+
+
+def _in_table_types(spark: SparkSession, frame: DataFrame,
+                    location: ResolvedLocation) -> DataFrame:
+    """``frame`` with each column whose type widens to the table's (``target_types.widens``:
+    a null column, an int into a long or double column, ...) cast to it, as delta-rs stores
+    them; delta-spark would refuse them. Other differences were refused before the write."""
+    table = {f.name: f.dataType for f in delta_schema(spark, location) or ()}
+    casts = {}
+    for field in frame.schema:
+        wanted = table.get(field.name)
+        if wanted is not None and wanted != field.dataType and widens(
+                logical_type_of_spark(field.dataType), logical_type_of_spark(wanted)):
+            casts[field.name] = frame[quoted(field.name)].cast(wanted)
+    return frame.withColumns(casts) if casts else frame
 
 
 def set_table_properties(spark: SparkSession, location: ResolvedLocation,

@@ -125,6 +125,8 @@ _PANDAS_CSV_READ = {"na_values", "quotechar", "escapechar", "skipinitialspace", 
 _INT = r"^\s*[+-]?[0-9]+\s*$"
 _FLOAT = (r"^\s*[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
           r"|(?i:inf(?:inity)?))\s*$")
+_INFINITY_WORD = r"^\s*[+-]?(?i:inf|infinity)\s*$"
+_BIG_EXPONENT = r"^\s*[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)[eE]\+?0*[0-9]{3,}\s*$"
 _PANDAS_DEFAULT_NA = ("", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan",
                       "1.#IND", "1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a",
                       "nan", "null")
@@ -220,6 +222,11 @@ def read_csv(spark: SparkSession, request: ReadRequest, *,
             facts.extend([_count_if(_is_integer(value)), _count_if(_is_float(value)),
                           _count_if(value.isin(*_TRUE_WORDS, *_FALSE_WORDS))])
     suspicious = _suspicious([raw[quoted(c)] for c in names])
+    if infer:  # a number its inferred column cannot hold: the shared reader names it
+        inferred = [text[c] for c in names if c not in declared]
+        overflow = _overflows(inferred)
+        suspicious = overflow if suspicious is None or overflow is None \
+            else suspicious | overflow
     if suspicious is not None:
         facts.append(_count_if(suspicious))
 
@@ -352,6 +359,24 @@ def _suspicious(columns: Sequence[Column]) -> Column | None:
     return reduce(lambda a, b: a | b, tests)
 
 
+def _overflows(columns: Sequence[Column]) -> Column | None:
+    """True for a row holding an integer beyond int64 or a float literal beyond float64
+    (``1e400``), which Spark would read as a lossy double or infinity (see
+    ``number_overflow``). Only long digit runs and 3-digit exponents are cast."""
+    from functools import reduce
+
+    from pyspark.sql import functions as F
+
+    if not columns:
+        return None
+    infinity = [F.lit(float("inf")), F.lit(float("-inf"))]
+    tests = [((F.length(F.trim(value)) >= 19) & value.rlike(_INT)
+              & value.try_cast("bigint").isNull())
+             | (value.rlike(_BIG_EXPONENT) & value.try_cast("double").isin(*infinity))
+             for value in columns]
+    return reduce(lambda a, b: a | b, tests)
+
+
 def _inferred(value: Column, present: int, ints: int, floats: int, bools: int) -> Column:
     from pyspark.sql import functions as F
     from pyspark.sql import types as T
@@ -408,6 +433,9 @@ def _fits(value: Column, logical: str) -> Column:
     converted = text.try_cast(kind)
     fits = converted.isNotNull() & (converted >= 0) if logical.startswith("uint") \
         else converted.isNotNull()
+    if logical.startswith("float"):  # 1e400 is not infinity; the words inf/infinity are
+        infinite = converted.isin(F.lit(float("inf")), F.lit(float("-inf")))
+        fits = fits & (~infinite | text.rlike(_INFINITY_WORD))
     return F.when(text.rlike(pattern), fits).otherwise(F.lit(False))
 
 
@@ -456,8 +484,14 @@ def read_json(spark: SparkSession, request: ReadRequest) -> DataFrame:
             frame = frame.unionByName(other, allowMissingColumns=True)
         except Exception as exc:  # noqa: BLE001 - files whose fields disagree
             return _parse_again(spark, request, "json", exc)
+    if _json_may_overflow(frame, declared, options):
+        return _parse_again(spark, request, "json", None)
     if declared:
-        checks = [_count_if(F.col(quoted(c)).isNotNull() & ~_fits(F.col(quoted(c)), kind))
+        # Spark gives a declared float's literal 1e400 as "Infinity": the shared reader, which
+        # sees the literal, decides about every infinity.
+        checks = [_count_if(F.col(quoted(c)).isNotNull() & (
+            ~_fits(F.col(quoted(c)), kind) | (F.col(quoted(c)).rlike(_INFINITY_WORD)
+                                              if kind.startswith("float") else F.lit(False))))
                   for c, kind in declared.items()]
         try:
             bad = frame.agg(*checks).collect()[0]
@@ -471,6 +505,31 @@ def read_json(spark: SparkSession, request: ReadRequest) -> DataFrame:
     columns = [c for c in order if c in frame.columns]
     columns += [c for c in frame.columns if c not in columns]
     return frame.select(*[quoted(c) for c in columns]) if columns != frame.columns else frame
+
+
+def _json_may_overflow(frame: DataFrame, declared: Mapping[str, str],
+                       options: Mapping[str, Any]) -> bool:
+    """True when a number may not fit the type the other engines read it as (see
+    ``number_overflow``): Spark infers ``decimal(p,0)`` for an integer beyond int64 (a double
+    beyond 38 digits) and infinity for ``1e400``. A double column is checked in one job, for
+    a magnitude no int64 holds."""
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
+    if options.get("prefersDecimal") or options.get("primitivesAsString"):
+        return False
+    doubles = []
+    for field in frame.schema:
+        if field.name in declared:
+            continue
+        if isinstance(field.dataType, T.DecimalType) and field.dataType.scale == 0:
+            return True
+        if isinstance(field.dataType, T.DoubleType):
+            doubles.append(F.max(F.abs(F.col(quoted(field.name)))))
+    if not doubles:
+        return False
+    largest = frame.agg(*doubles).collect()[0]
+    return any(value is not None and value >= 2.0**63 for value in largest)
 
 
 def _json_groups(paths: list[str], options: Mapping[str, Any],

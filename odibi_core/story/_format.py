@@ -272,6 +272,10 @@ def write_facts(write: WriteResult) -> list[tuple[str, str]]:
         facts.append(("Skipped", "duplicate batch: it was committed before, nothing appended"))
     elif write.skipped == "unchanged":
         facts.append(("Skipped", "input and node unchanged (skip_if_unchanged)"))
+    elif write.skipped == "no_rows_unknown_types":
+        facts.append(("Skipped", "no rows, and the column types are unknown (e.g. a csv file "
+                                  "with a header only): the table was not created; the first "
+                                  "write with rows creates it with their types"))
     if write.transaction is not None:
         facts.append(("Delta transaction", write.transaction))
     return facts
