@@ -177,6 +177,8 @@ def write_sentence(write: Any) -> str:
         return f"Nothing written to {where}: the batch was committed before.{batch}"
     if write.skipped == "unchanged":
         return f"Nothing written to {where}: input and node unchanged (skip_if_unchanged).{batch}"
+    if write.skipped == "no_rows":
+        return f"Nothing written to {where}: no rows to append, nothing committed.{batch}"
     return f"Written to {where}.{batch}"
 
 

@@ -135,17 +135,17 @@ def write_batch(write: Callable[[WriteRequest], WriteResult], request: WriteRequ
         elif mode == "overwrite" and plan.skip_if_unchanged and _unchanged(ledger, location,
                                                                            fmt, plan):
             return _skipped(request, batch_id, "unchanged", None)
-        state_before = source_state(location, fmt)
+        state_before, mark_before = source_state(location, fmt), _mark_before(plan)
         entry = LedgerEntry(
             batch_id=batch_id, app_id=marker.app_id, version=version, status="pending",
             mode=mode, format=fmt, target=location.display, run_id=plan.run_id, at=_now(),
             token=marker.token if request.marker is not None else "",
             config_hash=plan.config_hash, hwm=plan.hwm, state_before=state_before,
-            node=plan.node_key, **_mark_before(plan))
+            node=plan.node_key, **mark_before)
         if _empty_append(request, state_before, plan):
             ledger.record_skip(replace(entry, status="skipped", token="", rows=0))
-            if plan.hwm is not None:  # rows read, none kept: they need not be read again
-                plan.save_mark(plan.hwm)
+            if plan.hwm is not None and plan.hwm != mark_before.get("hwm_before"):
+                plan.save_mark(plan.hwm)  # rows were read and none kept: not read again
             return _skipped(request, batch_id, "no_rows", None)
         ledger.begin(entry)
         crash_point("before_commit")

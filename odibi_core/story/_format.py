@@ -272,6 +272,8 @@ def write_facts(write: WriteResult) -> list[tuple[str, str]]:
         facts.append(("Skipped", "duplicate batch: it was committed before, nothing appended"))
     elif write.skipped == "unchanged":
         facts.append(("Skipped", "input and node unchanged (skip_if_unchanged)"))
+    elif write.skipped == "no_rows":
+        facts.append(("Skipped", "no rows to append: nothing committed, the target is as it was"))
     if write.transaction is not None:
         facts.append(("Delta transaction", write.transaction))
     return facts

@@ -44,6 +44,8 @@ def _written(result: NodeResult) -> str:
         return "0 rows written (batch already committed: duplicate skipped)"
     if write.skipped == "unchanged":
         return "0 rows written (unchanged: skip_if_unchanged)"
+    if write.skipped == "no_rows":
+        return "0 rows written (no rows to append: nothing committed)"
     return f"{result.rows_written or 0:,} rows written"
 
 
