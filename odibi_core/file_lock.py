@@ -7,6 +7,7 @@ leaves a stale lock behind.
 from __future__ import annotations
 
 import fcntl
+import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,6 +16,8 @@ from pathlib import Path
 from odibi_core.errors import TransientError
 
 __all__ = ["exclusive_lock"]
+
+log = logging.getLogger(__name__)
 
 
 @contextmanager
@@ -31,11 +34,16 @@ def exclusive_lock(path: Path, *, timeout: float | None = None, what: str = "") 
             fcntl.flock(handle, fcntl.LOCK_EX)
         else:
             deadline = time.monotonic() + timeout
+            told = False
             while True:
                 try:
                     fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
                     break
                 except BlockingIOError:
+                    if not told:  # once: a wait shows in the log, not as a silent hang
+                        told = True
+                        log.info("Waiting for the lock on %s: another process holds it.",
+                                 what or path)
                     if time.monotonic() > deadline:
                         raise TransientError(
                             f"Waited {timeout:.0f} s for the lock on {what or path}: another "

@@ -143,9 +143,10 @@ def write_batch(write: Callable[[WriteRequest], WriteResult], request: WriteRequ
             config_hash=plan.config_hash, hwm=plan.hwm, state_before=state_before,
             node=plan.node_key, **mark_before)
         if _empty_append(request, state_before, plan):
-            ledger.record_skip(replace(entry, status="skipped", token="", rows=0))
             if plan.hwm is not None and plan.hwm != mark_before.get("hwm_before"):
                 plan.save_mark(plan.hwm)  # rows were read and none kept: not read again
+            ledger.record_skip(replace(entry, status="skipped", token="", rows=0,
+                                       hwm_saved=plan.hwm is not None))
             return _skipped(request, batch_id, "no_rows", None)
         ledger.begin(entry)
         crash_point("before_commit")
