@@ -7,6 +7,7 @@ leaves a stale lock behind.
 from __future__ import annotations
 
 import fcntl
+import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -15,6 +16,8 @@ from pathlib import Path
 from odibi_core.errors import TransientError
 
 __all__ = ["exclusive_lock", "lock_holder"]
+
+log = logging.getLogger(__name__)
 
 
 @contextmanager
@@ -35,7 +38,8 @@ def exclusive_lock(path: Path, *, timeout: float | None = None, what: str = "",
     with open(path, "a", encoding="utf-8") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        except BlockingIOError:  # say so once: a wait shows in the log, not as a silent hang
+            log.info("Waiting for the lock on %s: another process holds it.", what or path)
             if on_wait is not None:
                 on_wait()
             _wait(handle, path, timeout, what)

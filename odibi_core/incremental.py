@@ -105,6 +105,17 @@ class HwmStore:
                        .isoformat()}, handle, indent=2)
         os.replace(tmp, path)
 
+    def restore(self, pipeline: str, node: str, mark: dict[str, Any] | None) -> None:
+        """Put the node's state back to ``mark`` (a :meth:`HighWaterMark.to_json` form), or
+        remove it when ``mark`` is None (the next run reads from the start)."""
+        if mark is not None:
+            self.save(pipeline, node, HighWaterMark.from_json(mark))
+            return
+        try:
+            self.path(pipeline, node).unlink()
+        except FileNotFoundError:
+            pass
+
 
 def apply_read_incremental(engine: Engine, frame: Frame, config: Any, *, store: HwmStore,
                            pipeline: str, node: str, now: dt.datetime,

@@ -539,6 +539,9 @@ class NodeRunner:
             project=self.project.config.project, node_key=ref.key, identity=trace.batch,
             run_id=context.run_id, system_root=self._system_root(),
             ledger=self._ledger(ref), save_mark=self._mark_saver(ref), hwm=mark,
+            load_mark=self._mark_loader(ref),
+            is_empty=lambda: (trace.rows_out == 0 if trace.rows_out is not None
+                              else self.engine.count(self.engine.head(frame, 1)) == 0),
             skip_if_unchanged=write.skip_if_unchanged,
             config_hash=_config_hash(ref.config))
         # The guard's own reads of the target get the engine's error translation too.
@@ -641,6 +644,14 @@ class NodeRunner:
     def _mark_saver(self, ref: Any) -> Callable[[dict[str, Any]], None]:
         store = self._hwm_store()
         return lambda mark: store.save(ref.pipeline, ref.name, HighWaterMark.from_json(mark))
+
+    def _mark_loader(self, ref: Any) -> Callable[[], dict[str, Any] | None]:
+        store = self._hwm_store()
+
+        def load() -> dict[str, Any] | None:
+            mark = store.load(ref.pipeline, ref.name)
+            return mark.to_json() if mark is not None else None
+        return load
 
     def _system_root(self) -> Path:
         from odibi_core.runs import system_root

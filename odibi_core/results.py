@@ -65,9 +65,11 @@ class WriteResult:
 
     ``batch_id`` is the batch the write carried (SPEC §7); ``skipped`` says why nothing was
     written although the node succeeded: ``duplicate_batch`` (the batch was committed before),
-    ``unchanged`` (``skip_if_unchanged`` and the same input), ``no_rows_unknown_types`` (no
-    rows of unknown column types, and no Delta table yet: none was created). ``transaction``
-    is the Delta transaction identifier committed with the data (``app_id@version``).
+    ``unchanged`` (``skip_if_unchanged`` and the same input), ``no_rows`` (an append of no rows
+    to a target that exists: nothing committed; ``delta_version`` is the table's current one),
+    ``no_rows_unknown_types`` (no rows of unknown column types, and no Delta table yet: none was
+    created). ``transaction`` is the Delta transaction identifier committed with the data
+    (``app_id@version``).
     """
 
     connection: str

@@ -180,6 +180,8 @@ def write_sentence(write: Any) -> str:
     if write.skipped == "no_rows_unknown_types":
         return (f"Nothing written to {where}: no rows, and their column types are unknown; the "
                 f"table is created by the first write with rows.{batch}")
+    if write.skipped == "no_rows":
+        return f"Nothing written to {where}: no rows to append, nothing committed.{batch}"
     return f"Written to {where}.{batch}"
 
 

@@ -13,6 +13,12 @@ the kernel when the holder dies) and goes:
    (Delta transaction identifier; the batch token in every part file's name);
 4. record it ``committed``; save the high-water mark; record the mark saved.
 
+The entry also records the node's mark as it stood before the write (``hwm_before``), so that
+a rollback of the run puts it back. An ``append`` of no rows to a target that exists already
+commits nothing (no empty Delta version, no empty part file): the write is reported skipped
+(``no_rows``) and recorded ``skipped`` in the ledger. A first append still creates the target,
+so that nodes downstream find its schema.
+
 A crash between any two steps leaves a state the next writer resolves: a pending Delta append
 whose transaction is in the log was committed (its mark is saved now); a pending file append is
 removed part by part and written again; a committed batch whose mark was not saved gets it saved.
@@ -53,6 +59,8 @@ class BatchPlan:
     ledger: BatchLedger
     save_mark: Callable[[dict[str, Any]], None]  # saves a high-water mark (its JSON form)
     hwm: dict[str, Any] | None = None
+    load_mark: Callable[[], dict[str, Any] | None] | None = None  # the mark saved now
+    is_empty: Callable[[], bool] | None = None  # whether the frame to write has no rows
     skip_if_unchanged: bool = False
     config_hash: str | None = None
 
@@ -127,12 +135,20 @@ def write_batch(write: Callable[[WriteRequest], WriteResult], request: WriteRequ
         elif mode == "overwrite" and plan.skip_if_unchanged and _unchanged(ledger, location,
                                                                            fmt, plan):
             return _skipped(request, batch_id, "unchanged", None)
-        ledger.begin(LedgerEntry(
+        state_before, mark_before = source_state(location, fmt), _mark_before(plan)
+        entry = LedgerEntry(
             batch_id=batch_id, app_id=marker.app_id, version=version, status="pending",
             mode=mode, format=fmt, target=location.display, run_id=plan.run_id, at=_now(),
             token=marker.token if request.marker is not None else "",
-            config_hash=plan.config_hash, hwm=plan.hwm,
-            state_before=source_state(location, fmt), node=plan.node_key))
+            config_hash=plan.config_hash, hwm=plan.hwm, state_before=state_before,
+            node=plan.node_key, **mark_before)
+        if _empty_append(request, state_before, plan):
+            if plan.hwm is not None and plan.hwm != mark_before.get("hwm_before"):
+                plan.save_mark(plan.hwm)  # rows were read and none kept: not read again
+            ledger.record_skip(replace(entry, status="skipped", token="", rows=0,
+                                       hwm_saved=plan.hwm is not None))
+            return _skipped(request, batch_id, "no_rows", None)
+        ledger.begin(entry)
         crash_point("before_commit")
         result = write(request)
         crash_point("after_commit")
@@ -144,6 +160,26 @@ def write_batch(write: Callable[[WriteRequest], WriteResult], request: WriteRequ
         crash_point("after_hwm")
     return replace(result, batch_id=batch_id,
                    transaction=transaction if request.marker is not None else None)
+
+
+def _mark_before(plan: BatchPlan) -> dict[str, Any]:
+    """The ledger facts on the node's mark before this write: only a write that saves a mark
+    records it (a rollback puts it back)."""
+    if plan.hwm is None or plan.load_mark is None:
+        return {}
+    return {"hwm_before": plan.load_mark(), "hwm_before_recorded": True}
+
+
+def _empty_append(request: WriteRequest, state_before: dict[str, Any] | None,
+                  plan: BatchPlan) -> bool:
+    """An append of no rows to a target that exists: it would commit an empty version (or an
+    empty part file) and nothing else. A batch that replaces rows, or a first write (which
+    creates the target with its schema), is written all the same."""
+    if request.mode != "append" or request.replace_batch is not None or plan.is_empty is None:
+        return False
+    if state_before is None or ("files" in state_before and not state_before["files"]):
+        return False
+    return plan.is_empty()
 
 
 def _already_committed(ledger: BatchLedger, location: ResolvedLocation, fmt: str,

@@ -5,6 +5,14 @@ Delta targets the table's own transaction record is the authority and the ledger
 report (and remembers rolled-back batches, whose Delta record RESTORE keeps); for file targets,
 whose part files carry no record, the ledger is the authority. A ``pending`` entry left by a
 crashed process is resolved by the next writer of the node (see ``guard.recover``).
+
+An append that had no rows for a target that already exists commits nothing; it is recorded
+``skipped`` (one entry per batch: a repeat of the same empty batch replaces it), so that the
+ledger still tells what every run did, and rollback and recovery leave it alone.
+
+An entry that carries a high-water mark also records the mark as it stood before the write
+(``hwm_before``; ``hwm_before_recorded`` tells "there was none" from "not recorded"), for a
+rollback to put it back.
 """
 
 from __future__ import annotations
@@ -20,7 +28,7 @@ from typing import Any, Literal
 
 __all__ = ["BatchLedger", "LedgerEntry"]
 
-EntryStatus = Literal["pending", "committed", "abandoned", "rolled_back"]
+EntryStatus = Literal["pending", "committed", "abandoned", "rolled_back", "skipped"]
 
 
 @dataclass(frozen=True)
@@ -45,6 +53,8 @@ class LedgerEntry:
     target_state: dict[str, Any] | None = None  # the target right after the write
     state_before: dict[str, Any] | None = None  # the target right before it (None: absent)
     node: str = ""  # pipeline.node
+    hwm_before: dict[str, Any] | None = None  # the node's mark before the write (None: none)
+    hwm_before_recorded: bool = False
 
 
 class BatchLedger:
@@ -91,6 +101,18 @@ class BatchLedger:
 
     def begin(self, entry: LedgerEntry) -> None:
         self._save([*self.entries(), entry])
+
+    def record_skip(self, entry: LedgerEntry) -> None:
+        """Record a write that committed nothing (``entry.status`` is ``skipped``); it replaces
+        the newest entry when that is the same batch skipped already (an incremental node
+        with no new data, run on a schedule, does not grow its ledger)."""
+        entries = self.entries()
+        if entries and entries[-1].status == "skipped" \
+                and entries[-1].batch_id == entry.batch_id:
+            entries[-1] = entry
+        else:
+            entries.append(entry)
+        self._save(entries)
 
     def settle(self, batch_id: str, version: int, status: EntryStatus, **facts: Any) -> None:
         """Set the status (and facts such as ``delta_version``) of the newest entry of the

@@ -11,6 +11,18 @@ the write). Per target, newest write first:
 - Files: an append's part files (found by the batch token) are removed; an overwrite already
   replaced the old files and has no history: reported as not restorable.
 
+Each target is rolled back under the lock every odibi writer of it takes
+(:func:`~odibi_core.exactly_once.guard.target_lock`): no write can commit between the check
+"did anybody commit after the run" and the restore.
+
+The node's incremental state (a stateful read's high-water mark, a change-feed read's last
+version) goes back with its target: to where it stood before the run's first write of it (or
+removed, when there was none), so that the next run reads the rolled-back rows again. Only
+then: a target that could not be restored keeps the rows, and its mark stays (moving it back
+would read them again and append them twice). An incremental node whose mark a later run of
+it moved on is not restored at all: that run's rows depend on the mark, and restoring the
+target alone would lose the rolled-back rows for good.
+
 A target whose restore cannot be complete is reported with what is left, and the rollback as a
 whole fails loudly (``RollbackReport.complete`` is False).
 """
@@ -20,12 +32,15 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Collection, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from odibi_core.change_feed import VERSION_COLUMN
 from odibi_core.engines.base import ResolvedLocation
+from odibi_core.exactly_once.guard import target_lock
 from odibi_core.exactly_once.ledger import BatchLedger, LedgerEntry
+from odibi_core.incremental import HighWaterMark, HwmStore
 
 __all__ = ["RollbackReport", "TargetRollback", "rollback_run", "written_by_run"]
 
@@ -43,14 +58,17 @@ class TargetRollback:
     written_version: int | None = None
     restored_to: int | None = None
     detail: str = ""
+    mark: str = ""  # what happened to the node's incremental state, in words
 
     def describe(self) -> str:
         if self.outcome == "not_written":
             return f"{self.node} → {self.target}: not written"
         if self.outcome == "restored" and self.written_version is not None:
-            return (f"{self.node} → {self.target}: written version {self.written_version} → "
+            text = (f"{self.node} → {self.target}: written version {self.written_version} → "
                     f"restored to {self.restored_to}")
-        return f"{self.node} → {self.target}: {self.detail}"
+        else:
+            text = f"{self.node} → {self.target}: {self.detail}"
+        return f"{text}; {self.mark}" if self.mark else text
 
 
 @dataclass(frozen=True)
@@ -105,24 +123,72 @@ def rollback_run(system_root: Path, run_id: str,
                        "reprocess its source, restore the table and remove the node's "
                        "checkpoint together (docs/streaming.md)."))
             continue
-        ledger = BatchLedger(system_root, pipeline, node)
-        entries = [e for e in ledger.written_by(run_id) if e.status == "committed"]
-        if not entries:
-            outcomes.append(TargetRollback(key, location.display, fmt, "not_written"))
-            continue
-        if fmt == "delta":
-            outcome = _restore_delta(key, location, entries)
-        else:
-            outcome = _discard_files(key, location, fmt, entries)
-        if outcome.outcome in ("restored", "removed"):
-            for entry in entries:
-                ledger.mark_rolled_back(entry.batch_id)
-        outcomes.append(outcome)
+        with target_lock(system_root, location):  # no writer between the checks and the restore
+            outcomes.append(_roll_back_target(system_root, run_id, pipeline, node, location,
+                                              fmt))
     report = RollbackReport(run_id, tuple(outcomes))
     path = Path(system_root) / "runs" / run_id / "rollback.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report.to_json(), indent=2), encoding="utf-8")
     return report
+
+
+def _roll_back_target(system_root: Path, run_id: str, pipeline: str, node: str,
+                      location: ResolvedLocation, fmt: str) -> TargetRollback:
+    """Roll back one target and its node's incremental state (under the target's lock)."""
+    key = f"{pipeline}.{node}"
+    ledger = BatchLedger(system_root, pipeline, node)
+    history = ledger.entries()
+    entries = [e for e in history if e.run_id == run_id and e.status == "committed"]
+    if not entries:
+        return TargetRollback(key, location.display, fmt, "not_written")
+    marked = [e for e in entries if e.hwm is not None]
+    later = _later_runs(history, run_id)
+    if marked and later:
+        return TargetRollback(
+            key, location.display, fmt, "not_restorable", detail=(
+                f"run {later[0].run_id} of this incremental node committed after this run, "
+                "and its high-water mark is past this run's rows: restoring the target alone "
+                "would lose them for good, moving the mark back would append that run's rows "
+                "twice. Roll back the later run(s) first, newest first."))
+    if fmt == "delta":
+        outcome = _restore_delta(key, location, entries)
+    else:
+        outcome = _discard_files(key, location, fmt, entries)
+    if outcome.outcome not in ("restored", "removed"):
+        return outcome  # the rows are still in the target: the mark stays with them
+    for entry in entries:
+        ledger.mark_rolled_back(entry.batch_id)
+    if marked:
+        return replace(outcome, mark=_restore_mark(HwmStore(system_root), pipeline, node,
+                                                   marked[0]))
+    return outcome
+
+
+def _later_runs(history: list[LedgerEntry], run_id: str) -> list[LedgerEntry]:
+    """Committed writes of other runs recorded after this run's first write."""
+    first = next(i for i, e in enumerate(history) if e.run_id == run_id)
+    return [e for e in history[first + 1:] if e.run_id != run_id and e.status == "committed"]
+
+
+def _restore_mark(store: HwmStore, pipeline: str, node: str, first: LedgerEntry) -> str:
+    """Put the node's mark back to where ``first`` (the run's first write of it that saved a
+    mark) found it; returns what was done, in words."""
+    label = "change feed version" if (first.hwm or {}).get("column") == VERSION_COLUMN \
+        else "high-water mark"
+    current = store.load(pipeline, node)
+    shown = _shown(current.to_json() if current is not None else None)
+    if not first.hwm_before_recorded:
+        return (f"{label} left at {shown} (this write was recorded before odibi kept the "
+                "previous mark: set it by hand if the rows must be read again)")
+    store.restore(pipeline, node, first.hwm_before)
+    if first.hwm_before is None:
+        return f"{label} {shown} → none (the next run reads from the start)"
+    return f"{label} {shown} → {_shown(first.hwm_before)}"
+
+
+def _shown(mark: dict[str, Any] | None) -> str:
+    return "none" if mark is None else str(HighWaterMark.from_json(mark).to_json()["value"])
 
 
 def _restore_delta(key: str, location: ResolvedLocation,

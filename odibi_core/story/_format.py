@@ -276,6 +276,8 @@ def write_facts(write: WriteResult) -> list[tuple[str, str]]:
         facts.append(("Skipped", "no rows, and the column types are unknown (e.g. a csv file "
                                   "with a header only): the table was not created; the first "
                                   "write with rows creates it with their types"))
+    elif write.skipped == "no_rows":
+        facts.append(("Skipped", "no rows to append: nothing committed, the target is as it was"))
     if write.transaction is not None:
         facts.append(("Delta transaction", write.transaction))
     return facts

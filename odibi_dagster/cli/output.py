@@ -46,6 +46,8 @@ def _written(result: NodeResult) -> str:
         return "0 rows written (unchanged: skip_if_unchanged)"
     if write.skipped == "no_rows_unknown_types":
         return "0 rows written (no rows of known types: the table was not created)"
+    if write.skipped == "no_rows":
+        return "0 rows written (no rows to append: nothing committed)"
     return f"{result.rows_written or 0:,} rows written"
 
 

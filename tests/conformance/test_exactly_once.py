@@ -140,7 +140,7 @@ def test_stateful_incremental_appends_each_row_once(tmp_path: Path, engine: Engi
     path = write_project(tmp_path, engine, node, {"orders/a.csv": ORDERS})
     run_nodes(path, engine, run_id="r1")
     repeat = run_nodes(path, engine, run_id="r2")["load"].result
-    assert repeat.rows_written == 0  # nothing newer than the mark (or a skipped repeat)
+    assert repeat.rows_written == 0 and repeat.write.skipped == "no_rows"  # nothing newer
     _add_file(tmp_path, "b.csv", "order_id,amount,updated_at\n4,40.0,2026-01-04\n")
     third = run_nodes(path, engine, run_id="r3")["load"].result
     assert third.write.rows_written == 1
@@ -148,7 +148,7 @@ def test_stateful_incremental_appends_each_row_once(tmp_path: Path, engine: Engi
     state = tmp_path / "lake" / "_system" / "state" / "p" / "load.json"
     assert '"2026-01-04' in state.read_text(encoding="utf-8")
     ledger = BatchLedger(tmp_path / "lake" / "_system", "p", "load").entries()
-    assert [e.status for e in ledger] == ["committed"] * len(ledger)
+    assert [e.status for e in ledger] == ["committed", "skipped", "committed"]
     assert all(e.hwm_saved for e in ledger if e.hwm is not None)
 
 
