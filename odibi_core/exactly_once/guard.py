@@ -152,6 +152,12 @@ def write_batch(write: Callable[[WriteRequest], WriteResult], request: WriteRequ
         crash_point("before_commit")
         result = write(request)
         crash_point("after_commit")
+        if result.skipped is not None:  # the engine created nothing (no rows of unknown types)
+            if plan.hwm is not None:
+                plan.save_mark(plan.hwm)
+            ledger.settle(batch_id, version, "skipped", rows=0, token="",
+                          hwm_saved=plan.hwm is not None)
+            return replace(result, batch_id=batch_id, transaction=None)
         ledger.settle(batch_id, version, "committed", delta_version=result.delta_version,
                       rows=result.rows_written, target_state=source_state(location, fmt))
         if plan.hwm is not None:

@@ -11,9 +11,11 @@ the write). Per target, newest write first:
 - Files: an append's part files (found by the batch token) are removed; an overwrite already
   replaced the old files and has no history: reported as not restorable.
 
-Each target is rolled back under the lock every odibi writer of it takes
-(:func:`~odibi_core.exactly_once.guard.target_lock`): no write can commit between the check
-"did anybody commit after the run" and the restore.
+Each target is rolled back under the locks a run of its node takes, in the same order: the
+node's window (:func:`~odibi_core.window_lock.window_lock`: no run reads the mark while it moves
+back) and the lock every odibi writer of the target takes
+(:func:`~odibi_core.exactly_once.guard.target_lock`: no write can commit between the check
+"did anybody commit after the run" and the restore).
 
 The node's incremental state (a stateful read's high-water mark, a change-feed read's last
 version) goes back with its target: to where it stood before the run's first write of it (or
@@ -41,6 +43,7 @@ from odibi_core.engines.base import ResolvedLocation
 from odibi_core.exactly_once.guard import target_lock
 from odibi_core.exactly_once.ledger import BatchLedger, LedgerEntry
 from odibi_core.incremental import HighWaterMark, HwmStore
+from odibi_core.window_lock import window_lock
 
 __all__ = ["RollbackReport", "TargetRollback", "rollback_run", "written_by_run"]
 
@@ -123,7 +126,10 @@ def rollback_run(system_root: Path, run_id: str,
                        "reprocess its source, restore the table and remove the node's "
                        "checkpoint together (docs/streaming.md)."))
             continue
-        with target_lock(system_root, location):  # no writer between the checks and the restore
+        # The node's window first, as a run takes it (no run reads the mark while it moves
+        # back), then the target (no writer between the checks and the restore).
+        with window_lock(system_root, pipeline, node, run_id=f"rollback of {run_id}"), \
+                target_lock(system_root, location):
             outcomes.append(_roll_back_target(system_root, run_id, pipeline, node, location,
                                               fmt))
     report = RollbackReport(run_id, tuple(outcomes))
