@@ -147,7 +147,8 @@ def _build_asset(project: Any, specs: OdibiSpecs, translator: OdibiTranslator,
                               expected=facts.expected.get(node_ref.pipeline, []),
                               to_run=None if facts.executed is None
                               else facts.executed.get(node_ref.pipeline, []))
-        metadata = materialization_metadata(result, story_html=str(story.html))
+        metadata = materialization_metadata(result, target=spec.metadata.get(md.TARGET),
+                                            story_html=str(story.html))
         if partition is not None:
             metadata[md.PARTITION] = partition.key
         check_results = [r for r in build_check_results(node_ref.config, spec.key, result)

@@ -15,8 +15,11 @@ from odibi_dagster import metadata as md
 __all__ = ["materialization_metadata", "profile_metadata", "summary_markdown"]
 
 
-def materialization_metadata(result: NodeResult, *, story_html: str | None = None
-                             ) -> dict[str, Any]:
+def materialization_metadata(result: NodeResult, *, target: str | None = None,
+                             story_html: str | None = None) -> dict[str, Any]:
+    """``target`` is the asset definition's ``odibi/target`` (``connection:path`` as configured),
+    so a materialization names its target as the definition does; without one, the connection
+    and the resolved location (never with credentials)."""
     meta: dict[str, Any] = {
         md.ENGINE: result.engine,
         md.DURATION: dg.MetadataValue.float(result.duration_seconds),
@@ -35,7 +38,7 @@ def materialization_metadata(result: NodeResult, *, story_html: str | None = Non
     if result.write is not None:
         write = result.write
         meta[md.URI] = dg.MetadataValue.path(write.location)
-        meta[md.TARGET] = f"{write.connection}:{write.format}"
+        meta[md.TARGET] = target or f"{write.connection}:{write.location}"
         meta[md.WRITE_MODE] = write.mode
         if write.delta_version is not None:
             meta[md.DELTA_VERSION] = dg.MetadataValue.int(write.delta_version)

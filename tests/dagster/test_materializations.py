@@ -8,6 +8,7 @@ import textwrap
 from pathlib import Path
 
 import dagster as dg
+import pytest
 from deltalake import DeltaTable
 
 from odibi_core.config import load_project
@@ -99,3 +100,50 @@ def test_polars_streaming_project_runs_through_dagster(retail: Path) -> None:
     assert {r.engine for r in outcome.results} == {"polars"}
     orders = next(r for r in outcome.results if r.node == "clean_orders")
     assert orders.rows_out == orders.rows_written == 6 and orders.sample_rows
+
+
+TARGET_PROJECT = """\
+project: targets
+engine: {engine}
+connections:
+  src: {{type: local, base_path: ./src}}
+  lake: {{type: local, base_path: ./lake}}
+system: {{connection: lake, path: _system}}
+pipelines:
+  - pipeline: p
+    nodes:
+      - name: orders
+        read: {{connection: src, format: csv, path: orders.csv}}
+        write: {{connection: lake, format: delta, path: silver/orders}}
+"""
+
+
+@pytest.mark.parametrize("engine", ["pandas", "polars", "spark"])
+def test_materialization_target_is_the_definitions_connection_and_path(
+        tmp_path: Path, engine: str, request: pytest.FixtureRequest) -> None:
+    """A materialization's ``odibi/target`` names the target like the asset definition does
+    (``connection:path``), not ``connection:format``."""
+    from odibi_dagster.definitions import defs_from_loaded_project
+    from odibi_dagster.execution import project_environment
+    from odibi_dagster.instance import open_instance
+
+    if engine == "spark":
+        request.getfixturevalue("spark_session")
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "orders.csv").write_text("id,amount\n1,5\n2,20\n", encoding="utf-8")
+    (tmp_path / "odibi.yaml").write_text(TARGET_PROJECT.format(engine=engine),
+                                         encoding="utf-8")
+    project = load_project(tmp_path / "odibi.yaml")
+    key = dg.AssetKey(["p", "orders"])
+    spec = defs_from_loaded_project(project).resolve_assets_def(key).specs_by_key[key]
+    assert spec.metadata["odibi/target"] == "lake:silver/orders"
+
+    outcome = run_project(project, ["p.orders"])
+
+    assert outcome.success, [r.error for r in outcome.results if r.error]
+    with project_environment(project), open_instance() as instance:
+        event = instance.get_latest_materialization_event(key)
+    assert event is not None and event.asset_materialization is not None
+    metadata = event.asset_materialization.metadata
+    assert metadata["odibi/target"].value == spec.metadata["odibi/target"]
+    assert metadata["odibi/engine"].value == engine

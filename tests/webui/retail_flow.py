@@ -64,7 +64,7 @@ def materialize_retail(server: DagsterServer, *, run_config: dict[str, Any] | No
         assert meta["dagster/uri"] and meta["odibi/summary"], (key, meta)
         assert meta["dagster/column_schema"] == "TableSchemaMetadataEntry"
     orders = server.latest_materialization("sales/clean_orders")["metadata"]
-    assert orders["odibi/target"] == "lake:delta" and orders["odibi/delta_version"] == 0
+    assert orders["odibi/target"] == "lake:silver/orders" and orders["odibi/delta_version"] == 0
     assert json.loads(orders["odibi/sample"]), "a sample of the rows"
 
     assert orders["odibi/quarantine_rows"] > 0 and orders["odibi/quarantine_target"]
