@@ -174,7 +174,8 @@ def test_materialized_incremental_upserts_on_keys(engine, tmp_path):
     (tmp_path / "src" / "orders.csv").write_text(
         ORDERS + "2,25,2026-01-05 10:00:00\n", encoding="utf-8")
     run = run_nodes(path, engine, run_id="r2")["orders"]
-    assert run.succeeded, run.result.error and run.result.write.mode == "upsert"
+    assert run.succeeded, run.result.error
+    assert run.result.write is not None and run.result.write.mode == "upsert"
     assert [(r["id"], r["amount"]) for r in _stored(tmp_path / "lake" / "silver")] == [
         (1, 10), (2, 25)]
 
