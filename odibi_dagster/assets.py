@@ -166,7 +166,7 @@ def _build_asset(project: Any, specs: OdibiSpecs, translator: OdibiTranslator,
                 raise dg.RetryRequested(max_retries=attempt.allowed - 1,
                                         seconds_to_wait=attempt.retry_in) from cause
             description = mask_secrets(
-                attempt.failure_message(node_key, run.run_id, outcome.exception), secrets)
+                attempt.failure_message(node_key, run.run_id, outcome.exception, project), secrets)
             context.log.error(description)
             if attempt.verdict is not None and not attempt.verdict.transient \
                     and attempt.allowed > 1:

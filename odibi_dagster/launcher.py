@@ -28,6 +28,8 @@ import dagster as dg
 
 from odibi_core.file_lock import exclusive_lock
 
+from odibi_dagster.hints import recovery_command
+
 __all__ = ["LAUNCHER_ENV", "TAG_LAUNCHER_HOST", "TAG_LAUNCHER_PID", "TAG_LAUNCHER_START",
            "die_with_launcher", "fail_runs_of_dead_launchers", "launcher_tags"]
 
@@ -114,16 +116,17 @@ def fail_runs_of_dead_launchers(instance: dg.DagsterInstance, project: Any = Non
         for run in runs:
             if TAG_LAUNCHER_PID not in run.tags or launcher_alive(dict(run.tags)):
                 continue
+            ours = project is not None and run.tags.get("odibi/project") == project.config.project
+            resume = recovery_command("resume", run.run_id, project if ours else None)
             message = (f"odibi marked this run failed: the process that launched it (pid "
                        f"{run.tags[TAG_LAUNCHER_PID]} on {run.tags[TAG_LAUNCHER_HOST]}) died "
                        f"while the run was {run.status.value.lower()}. No step committed after "
-                       f"it died. Resume the run: odibi resume {run.run_id}")
+                       f"it died. Resume the run: {resume}")
             instance.report_run_failed(run, message)
             failed.append(run.run_id)
             print(f"odibi: marked run {run.run_id} failed: the process that launched it "
-                  f"(pid {run.tags[TAG_LAUNCHER_PID]}) died. Resume it: odibi resume "
-                  f"{run.run_id}", file=sys.stderr)
-            if project is not None and run.tags.get("odibi/project") == project.config.project:
+                  f"(pid {run.tags[TAG_LAUNCHER_PID]}) died. Resume it: {resume}", file=sys.stderr)
+            if ours:
                 _end_story(project, instance, run, message)
     return failed
 
@@ -158,7 +161,7 @@ def _end_story(project: Any, instance: dg.DagsterInstance, run: dg.DagsterRun,
             started_at=iso_utc(datetime.fromtimestamp(started[step], tz=timezone.utc)),
             duration_seconds=0.0,
             error=ErrorInfo(type="LauncherDied", message=message,
-                            fix=f"odibi resume {run.run_id}")))
+                            fix=recovery_command("resume", run.run_id, project))))
     selection = run.asset_selection or specs.node_by_key.keys()
     expected: dict[str, list[str]] = {}
     for key in selection:

@@ -21,6 +21,8 @@ from odibi_core.error_taxonomy import Classification, classify
 from odibi_core.results import NodeResult, RetryAttempt, iso_utc
 from odibi_core.runs import RunRecords
 
+from odibi_dagster.hints import recovery_command
+
 __all__ = ["StepAttempt", "allowed_attempts", "build_retry_policy", "retry_delay"]
 
 _BACKOFF = {"exponential": dg.Backoff.EXPONENTIAL, "linear": dg.Backoff.LINEAR, "constant": None}
@@ -121,7 +123,8 @@ class StepAttempt:
                 f"{self.verdict}: {message} (attempt {self.number} of {self.allowed} failed "
                 "with a transient error)")
 
-    def failure_message(self, node_key: str, run_id: str, exception: BaseException) -> str:
+    def failure_message(self, node_key: str, run_id: str, exception: BaseException,
+                        project: Any = None) -> str:
         """The step's failure: the node's error, and why it was not (or no longer) retried."""
         assert self.verdict is not None
         text = str(exception)
@@ -134,5 +137,6 @@ class StepAttempt:
         return (f"{text}\nGave up on {node_key} after {self.number} attempts "
                 f"({self.number - 1} retries) of transient errors, the last {self.verdict}. "
                 "Fix: the service may still be down or throttling; run again later "
-                f"(`odibi resume {run_id}` reruns only what failed), or raise "
+                f"(`{recovery_command('resume', run_id, project)}` reruns only what failed), "
+                "or raise "
                 "retry.max_attempts / retry.initial_delay.")

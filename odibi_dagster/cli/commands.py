@@ -12,6 +12,7 @@ from odibi_core.errors import ConfigError, ConfigProblem
 from odibi_core.incremental import incremental_column, missing_incremental_column
 
 from odibi_dagster.cli.output import EXIT_FAILED, EXIT_OK, ProgressPrinter, print_summary
+from odibi_dagster.hints import recovery_command
 
 __all__ = ["dlq", "graph", "init", "resume", "rollback", "run", "story", "validate"]
 
@@ -55,9 +56,10 @@ def run(args: argparse.Namespace) -> int:
         where = f" (partition {partition})" if partition is not None else ""
         if not outcome.success:
             left = partitions[len(done) + 1:]
-            _print_after_failure(outcome)
+            _print_after_failure(outcome, project)
             print(f"Run {outcome.run_id}{where} FAILED. Fix the problem above, then "
-                  f"`odibi resume {outcome.run_id}` (runs only the failed nodes and what "
+                  f"`{recovery_command('resume', outcome.run_id, project)}` (runs only the "
+                  "failed nodes and what "
                   "follows them) or run again; see docs/recovery.md.", file=sys.stderr)
             if done or left:
                 print(f"Partitions done: {', '.join(done) or 'none'}; not run: "
@@ -79,8 +81,10 @@ def resume(args: argparse.Namespace) -> int:
     for path in outcome.stories:
         print(f"Story: {path}")
     if not outcome.success:
-        _print_after_failure(outcome)
-        print(f"Run {outcome.run_id} (resuming {args.run_id}) FAILED.", file=sys.stderr)
+        _print_after_failure(outcome, project)
+        print(f"Run {outcome.run_id} (resuming {args.run_id}) FAILED. Fix the problem above, "
+              f"then `{recovery_command('resume', outcome.run_id, project)}`.",
+              file=sys.stderr)
         return EXIT_FAILED
     print(f"Run {outcome.run_id} (resuming {args.run_id}) succeeded.")
     return EXIT_OK
@@ -104,7 +108,7 @@ def rollback(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _print_after_failure(outcome: object) -> None:
+def _print_after_failure(outcome: object, project: object) -> None:
     """What a failed run had written and, with ``on_failure: rollback``, what was restored."""
     report = getattr(outcome, "rollback", None)
     written = getattr(outcome, "written", ())
@@ -116,8 +120,9 @@ def _print_after_failure(outcome: object) -> None:
             print("  The rollback is INCOMPLETE: the targets above marked so are left as "
                   "they are.", file=sys.stderr)
     elif written:
-        print("Written by the failed run (kept; `odibi rollback RUN_ID` restores them):",
-              file=sys.stderr)
+        run_id = getattr(outcome, "run_id", "RUN_ID")
+        print(f"Written by the failed run (kept; `{recovery_command('rollback', run_id, project)}`"
+              " restores them):", file=sys.stderr)
         for line in written:
             print(f"  {line}", file=sys.stderr)
 
@@ -174,21 +179,24 @@ def graph(args: argparse.Namespace) -> int:
 
 def story(args: argparse.Namespace) -> int:
     from odibi_core.runs import story_root
-    from odibi_core.story import find_stories, load_story, render_markdown
+    from odibi_core.story import find_stories, render_markdown
+
+    from odibi_dagster.cli.story_file import read_story, story_json
 
     if args.action == "show":
         if not args.path:
             raise ConfigError(ConfigProblem(message="`odibi story show` needs a story file.",
                                             fix="odibi story show PATH/TO/run_HHMMSS.json"))
-        path = Path(args.path)
+        given = Path(args.path)
+        path = story_json(given)
     else:
         project = load_project(args.path or ".", env=args.env)
         found = find_stories(story_root(project))
         if not found:
             print("No stories yet: run `odibi run` first.")
             return EXIT_FAILED
-        path = found[0]
-    print(render_markdown(load_story(path)))
+        path = given = found[0]
+    print(render_markdown(read_story(path, given)))
     print(f"\n({path}; HTML beside it)")
     return EXIT_OK
 

@@ -6,6 +6,7 @@ Each command parses its options (shared ones are declared once) and calls one fu
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -13,7 +14,9 @@ from odibi_core.errors import OdibiError
 
 from odibi_dagster.cli.output import EXIT_FAILED, print_error
 
-__all__ = ["main"]
+__all__ = ["EXIT_BROKEN_PIPE", "main"]
+
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what a shell reports for a writer whose reader left
 
 
 def _project_options() -> argparse.ArgumentParser:
@@ -80,7 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
     story = commands.add_parser("story", help="show run stories")
     story.add_argument("action", nargs="?", choices=["last", "show"], default="last")
     story.add_argument("path", nargs="?", default=None,
-                       help="with show: a story .json file; with last: the project (default .)")
+                       help="with show: a story file (.json, .html or .md, as `odibi run` prints); "
+                            "with last: the project (default .)")
     story.add_argument("--env", "-e", default=None)
 
     dlq = commands.add_parser("dlq", help="list or replay a node's dead letters")
@@ -117,7 +121,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         "dlq": commands.dlq,
     }[args.command]
     try:
-        return handler(args)
+        code = handler(args)
+        sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
+        return code
+    except BrokenPipeError:
+        # The reader (`| head`) closed the pipe: stop quietly. Python flushes stdout again on
+        # exit, so point it at devnull first (Python docs, "Note on SIGPIPE").
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     except OdibiError as exc:
         print_error(exc)
         return EXIT_FAILED
