@@ -56,6 +56,7 @@ from odibi_core.incremental import (
     newer_than_target,
 )
 from odibi_core.partitions import partition_bounds, partition_predicate, partition_rows
+from odibi_core.config.node_plan import WritePlan, plan_write
 from odibi_core.privacy import apply_privacy
 from odibi_core.profiling import profile_output
 from odibi_core.transforms.builtins.sql_text import quote_identifier
@@ -175,6 +176,7 @@ class NodeRunner:
         """
         ref = self.project.graph.node(key)
         node = ref.config
+        plan = plan_write(node, mode_override=write_mode)
         started = datetime.now(timezone.utc)
         clock = time.perf_counter()
         trace = _Trace()
@@ -235,15 +237,14 @@ class NodeRunner:
                 location = self.target_location(ref.key)
                 assert location is not None
                 trace.would_write = {"target": location.display, "format": node.write.format,
-                                     "mode": write_mode or node.write.mode}
-            if node.write is not None and not context.dry_run:
-                prepared, merge_schema, mode = self._prepare_write(ref, frame_out, write_mode,
-                                                                   trace)
+                                     "mode": plan.mode}
+            if plan is not None and not context.dry_run:
+                prepared, merge_schema = self._prepare_write(ref, frame_out, plan, trace)
                 if prepared is not frame_out:  # rows were left out: the count is not known
                     frame_out, trace.rows_out = prepared, None
                 pause_point("before_write")
                 write = trace.timed("write", lambda: self._write(
-                    ref, frame_out, mode, merge_schema=merge_schema, context=context,
+                    ref, frame_out, plan.mode, merge_schema=merge_schema, context=context,
                     trace=trace))
             result = self._result(ref, "success", started, clock, trace, frame_in, frame_out,
                                   write, context)
@@ -482,9 +483,9 @@ class NodeRunner:
         return EvaluationContext(node=ref.key, kind=kind, now=now,  # type: ignore[arg-type]
                                  history=history)
 
-    def _prepare_write(self, ref: Any, frame: Frame, mode: str | None,
-                       trace: _Trace) -> tuple[Frame, bool, str]:
-        """The frame, schema merging and mode the write gets after ``schema_policy`` and
+    def _prepare_write(self, ref: Any, frame: Frame, plan: WritePlan,
+                       trace: _Trace) -> tuple[Frame, bool]:
+        """The frame and schema merging the write gets after ``schema_policy`` and
         ``materialized: incremental`` had their say."""
         node = ref.config
         write = node.write
@@ -497,15 +498,13 @@ class NodeRunner:
                 format=write.format, node=ref.key))
             frame = trace.schema_policy.frame
             merge_schema = merge_schema or trace.schema_policy.merge_schema
-        if node.materialized == "incremental" and mode is None:
+        if plan.only_newer_than_target:
             column = self._incremental_column(ref)
             target = self.read_target(ref.key) if self.engine.read_schema(ReadRequest(
                 location=location, format=write.format, node=ref.key)) is not None else None
             frame, trace.incremental_target_max = trace.timed("incremental", lambda: (
                 newer_than_target(self.engine, frame, target, column, key=ref.key)))
-            if "mode" not in write.model_fields_set:
-                mode = "upsert" if write.keys else "append"
-        return frame, merge_schema, mode or write.mode
+        return frame, merge_schema
 
     def _incremental_column(self, ref: Any) -> str:
         column = incremental_column(self.project, ref.key)
@@ -516,7 +515,7 @@ class NodeRunner:
     def _hwm_store(self) -> HwmStore:
         return HwmStore(self._system_root())
 
-    def _write(self, ref: Any, frame: Frame, mode: str | None = None, *,
+    def _write(self, ref: Any, frame: Frame, mode: str, *,
                merge_schema: bool | None = None, context: RunContext | None = None,
                trace: _Trace | None = None) -> WriteResult:
         """Write the node's output, once per batch (see ``odibi_core.exactly_once``)."""
@@ -524,7 +523,7 @@ class NodeRunner:
         location = self.target_location(ref.key)
         assert location is not None
         request = WriteRequest(
-            location=location, format=write.format, mode=mode or write.mode,
+            location=location, format=write.format, mode=mode,
             options=dict(write.options or {}), partition_by=tuple(write.partition_by or ()),
             merge_schema=bool(write.merge_schema) if merge_schema is None else merge_schema,
             node=ref.key, table_properties=dict(write.table_properties or {}),

@@ -7,6 +7,8 @@ from typing import Any
 
 import dagster as dg
 
+from odibi_core.config.node_plan import plan_write
+
 from odibi_dagster import metadata as md
 
 __all__ = ["OdibiTranslator", "OdibiTranslatorSettings"]
@@ -122,8 +124,9 @@ class OdibiTranslator:
         if pipeline.layer:
             meta[md.LAYER] = pipeline.layer
         if config.write is not None:
-            write = config.write
-            meta[md.TARGET] = f"{write.connection}:{write.path or write.table}"
+            write = plan_write(config)
+            assert write is not None
+            meta[md.TARGET] = write.display_target
             meta[md.FORMAT] = write.format
             meta[md.WRITE_MODE] = write.mode
         return meta

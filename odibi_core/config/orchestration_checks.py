@@ -17,6 +17,7 @@ from odibi_core.config.orchestration import FileArrivalSensorConfig, SourceChang
 from odibi_core.config.project import PipelineConfig, ProjectConfig
 from odibi_core.config.yaml_source import KeyPath, SourceMap
 from odibi_core.errors import ConfigProblem
+from odibi_core.config.node_plan import plan_write
 
 __all__ = ["DEFAULT_SOURCE_SENSOR_INTERVAL", "WATCHABLE_FORMATS", "job_nodes",
            "orchestration_problems", "pipeline_job_name", "reads_changes", "sensor_readers",
@@ -189,12 +190,12 @@ def _sensor_problems(config: ProjectConfig, source: SourceMap) -> Iterator[Confi
                 "the pipeline reads that path, so its new files would not be read.",
                 fix="Make a node read the same connection and path, or set reads: all_files.")
         for node in readers:
-            write = node.write
+            write = plan_write(node)
             if write is not None and write.mode == "overwrite" and node.materialized == "table":
                 yield source.problem(
                     at + ("reads",),
                     f"[{name}.{node.name}] The sensor gives each run only the new files, and "
-                    f"this node overwrites {write.connection}:{write.path or write.table} with "
+                    f"this node overwrites {write.display_target} with "
                     "them: the table would hold only the latest files.",
                     fix="Use write.mode: append (or upsert) to add each set of files, or set "
                         "sensor.reads: all_files to read every file on each run.")

@@ -21,6 +21,7 @@ from odibi_core.config.node import NodeConfig
 from odibi_core.config.project import ProjectConfig
 from odibi_core.config.yaml_source import KeyPath, SourceMap
 from odibi_core.errors import ConfigProblem
+from odibi_core.config.node_plan import plan_write
 
 __all__ = ["effective_write_mode", "write_mode_problems"]
 
@@ -28,12 +29,8 @@ __all__ = ["effective_write_mode", "write_mode_problems"]
 def effective_write_mode(node: NodeConfig) -> str | None:
     """The mode node ``node`` writes with (None: no write): ``write.mode``, or for
     ``materialized: incremental`` without one, ``upsert`` on keys and ``append`` without."""
-    write = node.write
-    if write is None:
-        return None
-    if node.materialized == "incremental" and "mode" not in write.model_fields_set:
-        return "upsert" if write.keys else "append"
-    return write.effective_mode
+    plan = plan_write(node)
+    return plan.mode if plan is not None else None
 
 
 def write_mode_problems(config: ProjectConfig, source: SourceMap) -> list[ConfigProblem]:

@@ -25,6 +25,7 @@ from odibi_core.errors import ConfigError, ConfigProblem
 from odibi_core.exactly_once import target_lock
 from odibi_core.exactly_once.guard import committed_delta_version
 from odibi_core.faults import crash_point
+from odibi_core.config.node_plan import plan_write
 from odibi_core.privacy import apply_privacy
 from odibi_core.results import WriteResult
 from odibi_core.streaming.summary import (
@@ -84,9 +85,11 @@ def run_streaming_node(runner: NodeRunner, ref: Any, inputs: Mapping[str, Frame]
     target = runner.target_location(ref.key)
     assert target is not None
     write = node.write
+    plan = plan_write(node)
+    assert plan is not None
     if context.dry_run:
         trace.would_write = {"target": target.display, "format": "delta",
-                             "mode": write.effective_mode, "streaming": True}
+                             "mode": plan.mode, "streaming": True}
         return None, None
     checkpoint = checkpoint_location(runner, ref)
     output_mode = _output_mode(write)
@@ -106,7 +109,7 @@ def run_streaming_node(runner: NodeRunner, ref: Any, inputs: Mapping[str, Frame]
     trace.streaming = summary
     trace.rows_in, trace.rows_out = summary.rows_in, summary.rows_out
     written = WriteResult(
-        connection=target.connection, format="delta", mode=write.effective_mode,
+        connection=target.connection, format="delta", mode=plan.mode,
         location=target.redact(target.uri), rows_written=summary.rows_written,
         delta_version=summary.last_version,
         skipped=None if summary.rows_written else "no new rows in the stream")
@@ -158,10 +161,12 @@ class _MicroBatches:
                 trace.quarantine = merge_quarantine(self._quarantine, trace.quarantine)
                 self._quarantine = trace.quarantine
         trace.phase = "write"
-        frame, merge_schema, _ = runner._prepare_write(ref, frame, None, trace)
+        plan = plan_write(ref.config)
+        assert plan is not None
+        frame, merge_schema = runner._prepare_write(ref, frame, plan, trace)
         crash_point("before_commit")
         result = runner.engine.write(frame, WriteRequest(
-            location=self.target, format="delta", mode=write.effective_mode,
+            location=self.target, format="delta", mode=plan.mode,
             options=dict(write.options or {}), partition_by=tuple(write.partition_by or ()),
             merge_schema=merge_schema, node=ref.key, marker=marker,
             table_properties=dict(write.table_properties)))
