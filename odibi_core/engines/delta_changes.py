@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
 
 from odibi_core.engines.base import ChangeFeedRead, ReadRequest, ResolvedLocation
+from odibi_core.engines.delta_io import parse_timestamp
 from odibi_core.errors import ConfigError, ConfigProblem, DataError
 
 if TYPE_CHECKING:
@@ -68,7 +69,7 @@ def start_version(feed: ChangeFeedRead, history: Sequence[Mapping[str, Any]]) ->
     each commit, needed only for a timestamp), or None when no commit is that late."""
     if feed.starting_version is not None:
         return int(feed.starting_version)
-    return first_version_at(history, _parse_timestamp(str(feed.starting_timestamp)))
+    return first_version_at(history, parse_timestamp(str(feed.starting_timestamp), "read.change_feed.starting_timestamp"))
 
 
 def not_enabled_error(location: ResolvedLocation, engine_text: str) -> DataError:
@@ -233,14 +234,3 @@ def _shown(path: str, location: ResolvedLocation) -> str:
         return os.path.relpath(path, location.uri)
     root = location.uri.rstrip("/") + "/"
     return location.redact(path[len(root):] if path.startswith(root) else path)
-
-
-def _parse_timestamp(text: str) -> dt.datetime:
-    try:
-        moment = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise ConfigError(ConfigProblem(
-            message=f"change_feed.starting_timestamp '{text}' is not an ISO-8601 timestamp.",
-            key_path="read.change_feed.starting_timestamp",
-            fix="Write it like 2026-01-01T00:00:00Z.")) from exc
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)

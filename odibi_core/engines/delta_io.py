@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from odibi_core.engines.arrow_filters import rows_after_filter
 from odibi_core.engines.base import ResolvedLocation, WriteRequest
 from odibi_core.errors import ConfigError, ConfigProblem, DataError
+from odibi_core.sql_identifiers import quote_identifier
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -32,7 +33,8 @@ if TYPE_CHECKING:
     from odibi_core.sources import LowerBound
 
 __all__ = ["DeltaWriteOutcome", "can_stream", "commit_properties", "delta_schema", "read_delta",
-           "replace_delta_batch", "set_table_properties", "version_at", "write_delta"]
+           "parse_timestamp", "replace_delta_batch", "set_table_properties", "version_at",
+           "write_delta", "checked_version"]
 
 
 @dataclass(frozen=True)
@@ -80,11 +82,26 @@ def _read_delta(location: ResolvedLocation, *, as_of_version: int | None,
             return table.to_pyarrow_table()
         dataset = table.to_pyarrow_dataset()
         return dataset.to_table(filter=rows_after_filter(lower_bound, dataset.schema))
+    version, vacuumed = checked_version(table, location, as_of_version=as_of_version,
+                                        as_of_timestamp=as_of_timestamp)
+    try:
+        table.load_as_version(version)
+        return table.to_pyarrow_table()
+    except FileNotFoundError as exc:
+        raise vacuumed from exc
+
+
+def checked_version(table: DeltaTable, location: ResolvedLocation, *,
+                    as_of_version: int | None, as_of_timestamp: str | None
+                    ) -> tuple[int, DataError]:
+    """The version a time-travel read of ``table`` asks for (by number or timestamp), checked
+    against the versions its log holds, and the error to raise when that version's data files
+    are gone (VACUUM)."""
     history = table.history()
     earliest = min(h["version"] for h in history)
     latest = table.version()
     if as_of_timestamp is not None:
-        version = version_at(history, _parse_timestamp(as_of_timestamp), location.display)
+        version = version_at(history, parse_timestamp(as_of_timestamp), location.display)
     else:
         version = int(as_of_version)  # type: ignore[arg-type]
     if not earliest <= version <= latest:
@@ -93,16 +110,12 @@ def _read_delta(location: ResolvedLocation, *, as_of_version: int | None,
             f"holds versions {earliest} to {latest}.",
             fix=f"Pick a version between {earliest} and {latest}.",
         )
-    try:
-        table.load_as_version(version)
-        return table.to_pyarrow_table()
-    except FileNotFoundError as exc:
-        raise DataError(
-            f"Version {version} of the Delta table {location.display} can no longer be read: "
-            f"its data files were removed (VACUUM). The log holds versions {earliest} to "
-            f"{latest}; recent versions are still readable.",
-            fix="Read a newer version, or lengthen the table's vacuum retention.",
-        ) from exc
+    return version, DataError(
+        f"Version {version} of the Delta table {location.display} can no longer be read: its "
+        f"data files were removed (VACUUM). The log holds versions {earliest} to {latest}; "
+        "recent versions are still readable.",
+        fix="Read a newer version, or lengthen the table's vacuum retention.",
+    )
 
 
 def delta_schema(location: ResolvedLocation) -> pa.Schema:
@@ -243,7 +256,7 @@ def _merge(table: DeltaTable, data: pa.Table, request: WriteRequest) -> DeltaWri
             f"The frame has columns the Delta table {display} does not: {', '.join(extra)}.",
             fix="Set `merge_schema: true` on the write to add them, or drop them first.",
         )
-    predicate = " AND ".join(f"t.{_quote(k)} = s.{_quote(k)}" for k in keys)
+    predicate = " AND ".join(f"t.{quote_identifier(k)} = s.{quote_identifier(k)}" for k in keys)
     merger = table.merge(data, predicate=predicate, source_alias="s", target_alias="t",
                          merge_schema=request.merge_schema,
                          commit_properties=commit_properties(request))
@@ -271,7 +284,7 @@ def replace_delta_batch(data: pa.Table, request: WriteRequest) -> int:
                                  request)
         with _property_errors(request):
             write_deltalake(request.location.uri, _storable(data), mode="overwrite",
-                            predicate=f"{_quote(batch.column)} = '{value}'",
+                            predicate=f"{quote_identifier(batch.column)} = '{value}'",
                             schema_mode="merge", storage_options=options,
                             commit_properties=commit_properties(request),
                             configuration=None if exists
@@ -406,17 +419,16 @@ def _files_added(table: DeltaTable) -> int | None:
         return None
 
 
-def _parse_timestamp(text: str) -> dt.datetime:
+def parse_timestamp(text: str, key_path: str = "read.time_travel.as_of_timestamp"
+                    ) -> dt.datetime:
+    """``text`` (ISO-8601; naive means UTC) as an aware datetime; a ConfigError at
+    ``key_path`` when it is not one."""
     try:
         moment = dt.datetime.fromisoformat(str(text).strip().replace("Z", "+00:00"))
     except ValueError as exc:
+        name = key_path.removeprefix("read.time_travel.").removeprefix("read.")
         raise ConfigError(ConfigProblem(
-            message=f"as_of_timestamp '{text}' is not an ISO-8601 timestamp.",
-            key_path="read.time_travel.as_of_timestamp",
-            fix="Write it like 2026-01-01T00:00:00Z.",
+            message=f"{name} '{text}' is not an ISO-8601 timestamp.",
+            key_path=key_path, fix="Write it like 2026-01-01T00:00:00Z.",
         )) from exc
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
-
-
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'

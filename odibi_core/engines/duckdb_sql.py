@@ -17,6 +17,8 @@ from odibi_core.errors import DataError
 if TYPE_CHECKING:
     import pyarrow as pa
 
+from odibi_core.sql_identifiers import quote_identifier
+
 __all__ = ["quote_identifier", "run_duckdb"]
 
 _MISSING_COLUMN = (
@@ -25,10 +27,6 @@ _MISSING_COLUMN = (
 )
 _MISSING_TABLE = re.compile(r"Table with name (?P<name>[^\s!]+) does not exist")
 
-
-def quote_identifier(name: str) -> str:
-    """``name`` as a DuckDB identifier: ``"order id"``."""
-    return '"' + name.replace('"', '""') + '"'
 
 
 def run_duckdb(query: str, tables: Mapping[str, pa.Table]) -> pa.Table:

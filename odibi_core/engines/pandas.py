@@ -30,6 +30,11 @@ from odibi_core.engines.base import (
 from odibi_core.engines.delta_changes import check_change_request, read_change_feed
 from odibi_core.engines.delta_io import delta_schema, read_delta, replace_delta_batch, write_delta
 from odibi_core.engines.duckdb_sql import quote_identifier, run_duckdb
+from odibi_core.engines.request_checks import (
+    format_not_available,
+    refuse_unknown_options,
+    require_append_for_batch_replace,
+)
 from odibi_core.engines.file_tables import concat_file_tables, read_records_with_dead_letters
 from odibi_core.engines.file_layout import (
     check_file_mode,
@@ -402,12 +407,12 @@ class PandasEngine(Engine):
         if fmt == "delta" and request.change_feed is not None:
             return from_arrow(read_change_feed(request.location, check_change_request(request)))
         if fmt == "delta":
-            _refuse_options("delta", "read", request.options)
+            refuse_unknown_options("delta", "read", request.options)
             return from_arrow(read_delta(request.location, as_of_version=request.as_of_version,
                                          as_of_timestamp=request.as_of_timestamp,
                                          lower_bound=request.lower_bound))
         if fmt not in _FILE_FORMATS:
-            raise _not_available(fmt, "read")
+            raise format_not_available(fmt, "read", "pandas")
         validate_options(fmt, "read", request.options)
         if fmt == "parquet" and is_hive_location(request.location):
             return from_arrow(read_hive_location(request.location,
@@ -425,14 +430,14 @@ class PandasEngine(Engine):
         if request.replace_batch is not None:
             return self._replace_batch(frame, request)
         if fmt == "delta":
-            _refuse_options("delta", "write", request.options, allowed=("keys",))
+            refuse_unknown_options("delta", "write", request.options, allowed=("keys",))
             outcome = write_delta(to_arrow(frame), request)
             return WriteResult(connection=location.connection, format=fmt, mode=request.mode,
                                location=shown, rows_written=outcome.rows_written,
                                delta_version=outcome.version,
                                files_written=outcome.files_written)
         if fmt not in _FILE_FORMATS:
-            raise _not_available(fmt, "write")
+            raise format_not_available(fmt, "write", "pandas")
         check_file_mode(location, fmt, request.mode)
         if request.partition_by:
             if fmt != "parquet":
@@ -472,17 +477,14 @@ class PandasEngine(Engine):
         assert batch is not None
         location, fmt = request.location, request.format
         shown = location.redact(location.uri)
-        if request.mode != "append":
-            raise ConfigError(ConfigProblem(
-                message=f"Replacing a batch needs mode append; this write is {request.mode}.",
-                key_path="write.mode", fix="Write the batch with mode: append."))
+        require_append_for_batch_replace(request)
         if fmt == "delta":
             version = replace_delta_batch(to_arrow(frame), request)
             return WriteResult(connection=location.connection, format=fmt, mode=request.mode,
                                location=shown, rows_written=len(frame), delta_version=version,
                                files_written=1)
         if fmt not in _FILE_FORMATS:
-            raise _not_available(fmt, "write")
+            raise format_not_available(fmt, "write", "pandas")
         validate_options(fmt, "write", request.options)
         replace_batch_file(location, fmt, f"{batch.column}={batch.value}",
                            lambda path: write_file(fmt, frame, path, request.options, lines=True))
@@ -561,22 +563,3 @@ def _typed(frame: pd.DataFrame) -> bool:
 
     return all(isinstance(dtype, pd.ArrowDtype) for dtype in frame.dtypes)
 
-
-def _refuse_options(fmt: str, action: str, options: Mapping[str, Any],
-                    allowed: tuple[str, ...] = ()) -> None:
-    unknown = [k for k in options if k not in allowed]
-    if unknown:
-        raise ConfigError([ConfigProblem(
-            message=f"Unknown {fmt} {action} option '{key}'.",
-            key_path=f"{action}.options.{key}",
-            fix=f"Valid {fmt} {action} options: {', '.join(allowed) or '(none)'}.",
-        ) for key in unknown])
-
-
-def _not_available(fmt: str, action: str) -> ConfigError:
-    return ConfigError(ConfigProblem(
-        message=f"format '{fmt}' is not available on the pandas engine yet ({action}).",
-        key_path=f"{action}.format",
-        fix="Use csv, parquet, json or delta; sql, api and avro sources come in a later "
-            "release.",
-    ))

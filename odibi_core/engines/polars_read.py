@@ -29,8 +29,9 @@ from odibi_core.dead_letters.model import (
 )
 from odibi_core.engines.base import ReadRequest, ResolvedLocation
 from odibi_core.engines.delta_changes import check_change_request, read_change_feed
-from odibi_core.engines.delta_io import storage_errors, version_at
+from odibi_core.engines.delta_io import checked_version, storage_errors
 from odibi_core.engines.file_layout import list_source_files
+from odibi_core.engines.request_checks import format_not_available, refuse_unknown_options
 from odibi_core.engines.file_tables import (
     concat_file_tables,
     read_records_with_dead_letters,
@@ -56,7 +57,7 @@ if TYPE_CHECKING:
     from deltalake import DeltaTable
 
 __all__ = ["FILE_FORMATS", "not_available", "read_frame", "read_with_dead_letters",
-           "refuse_options", "reparse", "scan_delta", "scan_parquet_files"]
+           "reparse", "scan_delta", "scan_parquet_files"]
 
 FILE_FORMATS = ("csv", "parquet", "json")
 _INDEX_COLUMN = re.compile(r"^__index_level_\d+__$")
@@ -75,11 +76,11 @@ def read_frame(request: ReadRequest) -> pl.LazyFrame:
         return lazy_from_arrow(read_change_feed(request.location,
                                                 check_change_request(request)))
     if fmt == "delta":
-        refuse_options("delta", "read", request.options)
+        refuse_unknown_options("delta", "read", request.options)
         return scan_delta(request.location, as_of_version=request.as_of_version,
                           as_of_timestamp=request.as_of_timestamp)
     if fmt not in FILE_FORMATS:
-        raise not_available(fmt, "read")
+        raise format_not_available(fmt, "read", "polars")
     validate_options(fmt, "read", request.options)
     if fmt == "parquet":
         frame = scan_parquet_files(request.location)
@@ -193,25 +194,8 @@ def _scan_delta(location: ResolvedLocation, *, as_of_version: int | None,
     table = open_delta(location)
     if as_of_version is None and as_of_timestamp is None:
         return pl.scan_delta(table)
-    history = table.history()
-    earliest = min(h["version"] for h in history)
-    latest = table.version()
-    if as_of_timestamp is not None:
-        version = version_at(history, _parse_timestamp(as_of_timestamp), location.display)
-    else:
-        version = int(as_of_version)  # type: ignore[arg-type]
-    if not earliest <= version <= latest:
-        raise DataError(
-            f"Version {version} of the Delta table {location.display} does not exist: its log "
-            f"holds versions {earliest} to {latest}.",
-            fix=f"Pick a version between {earliest} and {latest}.",
-        )
-    vacuumed = DataError(
-        f"Version {version} of the Delta table {location.display} can no longer be read: its "
-        f"data files were removed (VACUUM). The log holds versions {earliest} to {latest}; "
-        "recent versions are still readable.",
-        fix="Read a newer version, or lengthen the table's vacuum retention.",
-    )
+    version, vacuumed = checked_version(table, location, as_of_version=as_of_version,
+                                        as_of_timestamp=as_of_timestamp)
     try:
         table.load_as_version(version)
     except FileNotFoundError as exc:
@@ -240,19 +224,6 @@ def open_delta(location: ResolvedLocation) -> DeltaTable:
         ) from exc
 
 
-def _parse_timestamp(text: str) -> Any:
-    import datetime as dt
-
-    try:
-        moment = dt.datetime.fromisoformat(str(text).strip().replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise ConfigError(ConfigProblem(
-            message=f"as_of_timestamp '{text}' is not an ISO-8601 timestamp.",
-            key_path="read.time_travel.as_of_timestamp",
-            fix="Write it like 2026-01-01T00:00:00Z.",
-        )) from exc
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
-
 
 # ---- shared -----------------------------------------------------------------------------------
 def _read_one(fmt: str, path: str, request: ReadRequest, *, shown: str | None = None) -> pa.Table:
@@ -273,24 +244,3 @@ def _read_one(fmt: str, path: str, request: ReadRequest, *, shown: str | None = 
             fix="Check the file and the read options.",
         ) from exc
 
-
-def refuse_options(fmt: str, action: str, options: Mapping[str, Any],
-                   allowed: tuple[str, ...] = ()) -> None:
-    """Refuse every option of ``options`` not in ``allowed``."""
-    unknown = [k for k in options if k not in allowed]
-    if unknown:
-        raise ConfigError([ConfigProblem(
-            message=f"Unknown {fmt} {action} option '{key}'.",
-            key_path=f"{action}.options.{key}",
-            fix=f"Valid {fmt} {action} options: {', '.join(allowed) or '(none)'}.",
-        ) for key in unknown])
-
-
-def not_available(fmt: str, action: str) -> ConfigError:
-    """The error for a format this engine does not read or write."""
-    return ConfigError(ConfigProblem(
-        message=f"format '{fmt}' is not available on the polars engine yet ({action}).",
-        key_path=f"{action}.format",
-        fix="Use csv, parquet, json or delta; sql, api and avro sources come in a later "
-            "release.",
-    ))

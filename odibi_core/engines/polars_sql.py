@@ -32,6 +32,8 @@ from odibi_core.errors import DataError, OdibiError
 if TYPE_CHECKING:
     import polars as pl
 
+from odibi_core.sql_identifiers import quote_identifier
+
 __all__ = ["checked", "collect", "collect_all", "collect_batches", "columns_of", "compute_errors",
            "guarded", "quote_identifier", "resolved", "run_sql", "sql_expression",
            "translate_error"]
@@ -46,10 +48,6 @@ _MISSING_COLUMN = (
 )
 _MISSING_TABLE = re.compile(r"relation '(?P<name>[^']+)' was not found")
 
-
-def quote_identifier(name: str) -> str:
-    """``name`` as a SQL identifier: ``"order id"``."""
-    return '"' + name.replace('"', '""') + '"'
 
 
 def run_sql(query: str, tables: Mapping[str, pl.LazyFrame]) -> pl.LazyFrame:

@@ -32,7 +32,12 @@ from odibi_core.engines.file_layout import (
 from odibi_core.engines.remote_files import write_hive_location
 from odibi_core.engines.json_safe import json_safe_row
 from odibi_core.engines.pandas_files import validate_options
-from odibi_core.engines.polars_read import FILE_FORMATS, not_available, refuse_options
+from odibi_core.engines.polars_read import FILE_FORMATS
+from odibi_core.engines.request_checks import (
+    format_not_available,
+    refuse_unknown_options,
+    require_append_for_batch_replace,
+)
 from odibi_core.engines.polars_sql import collect_batches
 from odibi_core.errors import ConfigError, ConfigProblem
 from odibi_core.results import WriteResult
@@ -57,13 +62,13 @@ def write_frame(data: pl.DataFrame, request: WriteRequest) -> WriteResult:
     if request.replace_batch is not None:
         return _replace_batch(data, request)
     if fmt == "delta":
-        refuse_options("delta", "write", request.options, allowed=("keys",))
+        refuse_unknown_options("delta", "write", request.options, allowed=("keys",))
         outcome = write_delta(data.to_arrow(), request)
         return WriteResult(connection=location.connection, format=fmt, mode=request.mode,
                            location=shown, rows_written=outcome.rows_written,
                            delta_version=outcome.version, files_written=outcome.files_written)
     if fmt not in FILE_FORMATS:
-        raise not_available(fmt, "write")
+        raise format_not_available(fmt, "write", "polars")
     check_file_mode(location, fmt, request.mode)
     validate_options(fmt, "write", request.options)
     if request.partition_by:
@@ -96,7 +101,7 @@ def stream_delta(frame: pl.LazyFrame, request: WriteRequest, *,
     import polars as pl
     import pyarrow as pa
 
-    refuse_options("delta", "write", request.options, allowed=("keys",))
+    refuse_unknown_options("delta", "write", request.options, allowed=("keys",))
     schema = frame.collect_schema()
     untyped = [name for name, dtype in schema.items() if dtype == pl.Null]
     if untyped:  # Delta has no null type: all-null columns of unknown type are stored as text
@@ -243,17 +248,14 @@ def _replace_batch(data: pl.DataFrame, request: WriteRequest) -> WriteResult:
     assert batch is not None
     location, fmt = request.location, request.format
     shown = location.redact(location.uri)
-    if request.mode != "append":
-        raise ConfigError(ConfigProblem(
-            message=f"Replacing a batch needs mode append; this write is {request.mode}.",
-            key_path="write.mode", fix="Write the batch with mode: append."))
+    require_append_for_batch_replace(request)
     if fmt == "delta":
         version = replace_delta_batch(data.to_arrow(), request)
         return WriteResult(connection=location.connection, format=fmt, mode=request.mode,
                            location=shown, rows_written=data.height, delta_version=version,
                            files_written=1)
     if fmt not in FILE_FORMATS:
-        raise not_available(fmt, "write")
+        raise format_not_available(fmt, "write", "polars")
     validate_options(fmt, "write", request.options)
     replace_batch_file(location, fmt, f"{batch.column}={batch.value}",
                        _file_writer(fmt, data, request.options, lines=True))

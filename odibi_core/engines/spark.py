@@ -55,6 +55,7 @@ from odibi_core.engines.base import (
 )
 from odibi_core.engines.file_tables import read_records_with_dead_letters
 from odibi_core.engines.json_safe import json_safe_row
+from odibi_core.engines.request_checks import format_not_available, require_append_for_batch_replace
 from odibi_core.engines.spark_delta import (
     delta_schema,
     read_delta,
@@ -452,7 +453,7 @@ class SparkEngine(Engine):
         elif fmt == "parquet":
             read = lambda: read_parquet(self.session, request)  # noqa: E731
         else:
-            raise _not_available(fmt, "read")
+            raise format_not_available(fmt, "read", "spark")
         frame = self._run(read, f"reading {request.location.display}",
                           fix="Check the format and options of the read block.",
                           location=request.location)
@@ -492,11 +493,7 @@ class SparkEngine(Engine):
         if request.replace_where is not None:
             _check_replace_where(request)
         if request.replace_batch is not None:
-            if request.mode != "append":
-                raise ConfigError(ConfigProblem(
-                    message=f"Replacing a batch needs mode append; this write is "
-                            f"{request.mode}.",
-                    key_path="write.mode", fix="Write the batch with mode: append."))
+            require_append_for_batch_replace(request)
             if fmt == "delta":
                 done = self._run(lambda: replace_delta_batch(self.session, frame, request),
                                  doing, location=location)
@@ -504,7 +501,7 @@ class SparkEngine(Engine):
                                    mode=request.mode, location=shown, rows_written=done.rows,
                                    delta_version=done.version, files_written=done.files)
             if fmt not in _FILE_FORMATS:
-                raise _not_available(fmt, "write")
+                raise format_not_available(fmt, "write", "spark")
             rows = self._run(lambda: replace_batch_file(frame, request), doing,
                              location=location)
             return WriteResult(connection=location.connection, format=fmt, mode=request.mode,
@@ -516,7 +513,7 @@ class SparkEngine(Engine):
                                location=shown, rows_written=done.rows,
                                delta_version=done.version, files_written=done.files)
         if fmt not in _FILE_FORMATS:
-            raise _not_available(fmt, "write")
+            raise format_not_available(fmt, "write", "spark")
         written = self._run(lambda: write_files(frame, request), doing, location=location)
         return WriteResult(connection=location.connection, format=fmt, mode=request.mode,
                            location=shown, rows_written=written.rows,
@@ -710,13 +707,3 @@ def _lossy(value: Column, source: DataType, target: DataType) -> Column:
     if isinstance(source, T.NumericType) and isinstance(target, T.NumericType):
         return bad | (value.isNotNull() & (converted.cast(source) != value))
     return bad
-
-
-def _not_available(fmt: str, action: str) -> ConfigError:
-    return ConfigError(ConfigProblem(
-        message=f"format '{fmt}' is not available on the spark engine yet ({action}).",
-        key_path=f"{action}.format",
-        fix="Use csv, parquet, json or delta; sql, api and avro sources come in a later "
-            "release.",
-    ))
-

@@ -30,14 +30,15 @@ import json
 import os
 import re
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
 
 from odibi_core.engines.base import BatchMarker, ReadRequest, ResolvedLocation, WriteRequest
-from odibi_core.engines.delta_io import _merge_keys, _parse_timestamp, version_at
+from odibi_core.engines.delta_io import _merge_keys, parse_timestamp, version_at
+from odibi_core.engines.request_checks import refuse_unknown_options
 from odibi_core.engines.spark_sql import error_text, spark_sql_text
 from odibi_core.engines.spark_types import logical_type_of_spark, quoted, storable
 from odibi_core.engines.target_types import widens
@@ -85,12 +86,12 @@ def read_delta(spark: SparkSession, request: ReadRequest) -> DataFrame:
 
         return read_change_feed(spark, request)
     location = request.location
-    _refuse_options("read", request.options)
+    refuse_unknown_options("delta", "read", request.options)
     if request.as_of_version is not None and request.as_of_timestamp is not None:
         raise ConfigError(ConfigProblem(
             message="time_travel sets both as_of_version and as_of_timestamp.",
             key_path="read.time_travel", fix="Keep one of the two."))
-    moment = _parse_timestamp(request.as_of_timestamp) \
+    moment = parse_timestamp(request.as_of_timestamp) \
         if request.as_of_timestamp is not None else None
     require_table(spark, location)
     reader = spark.read.format("delta")
@@ -228,7 +229,7 @@ def write_delta(spark: SparkSession, frame: DataFrame, request: WriteRequest) ->
         DataError: a row outside ``request.replace_where``, a schema that does not fit, ...
     """
     location = request.location
-    _refuse_options("write", request.options, allowed=("keys",))
+    refuse_unknown_options("delta", "write", request.options, allowed=("keys",))
     exists = is_delta_table(spark, location)
     frame = storable(_in_table_types(spark, frame, location) if exists else frame)
     missing = [c for c in request.partition_by if c not in frame.columns]
@@ -512,14 +513,3 @@ def _metric(metrics: Mapping[str, Any], *names: str, default: int | None = 0) ->
             except (TypeError, ValueError):
                 continue
     return default
-
-
-def _refuse_options(action: str, options: Mapping[str, Any],
-                    allowed: Sequence[str] = ()) -> None:
-    unknown = [k for k in options if k not in allowed]
-    if unknown:
-        raise ConfigError([ConfigProblem(
-            message=f"Unknown delta {action} option '{key}'.",
-            key_path=f"{action}.options.{key}",
-            fix=f"Valid delta {action} options: {', '.join(allowed) or '(none)'}.",
-        ) for key in unknown])

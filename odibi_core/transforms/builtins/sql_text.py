@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from odibi_core.sql_identifiers import quote_identifier
+
 __all__ = ["OrderKey", "parse_order_by", "quote_identifier", "sql_literal"]
 
 _ORDER_ITEM = re.compile(
@@ -26,10 +28,6 @@ class OrderKey:
     descending: bool = False
     nulls_first: bool = False
 
-
-def quote_identifier(name: str) -> str:
-    """``name`` as a double-quoted SQL identifier."""
-    return '"' + name.replace('"', '""') + '"'
 
 
 def sql_literal(value: Any) -> str:
