@@ -78,24 +78,23 @@ def _build_asset(project: Any, specs: OdibiSpecs, translator: OdibiTranslator,
         name = f"in_{index}"
         aliases[name] = upstream.alias
         ins[name] = dg.AssetIn(key=specs.key(upstream.key))
-    tags = {k: v for k, v in spec.tags.items() if not k.startswith("dagster/kind/")}
+    loaded = {asset_in.key for asset_in in ins.values()}
     check_specs = translator.get_asset_check_specs(project, node_ref, spec.key)
     declared_checks = {c.name for c in check_specs}
     spark = project.config.engine == "spark"
     resource_keys = {ENGINE_RESOURCE_KEY, *([SPARK_RESOURCE_KEY] if spark else [])}
     partitions_def = partitions_def_for(project.config.pipeline(node_ref.pipeline))
 
-    @dg.asset(
-        key=spec.key,
+    # Built from the translator's spec itself, so that every override of a subclass (key, deps,
+    # owners, tags, kinds, metadata, automation, code version) reaches the definitions; the
+    # inputs load the upstream nodes' frames, any other dep only orders the asset. The output
+    # carries the node's frame to the IO manager (a spec alone would make it a Nothing output).
+    @dg.multi_asset(
+        name=spec.key.to_python_identifier(),
+        outs={spec.key.to_python_identifier(): dg.AssetOut.from_spec(
+            spec.replace_attributes(deps=[]), dagster_type=Any)},
         ins=ins,
-        description=spec.description,
-        group_name=spec.group_name,
-        tags=tags,
-        kinds=spec.kinds,
-        metadata=spec.metadata,
-        owners=spec.owners,
-        code_version=spec.code_version,
-        automation_condition=spec.automation_condition,
+        deps=[dep for dep in spec.deps if dep.asset_key not in loaded] or None,
         retry_policy=translator.get_retry_policy(project, node_ref),
         check_specs=check_specs or None,
         required_resource_keys=resource_keys,
@@ -177,6 +176,7 @@ def _build_asset(project: Any, specs: OdibiSpecs, translator: OdibiTranslator,
             raise dg.Failure(description=description, metadata=metadata,
                              allow_retries=False) from cause
         yield dg.MaterializeResult(
+            asset_key=spec.key,
             metadata=metadata,
             check_results=check_results,
             # A write that created no table (no rows of unknown types) left nothing to read
