@@ -36,9 +36,13 @@ ERROR_TYPE = "odibi_config"
 
 
 class OdibiModel(BaseModel):
-    """Base of every config model: unknown keys are errors and loaded configs never change."""
+    """Base of every config model: unknown keys are errors and loaded configs never change.
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    A string literal under a field is its description (``use_attribute_docstrings``): it is what
+    docs/reference.md and the JSON schema say the key means.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 def config_error(
