@@ -20,12 +20,13 @@ from __future__ import annotations
 import copy
 import functools
 import json
+import re
 from typing import Any
 
 from pydantic.json_schema import GenerateJsonSchema
 
 __all__ = ["SCHEMA_DIALECT", "SUBSTITUTION_PATTERN", "adapted_project_schema",
-           "project_file_schema", "schema_text"]
+           "project_file_schema", "readable", "schema_text"]
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 SUBSTITUTION_PATTERN = r"\$\{"
@@ -54,6 +55,15 @@ class _ProjectSchemaGenerator(GenerateJsonSchema):
             kinds = kind if isinstance(kind, list) else [kind]
             return {**inner, "type": [*kinds, *(k for k in _SCALARS if k not in kinds)]}
         return {"if": {"type": ["object", "array"]}, "then": inner}
+
+
+def readable(text: str) -> str:
+    """A docstring as users read it: reST literals and roles become Markdown code, and pointers
+    into the design contract (SPEC), which is not part of the repository, are dropped."""
+    text = re.sub(r":(?:class|func|mod|meth):`~?([^`]+)`", r"`\1`", text)
+    text = re.sub(r" \(SPEC §[^;)]*\)", "", text)
+    text = re.sub(r"\(SPEC §[^;)]*; ", "(", text)
+    return text.replace("``", "`")
 
 
 def _accepts_any_string(schema: dict[str, Any]) -> bool:
@@ -132,6 +142,8 @@ def _adapt(schema: Any, substitution: dict[str, Any], definitions: dict[str, Any
                             for name, sub in child.items()}
         elif key in ("anyOf", "oneOf", "allOf", "prefixItems", "if", "then", "else", "not"):
             adapted[key] = _adapt(child, substitution, definitions)
+        elif key == "description" and isinstance(child, str):
+            adapted[key] = readable(child)
         else:  # keywords whose values are data: enum, const, default, required, examples, ...
             adapted[key] = child
     adapted = _optional(_discriminated(adapted, definitions))

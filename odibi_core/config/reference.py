@@ -13,7 +13,6 @@ import argparse
 import datetime as dt
 import functools
 import inspect
-import re
 import sys
 import types
 import typing
@@ -29,7 +28,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from odibi_core.config import base, orchestration
-from odibi_core.config.json_schema import schema_text
+from odibi_core.config.json_schema import readable, schema_text
 from odibi_core.config.project import ProjectConfig
 
 __all__ = ["REFERENCE_FILE", "SCHEMA_FILE", "main", "reference_text"]
@@ -98,12 +97,15 @@ choices are flagged as you type, and each key shows its meaning. With the YAML l
 ```
 
 `odibi schema` prints the same schema (`odibi schema --output odibi.schema.json` writes it), so
-a project outside this repository can keep its own copy. What the schema cannot know: a
-`${...}` value is accepted for any key (it is only known after substitution); references
-between blocks (a node's `connection`, `depends_on`, `inputs`), cron expressions and time zones
-are checked by `odibi validate`. The schema requires no top-level key, so that it also fits
-imported files and `env.NAME.yaml` (parts of a project): `odibi validate` reports a missing
-`project:`, `connections:` or `pipelines:`.
+a project outside this repository can keep its own copy.
+
+What the schema cannot know is checked by `odibi validate`: a `${...}` value is accepted for
+any key, since it is only known after substitution; references between blocks (a node's
+`connection`, `depends_on`, `inputs`), cron expressions, time zones and rules that tie keys
+together (exactly one of `path` and `table`, `options.keys` for an `upsert`) are not in the
+schema. The schema requires no top-level key, so that it also fits imported files and
+`env.NAME.yaml` (parts of a project); `odibi validate` reports a missing `project:`,
+`connections:` or `pipelines:`.
 """
 
 
@@ -137,7 +139,10 @@ def _sections() -> list[_Section]:
             found[model].also.append(path)
             return
         found[model] = _Section(model, path, variant, [])
-        for name, field in model.model_fields.items():
+        # Contracts take the same tests as validation.tests: document them there, where
+        # every on_fail applies.
+        fields = sorted(model.model_fields.items(), key=lambda item: item[0] == "contracts")
+        for name, field in fields:
             key = field.alias or name
             child_path = f"{path}.{key}" if path else key
             for child, child_at, child_variant in _models_in(field.rebuild_annotation(),
@@ -215,25 +220,16 @@ def _section_text(section: _Section) -> str:
         lines += ["Also written at: " + ", ".join(f"`{p}`" for p in section.also) + ".", ""]
     doc = inspect.getdoc(model)
     if doc and model.__doc__ is not None and "__doc__" in model.__dict__:
-        lines += [_markdown(doc), ""]
+        lines += [readable(doc), ""]
     lines += ["| Key | Type | Default | Meaning |", "|---|---|---|---|"]
     for name, field in model.model_fields.items():
         lines.append("| " + " | ".join([
             f"`{field.alias or name}`", _cell(_type_text(field.rebuild_annotation())),
-            _cell(_default_text(field)), _cell(_markdown(field.description or ""))]) + " |")
+            _cell(_default_text(field)), _cell(readable(field.description or ""))]) + " |")
     lines.append("")
     for example in (model.model_config.get("json_schema_extra") or {}).get("examples", []):
         lines += ["```yaml", _example_yaml(section.path, example).rstrip(), "```", ""]
     return "\n".join(lines)
-
-
-def _markdown(text: str) -> str:
-    """reST inline literals and roles -> Markdown code; pointers into the design contract (SPEC),
-    which is not part of the repository, are dropped."""
-    text = re.sub(r":(?:class|func|mod|meth):`~?([^`]+)`", r"`\1`", text)
-    text = re.sub(r" \(SPEC §[^;)]*\)", "", text)
-    text = re.sub(r"\(SPEC §[^;)]*; ", "(", text)
-    return text.replace("``", "`")
 
 
 def _cell(text: str) -> str:
