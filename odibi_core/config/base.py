@@ -38,11 +38,12 @@ ERROR_TYPE = "odibi_config"
 class OdibiModel(BaseModel):
     """Base of every config model: unknown keys are errors and loaded configs never change.
 
-    A string literal under a field is its description (``use_attribute_docstrings``): it is what
-    docs/reference.md and the JSON schema say the key means.
+    The string literal under a field is what the key means: docs/reference.md and the JSON
+    schema read it (:func:`odibi_core.config.json_schema.field_descriptions`). pydantic's
+    ``use_attribute_docstrings`` would parse the source of every model at import instead.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 def config_error(

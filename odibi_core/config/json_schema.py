@@ -17,16 +17,20 @@ Unknown keys are rejected everywhere (``additionalProperties: false``), as the l
 
 from __future__ import annotations
 
+import ast
 import copy
 import functools
+import inspect
 import json
 import re
+import sys
 from typing import Any
 
+from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema
 
 __all__ = ["SCHEMA_DIALECT", "SUBSTITUTION_PATTERN", "adapted_project_schema",
-           "project_file_schema", "readable", "schema_text"]
+           "field_descriptions", "project_file_schema", "readable", "schema_text"]
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 SUBSTITUTION_PATTERN = r"\$\{"
@@ -46,6 +50,17 @@ class _ProjectSchemaGenerator(GenerateJsonSchema):
     (unless the validator declared its input type); the loader then checks it.
     """
 
+    def model_schema(self, schema: Any) -> dict[str, Any]:
+        json_schema = super().model_schema(schema)
+        model = schema["cls"]
+        properties = json_schema.get("properties", {})
+        for name, description in field_descriptions(model).items():
+            field = model.model_fields[name]
+            prop = properties.get(field.alias or name)
+            if prop is not None and description and "description" not in prop:
+                prop["description"] = description
+        return json_schema
+
     def function_before_schema(self, schema: Any) -> dict[str, Any]:
         inner = super().function_before_schema(schema)
         if schema.get("json_schema_input_schema") is not None:  # the validator declared its input
@@ -55,6 +70,37 @@ class _ProjectSchemaGenerator(GenerateJsonSchema):
             kinds = kind if isinstance(kind, list) else [kind]
             return {**inner, "type": [*kinds, *(k for k in _SCALARS if k not in kinds)]}
         return {"if": {"type": ["object", "array"]}, "then": inner}
+
+
+def field_descriptions(model: type[BaseModel]) -> dict[str, str]:
+    """What each field of ``model`` means: its ``description=``, else the string literal written
+    under it in the class body (inherited fields included)."""
+    written: dict[str, str] = {}
+    for cls in reversed(model.__mro__):
+        if issubclass(cls, BaseModel) and cls.__module__ in sys.modules:
+            written.update(_attribute_docstrings(cls.__module__).get(cls.__qualname__, {}))
+    return {name: field.description or written.get(name, "")
+            for name, field in model.model_fields.items()}
+
+
+@functools.cache
+def _attribute_docstrings(module_name: str) -> dict[str, dict[str, str]]:
+    """Class name -> field -> the string literal right under the field, for one module."""
+    try:
+        tree = ast.parse(inspect.getsource(sys.modules[module_name]))
+    except (OSError, TypeError):  # no source (a frozen or compiled-only install)
+        return {}
+    found: dict[str, dict[str, str]] = {}
+    for node in tree.body:
+        if not isinstance(node, ast.ClassDef):
+            continue
+        found[node.name] = {
+            stmt.target.id: inspect.cleandoc(after.value.value)
+            for stmt, after in zip(node.body, node.body[1:])
+            if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name)
+            and isinstance(after, ast.Expr) and isinstance(after.value, ast.Constant)
+            and isinstance(after.value.value, str)}
+    return found
 
 
 def readable(text: str) -> str:

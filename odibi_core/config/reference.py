@@ -2,8 +2,8 @@
 
 ``python -m odibi_core.config.reference`` (``make reference``) writes both; ``--check`` only says
 whether the committed files are current. Each block of the project file is one section: its
-docstring, a table of its keys (type, default, meaning: the field's description, i.e. the string
-under the field in the model) and its ``examples`` (``json_schema_extra``). Each member of a union
+docstring, a table of its keys (type, default, meaning: the string written under the field in
+the model, or its ``description=``) and its ``examples`` (``json_schema_extra``). Each member of a union
 discriminated on ``type`` or ``mode`` gets its own section.
 """
 
@@ -28,7 +28,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from odibi_core.config import base, orchestration
-from odibi_core.config.json_schema import readable, schema_text
+from odibi_core.config.json_schema import field_descriptions, readable, schema_text
 from odibi_core.config.project import ProjectConfig
 
 __all__ = ["REFERENCE_FILE", "SCHEMA_FILE", "main", "reference_text"]
@@ -222,10 +222,11 @@ def _section_text(section: _Section) -> str:
     if doc and model.__doc__ is not None and "__doc__" in model.__dict__:
         lines += [readable(doc), ""]
     lines += ["| Key | Type | Default | Meaning |", "|---|---|---|---|"]
+    meanings = field_descriptions(model)
     for name, field in model.model_fields.items():
         lines.append("| " + " | ".join([
             f"`{field.alias or name}`", _cell(_type_text(field.rebuild_annotation())),
-            _cell(_default_text(field)), _cell(readable(field.description or ""))]) + " |")
+            _cell(_default_text(field)), _cell(readable(meanings[name]))]) + " |")
     lines.append("")
     for example in (model.model_config.get("json_schema_extra") or {}).get("examples", []):
         lines += ["```yaml", _example_yaml(section.path, example).rstrip(), "```", ""]

@@ -14,7 +14,7 @@ import yaml
 from jsonschema import Draft202012Validator
 
 from odibi_core.config import load_project
-from odibi_core.config.json_schema import project_file_schema
+from odibi_core.config.json_schema import field_descriptions, project_file_schema
 from odibi_core.config.reference import (
     REFERENCE_FILE,
     REGENERATE,
@@ -102,8 +102,10 @@ def test_check_mode_names_the_stale_file_and_the_command(tmp_path: Path,
 def test_every_key_of_every_block_has_a_meaning_and_a_row() -> None:
     text = reference_text()
     for section in _sections():
+        meanings = field_descriptions(section.model)
         for name, field in section.model.model_fields.items():
-            assert field.description, f"{section.model.__name__}.{name} has no description"
+            assert meanings[name], (f"{section.model.__name__}.{name} has no description: "
+                                    "write what the key means in a string under the field")
             assert f"| `{field.alias or name}` |" in text
 
 
@@ -159,6 +161,15 @@ def test_schema_is_draft_2020_12_and_strict_at_the_top() -> None:
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     assert schema["additionalProperties"] is False
     assert schema["title"]
+
+
+def test_each_key_of_the_schema_says_what_it_means() -> None:
+    schema = project_file_schema()
+    assert schema["properties"]["engine"]["description"] == "The engine every node runs on."
+    read = schema["$defs"]["ReadConfig"]
+    assert read["properties"]["format"]["description"].startswith("The source's format")
+    assert "examples" in read and "Where a node's input comes from" in read["description"]
+    assert "SPEC" not in json.dumps(schema) and "``" not in json.dumps(schema)
 
 
 def test_there_are_project_files_to_check() -> None:
