@@ -258,3 +258,31 @@ def test_schema_rejects_what_the_loader_rejects(validator: Draft202012Validator,
     assert errors, f"the schema accepts {case}"
     assert any(path == where and word in message for path, message in errors), errors
     assert word in _load_fails(tmp_path, data)
+
+
+# --- in an editor ------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_the_yaml_language_server_checks_the_example_through_its_schema_line() -> None:
+    """What an editor shows: the example's first line finds docs/odibi.schema.json; a typo, a
+    wrong type and a value outside the choices are flagged at their lines; ${...} is not."""
+    from tests.core.config.yaml_language_server import YamlLanguageServer
+
+    path = ROOT / "examples" / "retail" / "odibi.yaml"
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith("# yaml-language-server: $schema=../../docs/odibi.schema.json\n")
+    lines = text.splitlines()
+    engine = next(i for i, line in enumerate(lines, 1) if line.startswith("engine:"))
+    pipelines = next(i for i, line in enumerate(lines, 1) if line.startswith("pipelines:"))
+    with YamlLanguageServer() as server:
+        assert server.diagnostics(path, text) == []
+        assert server.diagnostics(path, text.replace("engine: pandas", "engine: ${ENGINE}")) == []
+        bad = (text.replace("engine: pandas", "engine: pandaz")
+               .replace("\npipelines:", "\npipelins:")
+               .replace("max_attempts: 2", "max_attempts: two"))
+        found = server.diagnostics(path, bad)
+    assert (pipelines, "Property pipelins is not allowed.") in found
+    assert any(line == engine and "pandas" in message for line, message in found)
+    assert any("integer" in message for _, message in found)
+    assert len(found) == 3
