@@ -27,7 +27,7 @@ import sys
 from typing import Any
 
 from pydantic import BaseModel
-from pydantic.json_schema import GenerateJsonSchema
+from pydantic.json_schema import GenerateJsonSchema, models_json_schema
 
 __all__ = ["SCHEMA_DIALECT", "SUBSTITUTION_PATTERN", "adapted_project_schema",
            "field_descriptions", "project_file_schema", "readable", "schema_text"]
@@ -201,10 +201,22 @@ def _adapt(schema: Any, substitution: dict[str, Any], definitions: dict[str, Any
 
 @functools.cache
 def _adapted(pattern: str) -> str:
+    from odibi_core.config.node import READ_OPTIONS_MODELS
     from odibi_core.config.project import ProjectConfig
 
-    raw = ProjectConfig.model_json_schema(schema_generator=_ProjectSchemaGenerator)
-    schema = _adapt(raw, {"type": "string", "pattern": pattern}, raw.get("$defs", {}))
+    # ProjectConfig, and the options of the read formats that have a strict block of their own
+    # (the model checks them in a validator, so pydantic's schema of read.options is any map).
+    models = [ProjectConfig, *READ_OPTIONS_MODELS.values()]
+    _, top = models_json_schema([(model, "validation") for model in models],
+                                schema_generator=_ProjectSchemaGenerator)
+    raw = {**top["$defs"].pop(ProjectConfig.__name__), "$defs": top["$defs"]}
+    substitution = {"type": "string", "pattern": pattern}
+    schema = _adapt(raw, substitution, raw["$defs"])
+    schema["$defs"]["ReadConfig"].setdefault("allOf", []).extend([
+        {"if": {"properties": {"format": {"const": read_format}}, "required": ["format"]},
+         "then": {"properties": {"options": _adapt(
+             {"$ref": f"#/$defs/{model.__name__}"}, substitution, raw["$defs"], True)}}}
+        for read_format, model in READ_OPTIONS_MODELS.items()])
     # Imported files and env.NAME.yaml hold part of a project, and what the project file lacks
     # may come from them: no top-level key is required here (the loader reports what is missing).
     schema.pop("required", None)

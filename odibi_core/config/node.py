@@ -17,9 +17,9 @@ from odibi_core.config.base import (
     TagName,
     config_error,
 )
-from odibi_core.config.api_options import check_api_options
+from odibi_core.config.api_options import ApiReadOptions, check_api_options
 from odibi_core.config.orchestration import Automation
-from odibi_core.config.sql_options import check_sql_options
+from odibi_core.config.sql_options import SqlReadOptions, check_sql_options
 from odibi_core.config.validation import TestConfig, ValidationConfig
 
 __all__ = [
@@ -49,6 +49,8 @@ Fraction = Annotated[float, Field(ge=0, le=1)]
 ReadFormat = Literal["csv", "parquet", "json", "delta", "avro", "sql", "api"]
 WriteFormat = Literal["delta", "parquet", "csv", "json"]
 STREAMING_READ_FORMATS = ("json", "csv", "parquet", "delta")
+# The read formats whose options are a strict block of their own (checked at load time).
+READ_OPTIONS_MODELS: dict[str, type[OdibiModel]] = {"sql": SqlReadOptions, "api": ApiReadOptions}
 
 
 # --- read --------------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from pydantic_core import PydanticUndefined
 
 from odibi_core.config import base, orchestration
 from odibi_core.config.json_schema import field_descriptions, readable, schema_text
+from odibi_core.config.node import READ_OPTIONS_MODELS, ReadConfig
 from odibi_core.config.project import ProjectConfig
 
 __all__ = ["REFERENCE_FILE", "SCHEMA_FILE", "main", "reference_text"]
@@ -52,6 +53,11 @@ _PLAIN = {str: "string", int: "integer", float: "number", bool: "boolean", dict:
           dt.timedelta: "duration"}
 _BOUNDS = {annotated_types.Ge: ("≥", "ge"), annotated_types.Gt: (">", "gt"),
            annotated_types.Le: ("≤", "le"), annotated_types.Lt: ("<", "lt")}
+# Free-form fields that are a strict block of their own in some cases: read.options of a sql or
+# api read (the model checks them in a validator).
+_OWN_BLOCKS: dict[tuple[type[BaseModel], str], list[tuple[type[BaseModel], str]]] = {
+    (ReadConfig, "options"): [(model, f"format: {read_format}")
+                              for read_format, model in READ_OPTIONS_MODELS.items()]}
 # The sample name a map's example is written under (connections: {lake: {...}}).
 _SAMPLE_KEYS = {"connections": "lake"}
 
@@ -148,6 +154,8 @@ def _sections() -> list[_Section]:
             for child, child_at, child_variant in _models_in(field.rebuild_annotation(),
                                                              child_path):
                 visit(child, child_at, child_variant)
+            for child, child_variant in _OWN_BLOCKS.get((model, name), []):
+                visit(child, child_path, child_variant)
 
     visit(ProjectConfig, "", None)
     return list(found.values())
@@ -225,7 +233,8 @@ def _section_text(section: _Section) -> str:
     meanings = field_descriptions(model)
     for name, field in model.model_fields.items():
         lines.append("| " + " | ".join([
-            f"`{field.alias or name}`", _cell(_type_text(field.rebuild_annotation())),
+            f"`{field.alias or name}`", _cell(_type_text(field.rebuild_annotation())
+                                              + _own_blocks_text(model, name)),
             _cell(_default_text(field)), _cell(readable(meanings[name]))]) + " |")
     lines.append("")
     for example in (model.model_config.get("json_schema_extra") or {}).get("examples", []):
@@ -279,6 +288,11 @@ def _bare_type_text(tp: Any) -> str:
                                          for m in models)
         return " or ".join(_type_text(m) for m in members)
     return getattr(tp, "__name__", str(tp))
+
+
+def _own_blocks_text(model: type[BaseModel], name: str) -> str:
+    blocks = _OWN_BLOCKS.get((model, name), [])
+    return "".join(f"; with `{variant}`: [block](#{_anchor(block)})" for block, variant in blocks)
 
 
 def _block_name(model: type[BaseModel]) -> str:
