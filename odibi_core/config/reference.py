@@ -3,8 +3,8 @@
 ``python -m odibi_core.config.reference`` (``make reference``) writes both; ``--check`` only says
 whether the committed files are current. Each block of the project file is one section: its
 docstring, a table of its keys (type, default, meaning: the string written under the field in
-the model, or its ``description=``) and its ``examples`` (``json_schema_extra``). Each member of a union
-discriminated on ``type`` or ``mode`` gets its own section.
+the model, or its ``description=``) and its ``examples`` (``json_schema_extra``). Each member
+of a union discriminated on ``type`` or ``mode`` gets its own section.
 """
 
 from __future__ import annotations
@@ -16,14 +16,14 @@ import inspect
 import sys
 import types
 import typing
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
 import annotated_types
 import yaml
-from pydantic import AfterValidator, BaseModel, BeforeValidator
+from pydantic import BaseModel, BeforeValidator
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
@@ -38,15 +38,15 @@ REFERENCE_FILE = Path("docs/reference.md")
 SCHEMA_FILE = Path("docs/odibi.schema.json")
 REGENERATE = "make reference  (or: python -m odibi_core.config.reference)"
 
-# Checked strings, named by their validator.
-_CHECKED: dict[Callable[..., Any], str] = {
-    base._check_identifier: "name",
-    base._check_tag: "tag",
-    base._check_input_ref: "`$pipeline.node`",
-    base._check_scalar: "number, date or string",
-    base.parse_duration: "duration (`30m`, `1h`, `7d`, or seconds)",
-    orchestration._check_cron: "cron (`\"0 6 * * *\"`, `@daily`)",
-    orchestration._check_timezone: "time zone (IANA, e.g. `Europe/Berlin`)",
+# The checked value types of the models, by name.
+_NAMED: dict[Any, str] = {
+    base.Identifier: "name",
+    base.TagName: "tag",
+    base.InputRef: "`$pipeline.node`",
+    base.Scalar: "number, date or string",
+    base.Duration: "duration (`30m`, `1h`, `7d`, or seconds)",
+    orchestration.CronExpr: "cron (`\"0 6 * * *\"`, `@daily`)",
+    orchestration.TimezoneName: "time zone (IANA, e.g. `Europe/Berlin`)",
 }
 _PLAIN = {str: "string", int: "integer", float: "number", bool: "boolean", dict: "map",
           list: "list", Any: "any", dt.date: "date", dt.datetime: "timestamp",
@@ -247,13 +247,15 @@ def _cell(text: str) -> str:
 
 
 def _type_text(tp: Any) -> str:
+    try:
+        return _NAMED[tp]
+    except (KeyError, TypeError):  # not a named type (or not hashable)
+        pass
     tp, metadata = _unwrap(tp)
-    for item in metadata:
+    for item in metadata:  # a shorthand: the validator declares what it takes
         if isinstance(item, BeforeValidator) and item.json_schema_input_type is not \
                 PydanticUndefined:
             return _type_text(item.json_schema_input_type)
-        if isinstance(item, (AfterValidator, BeforeValidator)) and item.func in _CHECKED:
-            return _CHECKED[item.func]
     text = _bare_type_text(tp)
     # Field(ge=...) inside Annotated keeps its constraints in its own .metadata
     constraints = [c for m in metadata for c in (m.metadata if isinstance(m, FieldInfo) else [m])]

@@ -44,8 +44,8 @@ pipelines:
 
 
 def _project_files() -> list[Path]:
-    """Every YAML file of examples/, tests/ and benchmarks/ that holds (part of) a project: the project files
-    (project: and pipelines:) and the files they import or lay over them (env.NAME.yaml)."""
+    """Every YAML file of examples/, tests/ and benchmarks/ that holds (part of) a project: the
+    project files and the files they import or lay over them (env.NAME.yaml)."""
     found = []
     for folder in (ROOT / "examples", ROOT / "tests", ROOT / "benchmarks"):
         for path in sorted(folder.rglob("*.yaml")):
