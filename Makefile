@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test install install-dev delta-jars validate clean
+.PHONY: demo test install install-dev delta-jars validate reference clean
 
 # The Delta Lake jars the Spark engine loads from the local Maven repository (keep in step with
 # DELTA_VERSION in odibi_core/engines/spark_session.py and delta-spark in pyproject.toml).
@@ -46,6 +46,11 @@ test: install-dev delta-jars
 
 validate: install
 	$(BIN)/odibi validate examples/retail
+
+# docs/reference.md and docs/odibi.schema.json from the models in odibi_core/config/ (a test
+# fails when the committed files are out of date).
+reference: install
+	$(BIN)/python -m odibi_core.config.reference
 
 clean:
 	rm -rf examples/retail/lake examples/retail/lake_prod examples/retail/.odibi

@@ -10,8 +10,9 @@ taps write::
       options:
         records_path: data.items     # where the records are in each JSON page
         params: {status: active}     # query parameters of every request
-        pagination: {type: cursor, cursor_param: after, cursor_path: paging.next}
-        page_size: 100
+        pagination: {type: cursor, cursor_param: after, cursor_path: paging.next,
+                     page_size_param: limit}
+        page_size: 100               # sent as ?limit=100
         max_pages: 1000              # safety cap
         rate_limit: {requests_per_second: 5}
         timeout_seconds: 30
@@ -28,7 +29,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from odibi_core.config.base import OdibiModel, config_error
 
@@ -69,7 +77,12 @@ class _SizedPagination(OdibiModel):
 class NoPagination(OdibiModel):
     """``type: none`` (the default): one request; the response holds every record."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"type": "none"},
+    ]})
+
     type: Literal["none"]
+    """One request; the response holds every record."""
 
 
 class OffsetPagination(OdibiModel):
@@ -81,11 +94,20 @@ class OffsetPagination(OdibiModel):
     adds the number of records received, so an API that caps the limit loses nothing.
     """
 
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"type": "offset", "limit": 100},
+    ]})
+
     type: Literal["offset"]
+    """?offset=0&limit=100, then offset=100, ... until a page comes back empty."""
     offset_param: str = "offset"
+    """The query parameter of the offset."""
     limit_param: str = "limit"
+    """The query parameter of the page size."""
     limit: PositiveInt | None = None
+    """The page size asked for; or options.page_size."""
     start_offset: Annotated[int, Field(ge=0)] = 0
+    """The offset of the first request."""
 
 
 class PagePagination(_SizedPagination):
@@ -96,11 +118,20 @@ class PagePagination(_SizedPagination):
     100) ask for a page size.
     """
 
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"type": "page", "page_size_param": "per_page", "page_size": 100},
+    ]})
+
     type: Literal["page"]
+    """?page=1, ?page=2, ... until a page comes back empty."""
     page_param: str = "page"
+    """The query parameter of the page number."""
     start_page: int = 1
+    """The first page number."""
     page_size_param: str | None = None
+    """The query parameter of the page size (e.g. per_page); with page_size."""
     page_size: PositiveInt | None = None
+    """Records per page; or options.page_size."""
 
 
 class CursorPagination(_SizedPagination):
@@ -109,11 +140,21 @@ class CursorPagination(_SizedPagination):
     (dotted, e.g. ``meta.next_cursor``). Reading stops when it is missing, null or empty, or a
     page comes back empty."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"type": "cursor", "cursor_path": "meta.next_cursor", "cursor_param": "cursor"},
+    ]})
+
     type: Literal["cursor"]
+    """The response says where the next page starts; that value is sent back."""
     cursor_path: str
+    """Where the next cursor is in the response, dotted (meta.next_cursor); reading stops when it
+    is missing, null or empty."""
     cursor_param: str = "cursor"
+    """The query parameter the cursor is sent in."""
     page_size_param: str | None = None
+    """The query parameter of the page size; with page_size."""
     page_size: PositiveInt | None = None
+    """Records per page; or options.page_size."""
 
     @field_validator("cursor_path")
     @classmethod
@@ -126,19 +167,35 @@ class LinkHeaderPagination(_SizedPagination):
     formerly 5988; GitHub style) until there is none. The next URL is requested as given (it
     carries the query parameters)."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"type": "link_header"},
+    ]})
+
     type: Literal["link_header"]
+    """Follow the Link: <url>; rel="next" response header until there is none."""
     page_size_param: str | None = None
+    """The query parameter of the page size; with page_size."""
     page_size: PositiveInt | None = None
+    """Records per page; or options.page_size."""
 
 
 class JsonLinkPagination(_SizedPagination):
     """``type: json_link``: follow the next page's URL found in the response body at
     ``next_url_path`` (e.g. ``next`` or ``links.next``) until it is missing or null."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"type": "json_link", "next_url_path": "links.next"},
+    ]})
+
     type: Literal["json_link"]
+    """Follow the next page's URL found in the response body."""
     next_url_path: str
+    """Where the next URL is in the response, dotted (links.next); reading stops when it is missing
+    or null."""
     page_size_param: str | None = None
+    """The query parameter of the page size; with page_size."""
     page_size: PositiveInt | None = None
+    """Records per page; or options.page_size."""
 
     @field_validator("next_url_path")
     @classmethod
@@ -158,7 +215,12 @@ class RateLimit(OdibiModel):
     """A client-side limit: requests start at most ``requests_per_second`` apart (a float:
     ``0.5`` is one request every two seconds). Applies to the requests of one read."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"requests_per_second": 2.5},
+    ]})
+
     requests_per_second: Annotated[float, Field(gt=0)]
+    """Requests start at most this often (0.5: one every two seconds)."""
 
 
 def _upper(value: Any) -> Any:
@@ -166,41 +228,50 @@ def _upper(value: Any) -> Any:
 
 
 class ApiReadOptions(OdibiModel):
-    """The options of a ``format: api`` read.
-
-    Attributes:
-        records_path: dotted path to the list of records in each JSON page (``data.items``);
-            default: the page itself, which must then be a list. A path that leads to one
-            object reads it as one record; to null, as an empty page.
-        params: query parameters of every request (a list value repeats the parameter).
-        method: ``GET`` (default) or ``POST``.
-        body: the JSON body of a POST (pagination parameters still go in the query string).
-        page_size: records per request, sent by the pagination (offset's ``limit``, the
-            ``page_size`` of the other types). Not used by ``pagination: none``.
-        pagination: ``{type: none|offset|page|cursor|link_header|json_link, ...}``.
-        max_pages: stop after this many pages (a safety cap; the rows read are kept and a
-            warning is logged).
-        rate_limit: ``{requests_per_second: 2.5}``: a client-side limit.
-        timeout_seconds: per request (connect and each read); a timeout is transient.
-        schema: ``{column: type}`` declares logical types (``int64``, ``timestamp``,
-            ``decimal(10,2)``; ISO strings accepted for dates and timestamps). ``string`` keeps
-            any value as text (objects and lists as JSON), which also settles a column whose
-            values mix types.
-        nested: ``struct`` (default: objects become structs, lists become arrays, as for
-            JSON files) or ``json`` (nested values become JSON text).
+    """The options of a ``format: api`` read: which records, how to page through them and how
+    fast, and their column types.
     """
 
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"records_path": "data.items",
+         "params": {"status": "active"},
+         "pagination": {"type": "cursor",
+                        "cursor_param": "after",
+                        "cursor_path": "paging.next",
+                        "page_size_param": "limit"},
+         "page_size": 100,
+         "max_pages": 1000,
+         "rate_limit": {"requests_per_second": 5},
+         "schema": {"updated_at": "timestamp"}},
+    ]})
+
     records_path: str | None = None
+    """Dotted path to the list of records in each JSON page (data.items); absent, the page itself,
+    which must then be a list. A path to one object reads it as one record; to null, as an empty
+    page."""
     params: dict[str, Any] = Field(default_factory=dict)
+    """Query parameters of every request (a list value repeats the parameter)."""
     method: Annotated[Literal["GET", "POST"], BeforeValidator(_upper)] = "GET"
+    """GET or POST."""
     body: dict[str, Any] | list[Any] | None = None
+    """The JSON body of a POST (pagination parameters still go in the query string)."""
     page_size: PositiveInt | None = None
+    """Records per request, sent by the pagination (offset's limit, the page_size of the other
+    types); not used by pagination: none."""
     pagination: Pagination = Field(default_factory=lambda: NoPagination(type="none"))
+    """How to get the next page, by type: none, offset, page, cursor, link_header or json_link."""
     max_pages: PositiveInt | None = None
+    """Stop after this many pages (a safety cap; the rows read are kept and a warning is logged)."""
     rate_limit: RateLimit | None = None
+    """A client-side limit on requests."""
     timeout_seconds: Annotated[float, Field(gt=0)] = 30.0
+    """Seconds per request (connect and each read); a timeout is transient (retried)."""
     column_types: dict[str, str] = Field(default_factory=dict, alias="schema")
+    """{column: type} declares logical types (int64, timestamp, decimal(10,2), ...; ISO strings are
+    accepted for dates and timestamps); string keeps any value as text."""
     nested: Literal["struct", "json"] = "struct"
+    """struct: objects become structs and lists arrays, as for JSON files; json: nested values
+    become JSON text."""
 
     @field_validator("records_path")
     @classmethod

@@ -36,7 +36,12 @@ ERROR_TYPE = "odibi_config"
 
 
 class OdibiModel(BaseModel):
-    """Base of every config model: unknown keys are errors and loaded configs never change."""
+    """Base of every config model: unknown keys are errors and loaded configs never change.
+
+    The string literal under a field is what the key means: docs/reference.md and the JSON
+    schema read it (:func:`odibi_core.config.json_schema.field_descriptions`). pydantic's
+    ``use_attribute_docstrings`` would parse the source of every model at import instead.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import Discriminator, Field, Tag, model_validator
+from pydantic import ConfigDict, Discriminator, Field, Tag, model_validator
 
 from odibi_core.config.base import (
     INPUT_REF_PATTERN,
@@ -17,9 +17,9 @@ from odibi_core.config.base import (
     TagName,
     config_error,
 )
-from odibi_core.config.api_options import check_api_options
+from odibi_core.config.api_options import ApiReadOptions, check_api_options
 from odibi_core.config.orchestration import Automation
-from odibi_core.config.sql_options import check_sql_options
+from odibi_core.config.sql_options import SqlReadOptions, check_sql_options
 from odibi_core.config.validation import TestConfig, ValidationConfig
 
 __all__ = [
@@ -49,6 +49,8 @@ Fraction = Annotated[float, Field(ge=0, le=1)]
 ReadFormat = Literal["csv", "parquet", "json", "delta", "avro", "sql", "api"]
 WriteFormat = Literal["delta", "parquet", "csv", "json"]
 STREAMING_READ_FORMATS = ("json", "csv", "parquet", "delta")
+# The read formats whose options are a strict block of their own (checked at load time).
+READ_OPTIONS_MODELS: dict[str, type[OdibiModel]] = {"sql": SqlReadOptions, "api": ApiReadOptions}
 
 
 # --- read --------------------------------------------------------------------------------------
@@ -57,8 +59,15 @@ STREAMING_READ_FORMATS = ("json", "csv", "parquet", "delta")
 class TimeTravelConfig(OdibiModel):
     """Read a Delta table as of a version or a timestamp (exactly one)."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"as_of_version": 3},
+        {"as_of_timestamp": "2026-01-01T00:00:00Z"},
+    ]})
+
     as_of_version: Annotated[int, Field(ge=0)] | None = None
+    """Read this Delta version."""
     as_of_timestamp: datetime | None = None
+    """Read the version current at this time (quoted ISO timestamp)."""
 
     @model_validator(mode="after")
     def _exactly_one(self) -> TimeTravelConfig:
@@ -73,18 +82,34 @@ class StatefulIncrementalConfig(OdibiModel):
     """Read rows newer than the high-water mark of ``column`` kept in ``system``, minus
     ``watermark_lag`` to catch late rows."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"mode": "stateful", "column": "updated_at", "watermark_lag": "1h"},
+    ]})
+
     mode: Literal["stateful"]
+    """Read rows newer than the last successful run's high-water mark (kept in system)."""
     column: str
+    """The column whose maximum is the high-water mark (a timestamp, date or number)."""
     watermark_lag: Duration | None = None
+    """Read again the rows of this span before the mark, to catch late rows (needs a keyed write).
+    """
 
 
 class RollingWindowIncrementalConfig(OdibiModel):
     """Read rows whose ``column`` falls in the last ``lookback`` ``unit``s; no state."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"mode": "rolling_window", "column": "order_date", "lookback": 7, "unit": "day"},
+    ]})
+
     mode: Literal["rolling_window"]
+    """Read rows of the last lookback units; no state."""
     column: str
+    """The date or timestamp column compared with now."""
     lookback: Annotated[int, Field(ge=1)]
+    """How many units back the window starts."""
     unit: Literal["minute", "hour", "day", "week", "month", "year"] = "day"
+    """The unit of lookback."""
 
 
 IncrementalConfig = Annotated[
@@ -95,11 +120,20 @@ IncrementalConfig = Annotated[
 class DeadLetterConfig(OdibiModel):
     """Where unparseable records go; above ``max_bad_fraction`` (when set) the node fails."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"connection": "lake", "path": "_dlq/orders", "max_bad_fraction": 0.05},
+    ]})
+
     connection: str
+    """The connection the dead letters are written to."""
     path: str | None = None
+    """Where on it (files); or table."""
     table: str | None = None
+    """A catalog table; or path."""
     format: WriteFormat = "delta"
+    """The format the dead letters are written in."""
     max_bad_fraction: Fraction | None = None
+    """Fail the node when more than this fraction of records cannot be parsed; null never fails."""
 
     @model_validator(mode="after")
     def _one_target(self) -> DeadLetterConfig:
@@ -114,8 +148,14 @@ class ChangeFeedConfig(OdibiModel):
     ``starting_timestamp`` (exactly one) on the first run; later runs start after the last
     version the node consumed (kept in ``system`` once the node's write committed)."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"starting_version": 0},
+    ]})
+
     starting_version: Annotated[int, Field(ge=0)] | None = None
+    """The first Delta version read on the first run."""
     starting_timestamp: datetime | None = None
+    """Or the time the first run reads from (quoted ISO timestamp)."""
 
     @model_validator(mode="after")
     def _exactly_one(self) -> ChangeFeedConfig:
@@ -134,21 +174,48 @@ class ReadConfig(OdibiModel):
     ``table``; ``api`` reads take an optional ``path`` below the connection's ``base_url``.
     """
 
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"connection": "landing",
+         "format": "csv",
+         "path": "orders/*.csv",
+         "options": {"header": True},
+         "incremental": {"mode": "stateful", "column": "updated_at"}},
+    ]})
+
     connection: str
+    """The connection to read from."""
     format: ReadFormat
+    """The source's format; sql reads a database, api a JSON API."""
     path: str | None = None
+    """A file, folder or glob below the connection (files and Delta), or the endpoint below
+    base_url (api)."""
     table: str | None = None
+    """A catalog table (delta connection) or a database table (sql); instead of path."""
     query: str | None = None
+    """A SELECT to run (format: sql only)."""
     options: dict[str, Any] = Field(default_factory=dict)
+    """Options of the reader: csv header and delimiter, declared column types (schema), sql and api
+    settings (see docs/connections.md)."""
     time_travel: TimeTravelConfig | None = None
+    """Read an earlier version of a Delta table."""
     incremental: IncrementalConfig | None = None
+    """Read only new rows, by mode: stateful (a high-water mark) or rolling_window."""
     dead_letter: DeadLetterConfig | None = None
+    """Where records that cannot be parsed go, instead of failing the node."""
     change_feed: ChangeFeedConfig | None = None
+    """Read the Delta table's change data feed (inserts, updates, deletes) since the last version
+    consumed."""
     # Spark Structured Streaming (SPEC-style ``read.streaming``): see ``odibi_core.streaming``.
     streaming: bool = False
+    """Run the node as a Spark Structured Streaming query (spark engine; json, csv, parquet or
+    delta)."""
     schema_ddl: str | None = None
+    """The stream's schema as Spark DDL ("id BIGINT, ts TIMESTAMP"); needed for streaming file
+    reads."""
     watermark_column: str | None = None
+    """The event-time column of the stream's watermark."""
     watermark_delay: Duration | None = None
+    """How late events may arrive ("10 minutes")."""
 
     @model_validator(mode="after")
     def _target(self) -> ReadConfig:
@@ -236,7 +303,12 @@ class SqlStep(OdibiModel):
     """SQL over ``df`` (the current frame), earlier nodes of the pipeline and ``inputs`` aliases.
     A plain string step is read as this."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"sql": "SELECT * FROM df WHERE amount > 0"},
+    ]})
+
     sql: str
+    """SQL over df (the current frame), earlier nodes of the pipeline and inputs aliases."""
 
     @model_validator(mode="before")
     @classmethod
@@ -247,21 +319,39 @@ class SqlStep(OdibiModel):
 class SqlFileStep(OdibiModel):
     """SQL kept in a file, relative to the project file."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"sql_file": "sql/clean_orders.sql"},
+    ]})
+
     sql_file: str
+    """A file of SQL, relative to the project file."""
 
 
 class FunctionStep(OdibiModel):
     """A registered transform (built-in or from ``transforms.py``), called with ``params``."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"function": "add_tax", "params": {"rate": 0.2}},
+    ]})
+
     function: str
+    """A registered transform: a built-in or a @transform function of transforms.py."""
     params: dict[str, Any] = Field(default_factory=dict)
+    """Its keyword arguments."""
 
 
 class OperationStep(OdibiModel):
     """A built-in operation, called with ``params``."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"operation": "deduplicate",
+         "params": {"keys": ["order_id"], "order_by": "updated_at DESC"}},
+    ]})
+
     operation: str
+    """A built-in operation (see docs/transforms.md)."""
     params: dict[str, Any] = Field(default_factory=dict)
+    """Its keyword arguments."""
 
 
 _STEP_KEYS = ("sql", "sql_file", "function", "operation")
@@ -293,7 +383,16 @@ TransformStep = Annotated[
 
 
 class TransformConfig(OdibiModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"steps": ["SELECT * FROM df WHERE amount > 0",
+                   {"operation": "deduplicate",
+                    "params": {"keys": ["order_id"], "order_by": "updated_at DESC"}},
+                   {"function": "add_tax", "params": {"rate": 0.2}}]},
+    ]})
+
     steps: Annotated[list[TransformStep], Field(min_length=1)]
+    """The steps, run in order; each is a SQL string or a map with one of sql, sql_file, function,
+    operation."""
 
 
 # --- privacy, schema policy --------------------------------------------------------------------
@@ -303,9 +402,17 @@ class PrivacyConfig(OdibiModel):
     """Protect ``columns`` before validation and write: ``hash`` (salted SHA-256, identical on every
     engine), ``mask`` or ``redact``."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"method": "hash", "columns": ["email"], "salt": "${PII_SALT}"},
+    ]})
+
     method: Literal["hash", "mask", "redact"]
+    """hash (salted SHA-256, the same on every engine), mask (keep the last 4 characters) or
+    redact."""
     columns: Annotated[list[str], Field(min_length=1)]
+    """The columns to protect."""
     salt: str | None = None
+    """The salt of hash; write it as ${ENV_VAR}."""
 
 
 class SchemaPolicyConfig(OdibiModel):
@@ -315,9 +422,17 @@ class SchemaPolicyConfig(OdibiModel):
     ``evolve``.
     """
 
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"mode": "evolve", "on_missing_columns": "fill_null"},
+    ]})
+
     mode: Literal["enforce", "evolve"] = "enforce"
+    """enforce keeps the target's schema; evolve may add columns to it."""
     on_new_columns: Literal["ignore", "fail", "add_nullable"] = "ignore"
+    """Output columns the target lacks: ignore (drop them), fail, or add_nullable (evolve only; the
+    default there)."""
     on_missing_columns: Literal["fill_null", "fail"] = "fill_null"
+    """Target columns the output lacks: fill_null or fail."""
 
     @model_validator(mode="before")
     @classmethod
@@ -349,8 +464,14 @@ class StreamingTriggerConfig(OdibiModel):
     data to start the next one.
     """
 
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"processing_time": "1 minute"},
+    ]})
+
     available_now: Literal[True] | None = None
+    """Process what has arrived, then stop."""
     processing_time: Duration | None = None
+    """How often the source_change sensor looks for new data ("1 minute")."""
 
     @model_validator(mode="after")
     def _exactly_one(self) -> StreamingTriggerConfig:
@@ -366,10 +487,19 @@ class StreamingWriteConfig(OdibiModel):
     to the write connection; by default ``<system>/checkpoints/<pipeline>/<node>``) and its
     trigger."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"output_mode": "append", "trigger": {"available_now": True}},
+    ]})
+
     output_mode: Literal["append", "update", "complete"] = "append"
+    """Spark's output mode: append (new rows), update (changed rows, with mode: upsert) or complete
+    (the whole result, with mode: overwrite)."""
     checkpoint_location: str | None = None
+    """The query's checkpoint, relative to the write connection; default
+    <system>/checkpoints/<pipeline>/<node>."""
     trigger: StreamingTriggerConfig = Field(
         default_factory=lambda: StreamingTriggerConfig(available_now=True))
+    """When the query looks for new data."""
 
 
 # write.mode each output mode takes: complete re-emits the whole result, update changed rows.
@@ -382,17 +512,41 @@ class WriteConfig(OdibiModel):
     ``options.keys``. ``table_properties`` (Delta) are set on the table, e.g.
     ``{delta.enableChangeDataFeed: true}`` so that other nodes can read its change feed."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"connection": "lake",
+         "format": "delta",
+         "path": "silver/orders",
+         "mode": "upsert",
+         "options": {"keys": ["order_id"]},
+         "partition_by": ["order_date"]},
+    ]})
+
     connection: str
+    """The connection to write to."""
     format: WriteFormat
+    """The target's format."""
     path: str | None = None
+    """The target below the connection (files); or table."""
     table: str | None = None
+    """A catalog table (delta connection); or path."""
     mode: Literal["overwrite", "append", "upsert", "append_once"] = "overwrite"
+    """overwrite replaces the target, append adds the batch (exactly once), upsert merges on
+    options.keys, append_once adds only rows with new keys."""
     options: dict[str, Any] = Field(default_factory=dict)
+    """Options of the writer; keys: [columns] identifies a row for upsert and append_once."""
     partition_by: list[str] = Field(default_factory=list)
+    """Columns the target is partitioned by."""
     merge_schema: bool = False
+    """Let the write add new columns to the target's schema."""
     skip_if_unchanged: bool = False
-    table_properties: dict[str, str] = Field(default_factory=dict)
+    """Skip an overwrite whose input has not changed since the last one."""
+    table_properties: dict[str, str] = Field(  # true and 7 are written as "true" and "7"
+        default_factory=dict,
+        json_schema_extra={"additionalProperties": {"type": ["string", "number", "boolean"]}})
+    """Delta table properties set on the table ({delta.enableChangeDataFeed: true}); values are
+    written as text."""
     streaming: StreamingWriteConfig | None = None
+    """The write of a streaming node (read.streaming: true)."""
 
     @model_validator(mode="before")
     @classmethod
@@ -455,12 +609,22 @@ class WriteConfig(OdibiModel):
 class NodeRetryConfig(OdibiModel):
     """A node's override of the project ``retry`` block; unset keys inherit it."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"max_attempts": 5, "backoff": "linear"},
+    ]})
+
     enabled: bool | None = None
+    """Overrides retry.enabled."""
     max_attempts: Annotated[int, Field(ge=1)] | None = None
+    """Overrides retry.max_attempts."""
     backoff: Literal["exponential", "linear", "constant"] | None = None
+    """Overrides retry.backoff."""
     initial_delay: Annotated[float, Field(ge=0)] | None = None
+    """Overrides retry.initial_delay (seconds)."""
     max_delay: Annotated[float, Field(ge=0)] | None = None
+    """Overrides retry.max_delay (seconds)."""
     jitter: Literal["none", "full", "plus_minus"] | None = None
+    """Overrides retry.jitter."""
 
 
 # --- the node ----------------------------------------------------------------------------------
@@ -472,25 +636,56 @@ class NodeConfig(OdibiModel):
     Without ``read`` the input is the output of the first ``depends_on`` node.
     """
 
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"name": "clean_orders",
+         "tags": ["daily"],
+         "depends_on": ["raw_orders"],
+         "transformer": "deduplicate",
+         "params": {"keys": ["order_id"], "order_by": "updated_at DESC"},
+         "validation": {"tests": [{"type": "unique", "columns": ["order_id"]}]},
+         "write": {"connection": "lake", "format": "delta", "path": "silver/orders"}},
+    ]})
+
     name: Identifier
+    """The node's name, unique in its pipeline; its asset key is [pipeline, name]."""
     description: str | None = None
+    """What the node does, shown in Dagster."""
     tags: list[TagName] = Field(default_factory=list)
+    """Tags, which become Dagster asset tags (select with --tag or tag:NAME)."""
     depends_on: list[Identifier] = Field(default_factory=list)
+    """Nodes of the same pipeline that run first; without read, the input is the first one's
+    output."""
     inputs: dict[Identifier, InputRef] = Field(default_factory=dict)
+    """alias -> $pipeline.node: another node's output, a table named alias in SQL."""
     enabled: bool = True
+    """false skips the node and everything downstream of it."""
     read: ReadConfig | None = None
+    """Where the input comes from; absent, the output of the first depends_on node."""
     contracts: list[TestConfig] = Field(default_factory=list)
+    """Tests on the input, before the transform; a failure always fails the node."""
     transformer: str | None = None
+    """One built-in or registered transform run before the steps."""
     params: dict[str, Any] = Field(default_factory=dict)
+    """The keyword arguments of transformer."""
     transform: TransformConfig | None = None
+    """SQL, functions and operations run in order."""
     privacy: PrivacyConfig | None = None
+    """Hash, mask or redact columns before validation and write."""
     validation: ValidationConfig | None = None
+    """Tests on the output, after the transform."""
     schema_policy: SchemaPolicyConfig | None = None
+    """How the output's schema may differ from the target's."""
     materialized: Literal["table", "view", "incremental"] = "table"
+    """table writes the output; view registers a view computed on read (no write); incremental
+    writes only rows newer than the target's."""
     write: WriteConfig | None = None
+    """Where the output goes; absent, nothing is written."""
     retry: NodeRetryConfig | None = None
+    """Overrides of the project's retry block for this node."""
     cache: bool = False
+    """Keep the output computed once for the nodes that read it (Spark persists it)."""
     automation: Automation | None = None
+    """Dagster declarative automation: eager, on_missing, or a block with on_cron."""
 
     @model_validator(mode="after")
     def _consistent(self) -> NodeConfig:

@@ -8,7 +8,7 @@ import re
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BeforeValidator, Field, model_validator
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, model_validator
 
 from odibi_core.config.base import Identifier, OdibiModel, TagName, config_error
 
@@ -59,9 +59,16 @@ class ScheduleConfig(OdibiModel):
     partitioned pipeline each tick runs the latest complete partition.
     """
 
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"cron": "0 6 * * *", "timezone": "Europe/Berlin", "default_status": "running"},
+    ]})
+
     cron: CronExpr
+    """When to run: five cron fields, quoted, or @daily / @hourly / ...."""
     timezone: TimezoneName = "UTC"
+    """The time zone the cron is read in."""
     default_status: DefaultStatus = "stopped"
+    """Whether the schedule is on (running) or off (stopped) when the code is deployed."""
 
 
 Schedule = Annotated[ScheduleConfig, BeforeValidator(
@@ -78,13 +85,28 @@ class FileArrivalSensorConfig(OdibiModel):
     More than ``max_files_per_run`` new files become several runs.
     """
 
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"type": "file_arrival",
+         "connection": "landing",
+         "path": "orders/*.csv",
+         "minimum_interval_seconds": 60},
+    ]})
+
     type: Literal["file_arrival"] = "file_arrival"
+    """Start a run when new files arrive (the default when type is not written)."""
     connection: str
+    """The connection the files arrive on."""
     path: str
+    """A glob of the files to watch, relative to the connection."""
     minimum_interval_seconds: Annotated[int, Field(ge=1)] = 30
+    """Seconds between two looks for new files."""
     reads: Literal["new_files", "all_files"] = "new_files"
+    """new_files narrows the nodes reading this path to the run's new files; all_files reads the
+    whole glob each run."""
     max_files_per_run: Annotated[int, Field(ge=1, le=1000)] = 100
+    """New files beyond this many go into further runs."""
     default_status: DefaultStatus = "stopped"
+    """Whether the sensor is on (running) or off (stopped) when the code is deployed."""
 
 
 SensorConfig = FileArrivalSensorConfig
@@ -102,10 +124,19 @@ class SourceChangeSensorConfig(OdibiModel):
     the watched nodes, else 30.
     """
 
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"type": "source_change", "nodes": ["orders_stream"]},
+    ]})
+
     type: Literal["source_change"]
+    """Start a run when the source of a streaming or change-feed node changed."""
     nodes: list[Identifier] | None = None
+    """The nodes to watch; absent, every enabled streaming or change-feed node of the pipeline."""
     minimum_interval_seconds: Annotated[int, Field(ge=1)] | None = None
+    """Seconds between two looks; absent, the shortest write.streaming.trigger.processing_time of
+    the watched nodes, else 30."""
     default_status: DefaultStatus = "stopped"
+    """Whether the sensor is on (running) or off (stopped) when the code is deployed."""
 
 
 def _file_arrival_by_default(value: Any) -> Any:
@@ -126,11 +157,23 @@ class JobConfig(OdibiModel):
     when no tags are given), within ``pipelines`` (every pipeline when none are given).
     """
 
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"job": "finance_daily",
+         "tags": ["finance"],
+         "pipelines": ["sales"],
+         "schedule": "0 7 * * *"},
+    ]})
+
     job: Identifier
+    """The job's name in Dagster."""
     description: str | None = None
+    """What the job is for, shown in Dagster."""
     tags: list[TagName] = Field(default_factory=list)
+    """Select the nodes carrying any of these tags (every node when empty)."""
     pipelines: list[Identifier] = Field(default_factory=list)
+    """Select only nodes of these pipelines (every pipeline when empty)."""
     schedule: Schedule | None = None
+    """Run the job on a schedule: a cron string or a schedule block."""
 
     @model_validator(mode="after")
     def _selects(self) -> JobConfig:
@@ -155,9 +198,17 @@ class AutomationConfig(OdibiModel):
     ``on_cron``: materialize after each ``cron`` tick once its upstream has been updated.
     """
 
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"condition": "on_cron", "cron": "0 * * * *"},
+    ]})
+
     condition: Literal["eager", "on_missing", "on_cron"]
+    """eager: after an upstream update; on_missing: once when missing; on_cron: after each cron
+    tick once upstream was updated."""
     cron: CronExpr | None = None
+    """The cron of on_cron (only there)."""
     timezone: TimezoneName = "UTC"
+    """The time zone the cron is read in."""
 
     @model_validator(mode="after")
     def _cron_when_needed(self) -> AutomationConfig:

@@ -8,7 +8,7 @@ import re
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from odibi_core.config.base import Identifier, OdibiModel, config_error
 from odibi_core.config.connections import ConnectionConfig
@@ -41,18 +41,38 @@ class StoryConfig(OdibiModel):
     turns either limit off). The story just written is always kept.
     """
 
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"connection": "lake",
+         "path": "_stories",
+         "max_sample_rows": 10,
+         "retention_days": 30,
+         "retention_runs": 200},
+    ]})
+
     connection: str
+    """The connection the stories are written to."""
     path: str
+    """Folder on that connection under which each pipeline's stories go."""
     max_sample_rows: Annotated[int, Field(ge=0)] = 10
+    """Rows of each node's output shown as a sample in the story (0: none); secrets and privacy
+    columns are masked."""
     retention_days: Annotated[int, Field(ge=1)] | None = 30
+    """Delete a pipeline's stories that started more than this many days ago; null keeps them."""
     retention_runs: Annotated[int, Field(ge=1)] | None = None
+    """Keep only this many newest stories per pipeline; null (the default) keeps all."""
 
 
 class SystemConfig(OdibiModel):
     """Where run state goes: high-water marks, the write ledger, run records."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"connection": "lake", "path": "_odibi_system"},
+    ]})
+
     connection: str
+    """The connection the run state is written to."""
     path: str
+    """Folder on that connection for high-water marks, the write ledger, run records and locks."""
 
 
 class RetryConfig(OdibiModel):
@@ -69,12 +89,27 @@ class RetryConfig(OdibiModel):
     the uncapped one.
     """
 
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"enabled": True,
+         "max_attempts": 3,
+         "backoff": "exponential",
+         "initial_delay": 1.0,
+         "max_delay": 60,
+         "jitter": "full"},
+    ]})
+
     enabled: bool = True
+    """Retry transient failures at all; false runs each node once."""
     max_attempts: Annotated[int, Field(ge=1)] = 3
+    """Attempts in all, the first one included (1: no retry)."""
     backoff: Literal["exponential", "linear", "constant"] = "exponential"
+    """How the wait grows from one retry to the next: exponential, linear or constant."""
     initial_delay: Annotated[float, Field(ge=0)] = 1.0
+    """Seconds: the wait before the first retry, and the unit of the backoff."""
     max_delay: Annotated[float, Field(ge=0)] = 60.0
+    """Seconds: no wait is longer than this."""
     jitter: Literal["none", "full", "plus_minus"] = "none"
+    """Randomise each wait: none, full (a random fraction of it) or plus_minus (± initial_delay)."""
 
     @model_validator(mode="after")
     def _delays(self) -> RetryConfig:
@@ -94,7 +129,13 @@ class PolarsConfig(OdibiModel):
     batches, so a node's data need not fit in memory (the plan is computed more than once).
     """
 
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"streaming": True},
+    ]})
+
     streaming: bool = False
+    """Keep a node's output a lazy plan run on polars' streaming engine, so it need not fit in
+    memory."""
 
 
 ProfileMetric = Literal["null_percentage", "unique_count", "min_max", "histograms"]
@@ -104,11 +145,18 @@ class ProfilingConfig(OdibiModel):
     """Per-column profiles in the story and the Dagster metadata; ``sample_rows`` caps the rows
     profiled (all rows when null)."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"enabled": True, "include": ["null_percentage", "min_max"], "sample_rows": 100000},
+    ]})
+
     enabled: bool = False
+    """Profile each node's output columns (story and Dagster metadata)."""
     include: list[ProfileMetric] = Field(
         default_factory=lambda: ["null_percentage", "unique_count", "min_max", "histograms"]
     )
+    """The statistics to compute per column."""
     sample_rows: Annotated[int, Field(ge=1)] | None = None
+    """Profile at most this many rows; null profiles every row."""
 
 
 # Label names odibi sets itself (or Prometheus reserves); configured ``labels`` may not reuse them.
@@ -154,12 +202,26 @@ class PrometheusMetricsConfig(OdibiModel):
     """Push to a Prometheus pushgateway at ``endpoint`` (``http(s)://host:port``) under ``job``;
     ``timeout`` bounds each push (seconds)."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"type": "prometheus",
+         "endpoint": "http://localhost:9091",
+         "job": "odibi",
+         "labels": {"team": "data"}},
+    ]})
+
     type: Literal["prometheus"]
+    """Push metrics to a Prometheus pushgateway."""
     enabled: bool = True
+    """Send metrics; false keeps the block but sends nothing."""
     endpoint: str
+    """The pushgateway's URL, http(s)://host:port."""
     job: str = "odibi"
+    """The job label the metrics are pushed under."""
     labels: dict[str, str] = Field(default_factory=dict)
+    """Extra labels on every metric (not odibi's own: project, pipeline, node, ...); environment
+    may be set."""
     timeout: Annotated[float, Field(gt=0)] = 5.0
+    """Seconds one push may take."""
 
     @field_validator("endpoint")
     @classmethod
@@ -178,12 +240,26 @@ class StatsdMetricsConfig(OdibiModel):
     ``odibi.rows_processed,project=p,node=n:5|c``; ``graphite``: label values as path parts,
     ``odibi.rows_processed.p.dev.sales.n.out:5|c``)."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"type": "statsd",
+         "endpoint": "localhost:8125",
+         "prefix": "odibi",
+         "tag_format": "influxdb"},
+    ]})
+
     type: Literal["statsd"]
+    """Send metrics to a StatsD daemon over UDP."""
     enabled: bool = True
+    """Send metrics; false keeps the block but sends nothing."""
     endpoint: str
+    """The daemon's host:port."""
     prefix: str = "odibi"
+    """Prefix of every metric name (dotted parts)."""
     tag_format: Literal["influxdb", "graphite"] = "influxdb"
+    """How labels are written into the metric name: influxdb (name,label=value) or graphite (values
+    as path parts)."""
     labels: dict[str, str] = Field(default_factory=dict)
+    """Extra labels on every metric (not odibi's own: project, pipeline, node, ...)."""
 
     @field_validator("endpoint")
     @classmethod
@@ -214,12 +290,24 @@ class AzureMonitorMetricsConfig(OdibiModel):
     ``connection_string`` is the Application Insights one, ``endpoint`` (optional) replaces its
     ``IngestionEndpoint``; ``timeout`` bounds each export (seconds)."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"type": "azure_monitor",
+         "connection_string": "${APPLICATIONINSIGHTS_CONNECTION_STRING}"},
+    ]})
+
     type: Literal["azure_monitor"]
+    """Send metrics to Azure Monitor (Application Insights) through OpenTelemetry."""
     enabled: bool = True
+    """Send metrics; false keeps the block but sends nothing."""
     connection_string: str
+    """The Application Insights connection string (InstrumentationKey=...;IngestionEndpoint=...);
+    usually ${APPLICATIONINSIGHTS_CONNECTION_STRING}."""
     endpoint: str | None = None
+    """An ingestion endpoint replacing the connection string's IngestionEndpoint."""
     labels: dict[str, str] = Field(default_factory=dict)
+    """Extra labels (dimensions) on every metric."""
     timeout: Annotated[float, Field(gt=0)] = 10.0
+    """Seconds one export may take."""
 
     @field_validator("connection_string")
     @classmethod
@@ -259,18 +347,43 @@ class TracingConfig(OdibiModel):
     or a ``/v1/traces`` path, else ``grpc``. ``timeout`` bounds one export, retries included.
     """
 
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"enabled": True,
+         "exporter": "otlp",
+         "endpoint": "http://localhost:4318/v1/traces",
+         "service_name": "retail"},
+    ]})
+
     enabled: bool = False
+    """Export OpenTelemetry spans: one per pipeline run, one per node."""
     exporter: Literal["otlp", "console"] = "otlp"
+    """otlp (to a collector) or console (printed, for debugging)."""
     endpoint: str | None = None
+    """The OTLP collector's URL; unset, the OTEL_EXPORTER_OTLP_* variables or the SDK default
+    apply."""
     protocol: Literal["grpc", "http"] | None = None
+    """OTLP over grpc or http; unset, inferred from endpoint (http for port 4318 or a /v1/traces
+    path)."""
     headers: dict[str, str] = Field(default_factory=dict)
+    """Headers sent with each export (e.g. an API key)."""
     service_name: str = "odibi"
+    """The service.name resource attribute of the spans."""
     timeout: Annotated[float, Field(gt=0)] = 5.0
+    """Seconds one export may take, retries included."""
 
 
 class ObservabilityConfig(OdibiModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"metrics": {"type": "prometheus",
+                     "endpoint": "http://localhost:9091",
+                     "labels": {"environment": "dev"}},
+         "tracing": {"enabled": True, "endpoint": "http://localhost:4317"}},
+    ]})
+
     metrics: MetricsConfig | None = None
+    """Where run metrics are sent, by type: prometheus, statsd or azure_monitor. Off when absent."""
     tracing: TracingConfig | None = None
+    """OpenTelemetry tracing of runs and nodes."""
 
 
 class PartitionsConfig(OdibiModel):
@@ -282,11 +395,21 @@ class PartitionsConfig(OdibiModel):
     (``end: 2026-02-01`` gives the days of January); hourly partitions need a timestamp column.
     """
 
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"type": "daily", "start": "2026-01-01", "column": "order_date", "timezone": "UTC"},
+    ]})
+
     type: Literal["hourly", "daily", "weekly", "monthly"] = "daily"
+    """The partition size: hourly, daily, weekly or monthly."""
     start: dt.date | dt.datetime
+    """The first partition's start (a date, or a timestamp)."""
     end: dt.date | dt.datetime | None = None
+    """The end, exclusive; absent, partitions go on up to now."""
     column: str | None = None
+    """A date or timestamp column that ties rows to partitions: reads keep the partition's rows,
+    overwrites replace exactly them."""
     timezone: str = "UTC"
+    """The time zone partition boundaries are in."""
 
     @model_validator(mode="after")
     def _ordered(self) -> PartitionsConfig:
@@ -300,14 +423,39 @@ class PartitionsConfig(OdibiModel):
 class PipelineConfig(OdibiModel):
     """A named, ordered list of nodes; a Dagster asset group and job."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"pipeline": "sales",
+         "layer": "silver",
+         "schedule": "0 6 * * *",
+         "on_failure": "rollback",
+         "nodes": [{"name": "clean_orders",
+                    "inputs": {"orders": "$bronze.raw_orders"},
+                    "transform": {"steps": ["SELECT * FROM orders WHERE amount > 0"]},
+                    "write": {"connection": "lake",
+                              "format": "delta",
+                              "path": "silver/orders"}}]},
+    ]})
+
     pipeline: Identifier
+    """The pipeline's name: its Dagster asset group and job, and the first part of its assets'
+    keys."""
     layer: str | None = None
+    """A label for the pipeline's layer (bronze, silver, gold), shown in stories and Dagster."""
     description: str | None = None
+    """What the pipeline does, shown in Dagster."""
     schedule: Schedule | None = None
+    """Run the pipeline on a schedule: a cron string, or a block with timezone and default_status.
+    """
     sensor: Sensor | None = None
+    """Run the pipeline when files arrive (type: file_arrival, the default) or when a source
+    changed (type: source_change)."""
     on_failure: Literal["keep", "rollback"] = "keep"
+    """keep what a failed run wrote, or rollback: restore every table the run wrote to its version
+    from before the run."""
     partitions: PartitionsConfig | None = None
+    """Time partitions of the pipeline's assets."""
     nodes: Annotated[list[NodeConfig], Field(min_length=1)]
+    """The pipeline's nodes, in order; each is one Dagster asset."""
 
     @property
     def name(self) -> str:
@@ -330,23 +478,64 @@ class PipelineConfig(OdibiModel):
 class ProjectConfig(OdibiModel):
     """The whole project file after imports, environment and ``${...}`` substitution."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"project": "retail",
+         "engine": "pandas",
+         "vars": {"landing": "./landing"},
+         "connections": {"landing": {"type": "local", "base_path": "${vars.landing}"},
+                         "lake": {"type": "local", "base_path": "./lake"}},
+         "story": {"connection": "lake", "path": "_stories"},
+         "system": {"connection": "lake", "path": "_odibi_system"},
+         "environments": {"prod": {"connections": {"lake": {"type": "azure_blob",
+                                                            "account_name": "acme",
+                                                            "container": "lake"}}}},
+         "imports": ["pipelines/*.yaml"],
+         "pipelines": [{"pipeline": "bronze",
+                        "nodes": [{"name": "raw_orders",
+                                   "read": {"connection": "landing",
+                                            "format": "csv",
+                                            "path": "orders/*.csv"},
+                                   "write": {"connection": "lake",
+                                             "format": "delta",
+                                             "path": "bronze/orders"}}]}]},
+    ]})
+
     project: Annotated[str, Field(min_length=1)]
+    """The project's name, shown in stories, metrics and Dagster tags."""
     engine: Literal["pandas", "polars", "spark"] = "pandas"
-    # Spark settings (``spark.master``, ``spark.executor.memory``, ...) laid over odibi's
-    # defaults when the engine is spark; nested maps become dotted keys.
+    """The engine every node runs on."""
     spark_config: dict[str, Any] = Field(default_factory=dict)
+    """Spark settings (spark.master, spark.executor.memory, ...) laid over odibi's defaults when
+    the engine is spark; nested maps become dotted keys."""
     polars: PolarsConfig = Field(default_factory=PolarsConfig)
+    """Settings of the polars engine."""
     vars: dict[str, Any] = Field(default_factory=dict)
+    """Project variables, used as ${vars.NAME} (or ${vars.NAME.key}) in any string value below;
+    they may use ${ENV_VAR} and each other."""
     connections: dict[str, ConnectionConfig]
+    """Where data lives: name -> connection, chosen by its type. Nodes name a connection in read,
+    write, quarantine and dead_letter."""
     story: StoryConfig | None = None
+    """Where run stories are written; without it no story is written."""
     system: SystemConfig | None = None
+    """Where run state is kept (high-water marks, the write ledger, run records); needed by
+    stateful incremental reads, change feeds and exactly-once appends."""
     retry: RetryConfig = Field(default_factory=RetryConfig)
+    """Retries of transient failures, for every node (a node's retry block overrides keys of it)."""
     profiling: ProfilingConfig = Field(default_factory=ProfilingConfig)
+    """Per-column profiles of each node's output."""
     observability: ObservabilityConfig = Field(default_factory=ObservabilityConfig)
+    """Metrics and tracing exporters; off by default."""
     environments: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    """NAME -> keys of this file, deep-merged over the base when the environment is selected (--env
+    NAME or ODIBI_ENV); may not set environments or imports."""
     imports: list[str] = Field(default_factory=list)
+    """Further files (paths or globs, relative to this file) merged into the project: their
+    pipelines are appended, their other keys deep-merged."""
     pipelines: Annotated[list[PipelineConfig], Field(min_length=1)]
+    """The pipelines. May come from imported files."""
     jobs: list[JobConfig] = Field(default_factory=list)
+    """Extra Dagster jobs, each over a selection of nodes by tag and pipeline."""
 
     def pipeline(self, name: str) -> PipelineConfig:
         """The pipeline called ``name``.

@@ -24,7 +24,15 @@ from decimal import Decimal
 from difflib import get_close_matches
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StrictBool, StrictFloat, StrictInt, StrictStr, ValidationError
+from pydantic import (
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+)
 
 from odibi_core.config.base import IDENTIFIER_PATTERN, OdibiModel, config_error
 
@@ -41,25 +49,26 @@ DEFAULT_CHUNK_SIZE = 10_000
 
 
 class SqlReadOptions(OdibiModel):
-    """The options of a ``format: sql`` read.
-
-    Attributes:
-        params: bound parameters of ``query``: ``:name`` in the SQL, ``name: value`` here. The
-            driver sends them apart from the SQL text (no quoting, no injection). Every ``:name``
-            of the query needs a value and every value a ``:name``.
-        chunk_size: how many rows are fetched per round trip (a server-side cursor where the
-            driver has one, such as psycopg2), so that the client never holds the raw driver
-            rows of the whole result at once. Default 10000.
-        schema: the database schema ``table`` is in (PostgreSQL ``sales``, SQL Server ``dbo``);
-            the connection's default schema (``search_path``) when absent. Only with ``table``:
-            a query names its schemas itself. ``table: sales.orders`` is the same as
-            ``table: orders`` with ``schema: sales``.
+    """The options of a ``format: sql`` read: bound parameters of a query, the fetch size, and
+    the database schema of a table.
     """
 
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"params": {"region": "EU"}, "chunk_size": 50000},
+        {"schema": "sales"},
+    ]})
+
     params: dict[str, SqlParam] = Field(default_factory=dict)
+    """Bound parameters of query: :name in the SQL, name: value here, sent apart from the SQL text
+    (no quoting, no injection). Every :name needs a value and every value a :name."""
     chunk_size: Annotated[int, Field(ge=1, le=10_000_000, strict=True)] = DEFAULT_CHUNK_SIZE
+    """Rows fetched per round trip (a server-side cursor where the driver has one), so the client
+    never holds the whole raw result."""
     # ``schema`` would shadow BaseModel.schema: the attribute is schema_name, the YAML key schema.
     schema_name: Annotated[str, Field(min_length=1)] | None = Field(default=None, alias="schema")
+    """The database schema table is in (PostgreSQL sales, SQL Server dbo); absent, the
+    connection's default. Only with table: (table: sales.orders is table: orders with schema:
+    sales)."""
 
 
 _KEYS = ("params", "chunk_size", "schema")

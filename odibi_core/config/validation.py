@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from odibi_core.config.base import Duration, OdibiModel, Scalar, config_error
 
@@ -33,8 +33,11 @@ __all__ = [
     "VolumeDropTest",
 ]
 
-OnFail = Literal["fail", "warn", "quarantine"]
-AggregateOnFail = Literal["fail", "warn"]
+OnFail = Annotated[Literal["fail", "warn", "quarantine"], Field(
+    description="When rows fail: fail the node, warn (record it), or quarantine (move the failing "
+    "rows to validation.quarantine; the valid rows go on).")]
+AggregateOnFail = Annotated[Literal["fail", "warn"], Field(
+    description="When the test fails: fail the node, or warn (record it).")]
 Fraction = Annotated[float, Field(ge=0, le=1)]
 Columns = Annotated[list[str], Field(min_length=1)]
 
@@ -43,6 +46,7 @@ class _Test(OdibiModel):
     """Fields every test has. ``name`` defaults to the test's type in results."""
 
     name: str | None = None
+    """The test's name in results, asset checks and gate thresholds; defaults to its type."""
 
     @property
     def display_name(self) -> str:
@@ -53,31 +57,58 @@ class _Test(OdibiModel):
 
 
 class NotNullTest(_Test):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"type": "not_null", "columns": ["order_id", "amount"], "on_fail": "quarantine"},
+    ]})
+
     type: Literal["not_null"]
+    """Rows where any of columns is null fail."""
     columns: Columns
+    """The columns that may not be null."""
     on_fail: OnFail = "fail"
 
 
 class UniqueTest(_Test):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"type": "unique", "columns": ["order_id"]},
+    ]})
+
     type: Literal["unique"]
+    """Rows whose combination of columns is repeated fail."""
     columns: Columns
+    """The columns whose combined values must be unique."""
     on_fail: OnFail = "fail"
 
 
 class AcceptedValuesTest(_Test):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"type": "accepted_values", "column": "status", "values": ["open", "shipped"]},
+    ]})
+
     type: Literal["accepted_values"]
+    """Rows whose column is not one of values fail."""
     column: str
+    """The column to check."""
     values: Annotated[list[Any], Field(min_length=1)]
+    """The values allowed."""
     on_fail: OnFail = "fail"
 
 
 class RangeTest(_Test):
     """``min`` and ``max`` are inclusive; either may be left out, not both."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"type": "range", "column": "amount", "min": 0, "max": 100000, "on_fail": "quarantine"},
+    ]})
+
     type: Literal["range"]
+    """Rows whose column is below min or above max fail."""
     column: str
+    """The column to check."""
     min: Scalar = None
+    """The smallest value allowed (inclusive)."""
     max: Scalar = None
+    """The largest value allowed (inclusive)."""
     on_fail: OnFail = "fail"
 
     @model_validator(mode="after")
@@ -88,9 +119,19 @@ class RangeTest(_Test):
 
 
 class RegexMatchTest(_Test):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"type": "regex_match",
+         "column": "email",
+         "pattern": "^[^@]+@[^@]+$",
+         "on_fail": "warn"},
+    ]})
+
     type: Literal["regex_match"]
+    """Rows whose column does not match pattern fail."""
     column: str
+    """The column to check."""
     pattern: str
+    """A regular expression (quote it in YAML) the value must match."""
     on_fail: OnFail = "fail"
 
     @field_validator("pattern")
@@ -108,9 +149,19 @@ class CustomSqlTest(_Test):
     """A SQL condition every row must satisfy; ``threshold`` is the fraction of rows allowed to
     fail."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"type": "custom_sql",
+         "name": "dates_ordered",
+         "condition": "created_at <= updated_at",
+         "threshold": 0.01},
+    ]})
+
     type: Literal["custom_sql"]
+    """Rows for which a SQL condition is false fail."""
     condition: str
+    """A SQL boolean expression over the row's columns, true for a good row."""
     threshold: Fraction = 0.0
+    """The fraction of rows allowed to fail before the test fails."""
     on_fail: OnFail = "fail"
 
 
@@ -118,9 +169,16 @@ class CustomSqlTest(_Test):
 
 
 class RowCountTest(_Test):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"type": "row_count", "min": 1},
+    ]})
+
     type: Literal["row_count"]
+    """The frame's row count is within min and max."""
     min: Annotated[int, Field(ge=0)] | None = None
+    """The fewest rows allowed."""
     max: Annotated[int, Field(ge=0)] | None = None
+    """The most rows allowed."""
     on_fail: AggregateOnFail = "fail"
 
     @model_validator(mode="after")
@@ -134,9 +192,16 @@ class RowCountTest(_Test):
 class FreshnessTest(_Test):
     """The newest value of ``column`` is at most ``max_age`` old."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"type": "freshness", "column": "updated_at", "max_age": "24h"},
+    ]})
+
     type: Literal["freshness"]
+    """The newest value of column is recent enough."""
     column: str
+    """A date or timestamp column."""
     max_age: Duration
+    """The oldest the newest value may be."""
     on_fail: AggregateOnFail = "fail"
 
 
@@ -144,9 +209,16 @@ class SchemaTest(_Test):
     """The output has ``columns`` (exactly these when ``strict``); without ``columns`` the output
     is compared with the existing target's schema."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"type": "schema", "columns": ["order_id", "amount"], "strict": False},
+    ]})
+
     type: Literal["schema"]
+    """The frame has the expected columns."""
     columns: list[str] | None = None
+    """The columns expected; absent, the existing target's schema."""
     strict: bool = False
+    """Fail on columns not listed too."""
     on_fail: AggregateOnFail = "fail"
 
 
@@ -156,10 +228,22 @@ _COMPARISON = re.compile(r"^\s*(>=|<=|==|!=|>|<)\s*(-?\d+(?:\.\d+)?(?:[eE][-+]?\
 class DistributionTest(_Test):
     """A statistic of ``column`` compared with a bound, e.g. ``metric: mean, threshold: "> 10"``."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"type": "distribution",
+         "column": "amount",
+         "metric": "mean",
+         "threshold": "> 10",
+         "on_fail": "warn"},
+    ]})
+
     type: Literal["distribution"]
+    """A statistic of column is compared with a bound."""
     column: str
+    """The column to measure."""
     metric: Literal["mean", "median", "stddev", "min", "max", "sum", "null_percentage"]
+    """The statistic."""
     threshold: str
+    """The comparison the statistic must satisfy, quoted: "> 10", "<= 0.05"."""
     on_fail: AggregateOnFail = "fail"
 
     @field_validator("threshold", mode="before")
@@ -185,9 +269,16 @@ class VolumeDropTest(_Test):
     """Fails when the row count drops by more than ``threshold`` (a fraction) against the average
     of the last ``lookback_days`` runs."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"type": "volume_drop", "threshold": 0.5, "lookback_days": 7, "on_fail": "warn"},
+    ]})
+
     type: Literal["volume_drop"]
+    """The row count does not drop sharply against recent runs."""
     threshold: Annotated[float, Field(gt=0, le=1)]
+    """The largest drop allowed, as a fraction of the average (0.5: half)."""
     lookback_days: Annotated[int, Field(ge=1)] = 7
+    """The days of earlier runs averaged."""
     on_fail: AggregateOnFail = "fail"
 
 
@@ -215,12 +306,22 @@ class QuarantineConfig(OdibiModel):
     """Where failing rows go (with ``_rejection_reason``, ``_failed_tests``, ``_rejected_at``,
     ``_source_batch_id``). ``max_rows`` caps one batch; ``sample_fraction`` keeps a sample."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"connection": "lake", "path": "_quarantine/orders", "max_rows": 10000},
+    ]})
+
     connection: str
+    """The connection the quarantined rows are written to."""
     path: str | None = None
+    """Where on it (files); or table."""
     table: str | None = None
+    """A catalog table; or path."""
     format: Literal["delta", "parquet", "csv", "json"] = "delta"
+    """The format the rows are written in."""
     max_rows: Annotated[int, Field(ge=1)] | None = None
+    """Quarantine at most this many rows of one batch."""
     sample_fraction: Annotated[float, Field(gt=0, le=1)] = 1.0
+    """The fraction of failing rows kept (1.0: all)."""
 
     @model_validator(mode="after")
     def _one_target(self) -> QuarantineConfig:
@@ -233,27 +334,56 @@ class QuarantineConfig(OdibiModel):
 class GateThresholdConfig(OdibiModel):
     """A minimum pass rate for one test, named by its ``name`` or its ``type``."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"test": "not_null", "min_pass_rate": 0.99},
+    ]})
+
     test: str
+    """The test, by its name or type."""
     min_pass_rate: Fraction
+    """The smallest fraction of rows that must pass it."""
 
 
 class GateConfig(OdibiModel):
     """Whether the validated output may be written, judged on pass rates."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"require_pass_rate": 0.95,
+         "on_fail": "abort",
+         "thresholds": [{"test": "not_null", "min_pass_rate": 0.99}]},
+    ]})
+
     require_pass_rate: Fraction = 1.0
+    """The smallest fraction of rows that must pass every test."""
     on_fail: Literal["abort", "warn_and_write", "write_valid_only"] = "abort"
+    """When the gate fails: abort (write nothing), warn_and_write, or write_valid_only."""
     thresholds: list[GateThresholdConfig] = Field(default_factory=list)
+    """Pass rates for single tests, over require_pass_rate."""
 
 
 class ValidationConfig(OdibiModel):
     """Tests on a node's output, after the transform (SPEC §6)."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"mode": "fail",
+         "tests": [{"type": "not_null", "columns": ["order_id"], "on_fail": "quarantine"},
+                   {"type": "unique", "columns": ["order_id"]}],
+         "quarantine": {"connection": "lake", "path": "_quarantine/orders"}},
+    ]})
+
     mode: Literal["fail", "warn"] = "fail"
+    """fail: a failing test with on_fail: fail fails the node; warn: every failure is only
+    recorded."""
     fail_fast: bool = False
+    """Stop at the first failing test (in declared order); the rest are reported as skipped."""
     cache_df: bool = False
+    """Cache the frame before the tests run (matters on Spark)."""
     tests: list[TestConfig] = Field(default_factory=list)
+    """The tests of the node's output, each chosen by its type."""
     quarantine: QuarantineConfig | None = None
+    """Where rows failing a test with on_fail: quarantine go."""
     gate: GateConfig | None = None
+    """Whether the output may be written, judged on pass rates."""
 
     @model_validator(mode="after")
     def _consistent(self) -> ValidationConfig:

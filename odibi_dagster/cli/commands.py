@@ -8,13 +8,14 @@ from collections import Counter
 from pathlib import Path
 
 from odibi_core.config import load_project
-from odibi_core.errors import ConfigError, ConfigProblem
+from odibi_core.errors import ConfigError, ConfigProblem, OdibiError
 from odibi_core.incremental import incremental_column, missing_incremental_column
 
 from odibi_dagster.cli.output import EXIT_FAILED, EXIT_OK, ProgressPrinter, print_summary
 from odibi_dagster.hints import recovery_command
 
-__all__ = ["dlq", "graph", "init", "resume", "rollback", "run", "story", "validate"]
+__all__ = ["dlq", "doctor", "graph", "init", "resume", "rollback", "run", "schema", "story",
+           "validate"]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -198,6 +199,26 @@ def story(args: argparse.Namespace) -> int:
         path = given = found[0]
     print(render_markdown(read_story(path, given)))
     print(f"\n({path}; HTML beside it)")
+    return EXIT_OK
+
+
+def schema(args: argparse.Namespace) -> int:
+    """The project file's JSON Schema, on stdout or into ``--output``."""
+    from odibi_core.config.json_schema import schema_text
+
+    text = schema_text()
+    if args.output is None:
+        sys.stdout.write(text)
+        return EXIT_OK
+    target = Path(args.output)
+    try:
+        target.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise OdibiError(f"Cannot write the schema to {target}: {exc.strerror or exc}.",
+                         fix="Pass --output a file in a folder that exists and is writable, or "
+                             "leave --output out to print the schema.") from None
+    print(f"Wrote {target}. Point your editor at it with this first line in odibi.yaml:\n"
+          f"  # yaml-language-server: $schema=<path from odibi.yaml to {target.name}>")
     return EXIT_OK
 
 

@@ -100,6 +100,11 @@ def build_parser() -> argparse.ArgumentParser:
     dlq.add_argument("--dry-run", action="store_true",
                      help="replay: say what would be replayed; write and mark nothing")
 
+    schema = commands.add_parser(
+        "schema", help="print the project file's JSON Schema (for editors; see docs/reference.md)")
+    schema.add_argument("--output", "-o", default=None, metavar="FILE",
+                        help="write it to FILE instead of printing it")
+
     init = commands.add_parser("init", help="create a runnable starter project")
     init.add_argument("name", help="folder to create")
     return parser
@@ -118,6 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "graph": commands.graph,
         "story": commands.story,
         "init": commands.init,
+        "schema": commands.schema,
         "dlq": commands.dlq,
     }[args.command]
     try:
