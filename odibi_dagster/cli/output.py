@@ -45,8 +45,9 @@ def internal_error_advice(run_id: str | None = None) -> str:
     run = f" and the run id ({run_id})" if run_id else ""
     return ("This is most likely a bug in odibi, not in your project: odibi raised an exception "
             "its error taxonomy does not know. Please report it to odibi's maintainers with the "
-            f"traceback above{run}. More detail: `--verbose` (or ODIBI_LOG_LEVEL=debug) prints "
-            "Dagster's log of the run; the Dagster UI (`dagster dev`) keeps the run's events.")
+            f"traceback above{run}. More detail: `odibi run --verbose` (or "
+            "ODIBI_LOG_LEVEL=debug) also prints Dagster's log of a run; the Dagster UI "
+            "(`dagster dev`) keeps each run's events.")
 
 
 def print_failures(failures: Iterable[Any], run_id: str, stream: TextIO | None = None) -> None:
