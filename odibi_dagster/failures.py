@@ -8,8 +8,9 @@ is left is found here, in the run's STEP_FAILURE and RUN_FAILURE events:
   ``internal``) or around it (the asset's own code, an input loader, a resource). It comes with
   its Python traceback, rebuilt from the event log (masked like the story), without the Dagster
   frames and odibi's wrappers around it;
-- a failure odibi raised on purpose before the node recorded a result (a partitioned pipeline
-  in a run without a partition), or a step process that died: its message, no traceback.
+- an odibi error raised before the node recorded a result (loading its input from an upstream
+  target that does not exist; a partitioned pipeline in a run without a partition), or a step
+  process that died: its message, located, no traceback.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ __all__ = ["RunFailure", "python_traceback", "unreported_failures"]
 # Failure a node step raises, the NodeError around the node's exception) and Dagster's (its
 # errors, and the retries of its retry policy).
 _WRAPPERS = {"Failure", "NodeError", "RetryRequested", "RetryRequestedFromPolicy"}
+# How an odibi error's serialized message starts (``odibi_core.errors.DataError: ...``).
+_ODIBI_ERRORS = "odibi_core.errors."
 _DAGSTER_FRAMES = os.sep + os.path.join("site-packages", "dagster") + os.sep
 # A step whose process died is not a bug in odibi (killed, out of memory).
 _CRASHES = {"ChildProcessCrashException", "DagsterExecutionInterruptedError"}
@@ -65,13 +68,21 @@ def unreported_failures(instance: Any, run_id: str, node_by_step: Mapping[str, s
         error = data.error
         chain = _chain(error)
         names = {link.cls_name for link, _ in chain}
+        odibi_error = next((link for link, _ in chain
+                            if link.message.startswith(_ODIBI_ERRORS)), None)
         if names & _CRASHES:
             found.append(RunFailure(node, _text(error) or "the step's process died"))
-        elif node not in internal and data.user_failure_data is not None:
+        elif node in internal or error is None:
+            if error is not None:
+                found.append(RunFailure(node, _innermost(chain), python_traceback(error)))
+        elif data.user_failure_data is not None and odibi_error is None:
             # A Failure odibi raised on purpose (no node result says more).
             found.append(RunFailure(node, data.user_failure_data.description
                                     or _text(error)))
-        elif error is not None:
+        elif odibi_error is not None:
+            # An odibi error around the node's own code (loading its input): located.
+            found.append(RunFailure(node, odibi_error.message.split(": ", 1)[-1].strip()))
+        else:
             found.append(RunFailure(node, _innermost(chain), python_traceback(error)))
     if steps:
         return tuple(found)
