@@ -162,9 +162,10 @@ def test_a_bad_log_level_fails_before_running(tmp_path: Path) -> None:
     assert "Dagster run" not in done.stdout and not (root / "lake").exists()
 
 
-# transforms.py is imported by the `odibi run` process (and each step process); these replace
-# an odibi internal with one that raises what a bug would, so that odibi's own code fails in a
-# real run. No other way to reach a genuine internal error is known (a bug found is fixed).
+# There is no known odibi bug to provoke (one found gets fixed), so each project's transforms.py,
+# which the `odibi run` process imports itself, replaces an odibi internal with a function that
+# raises what a bug would: odibi's own code then fails inside a real run, in a real process. No
+# in-process mock: the CLI, Dagster and the event log are the real ones.
 BROKEN_IN_NODE = '''\
 import odibi_core.node as node
 
