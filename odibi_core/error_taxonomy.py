@@ -61,9 +61,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from odibi_core.errors import ConfigError, DataError, NodeError, TransientError
+from odibi_core.errors import ConfigError, DataError, NodeError, OdibiError, TransientError
 
-__all__ = ["CATEGORIES", "Category", "Classification", "classify"]
+__all__ = ["CATEGORIES", "INTERNAL_ERROR_FIX", "Category", "Classification", "classify",
+           "is_internal"]
 
 
 @dataclass(frozen=True)
@@ -146,6 +147,20 @@ def classify(exc: BaseException) -> Classification:
         if best.category.specificity >= 2:
             return best
     return best or _verdict("unknown", type(exc).__name__)
+
+
+INTERNAL_ERROR_FIX = (
+    "An internal error, most likely a bug in odibi, not in your project: report it to odibi's "
+    "maintainers with its traceback (`odibi run` prints it; the Dagster UI keeps it with the "
+    "run's events).")
+
+
+def is_internal(exc: BaseException) -> bool:
+    """True when ``exc`` is neither an error odibi raised on purpose (an ``OdibiError``) nor one
+    the taxonomy names (a network, HTTP, storage, database or engine failure): an exception odibi
+    does not know, so most likely a bug in odibi. The CLI prints its traceback; it prints every
+    other failure as one located error."""
+    return not isinstance(exc, OdibiError) and classify(exc).name == "unknown"
 
 
 # ---- the rules -------------------------------------------------------------------------------

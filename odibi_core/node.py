@@ -29,6 +29,7 @@ from odibi_core.engines.base import (
     WriteRequest,
 )
 from odibi_core.faults import pause_point
+from odibi_core.error_taxonomy import INTERNAL_ERROR_FIX, is_internal
 from odibi_core.errors import ConfigError, ConfigProblem, DataError, NodeError, OdibiError, is_transient
 from odibi_core.dead_letters import read_with_dead_letter_queue
 from odibi_core.file_arrival import FileArrival, absolute_files
@@ -702,11 +703,13 @@ class NodeRunner:
         if isinstance(exc, OdibiError):
             return ErrorInfo(type=type(exc).__name__, message=exc.message, phase=phase,
                              fix=exc.fix, transient=is_transient(exc))
+        internal = is_internal(exc)
         return ErrorInfo(
             type=type(exc).__name__, message=f"{type(exc).__name__}: {exc}", phase=phase,
-            fix="This error came from inside the node; see the message above and the node's "
-                "transform code.",
-            transient=is_transient(exc),
+            fix=INTERNAL_ERROR_FIX if internal else
+            "This error came from inside the node; see the message above and the node's "
+            "transform code.",
+            transient=is_transient(exc), internal=internal,
         )
 
 

@@ -132,6 +132,9 @@ class ErrorInfo:
     phase: str | None = None
     fix: str | None = None
     transient: bool = False
+    # An exception odibi did not raise on purpose and the error taxonomy does not know: most
+    # likely a bug in odibi (see odibi_core.error_taxonomy.is_internal).
+    internal: bool = False
 
 
 @dataclass(frozen=True)

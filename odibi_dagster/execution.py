@@ -24,6 +24,7 @@ from odibi_core.runs import RunRecords, publish_story, system_root
 from odibi_core.story import load_story
 from odibi_dagster import metadata as md
 from odibi_dagster.definitions import loading_once
+from odibi_dagster.failures import RunFailure, unreported_failures
 from odibi_dagster.instance import open_instance, write_instance_config
 from odibi_dagster.launcher import (
     LAUNCHER_ENV,
@@ -31,6 +32,7 @@ from odibi_dagster.launcher import (
     launcher_tags,
 )
 from odibi_dagster.partitions import partition_keys_for_run
+from odibi_dagster.run_logging import run_config_loggers
 from odibi_dagster.specs import OdibiSpecs, build_odibi_specs
 
 __all__ = ["ProjectRun", "dagster_home_for", "project_environment", "run_project"]
@@ -48,6 +50,7 @@ class ProjectRun:
     partition_key: str | None = None  # the partition the run materialized
     written: tuple[str, ...] = ()  # a failed run: the targets it committed (see recovery)
     rollback: Any = None  # a failed run of an ``on_failure: rollback`` pipeline: the report
+    failures: tuple[RunFailure, ...] = ()  # failures the results do not show (see failures)
 
 
 def dagster_home_for(project: Any) -> Path:
@@ -79,7 +82,7 @@ def project_environment(project: Any) -> Iterator[None]:
 
 def run_project(project: Any, node_keys: Sequence[str], *, dry_run: bool = False,
                 executor: Executor = "in_process", progress: Any = None,
-                partition_key: str | None = None) -> ProjectRun:
+                partition_key: str | None = None, verbose: bool = False) -> ProjectRun:
     """Materialize ``node_keys`` (``pipeline.node``) of ``project`` in one Dagster run.
 
     Args:
@@ -88,6 +91,8 @@ def run_project(project: Any, node_keys: Sequence[str], *, dry_run: bool = False
         partition_key: the partition to materialize; required when the selection holds a
             partitioned pipeline, an error when it holds none. Unpartitioned nodes of the
             selection run too.
+        verbose: print Dagster's console log (DEBUG); else ``$ODIBI_LOG_LEVEL`` decides, and
+            unset it prints nothing (see :mod:`odibi_dagster.run_logging`).
 
     Raises:
         ConfigError: a missing, unneeded or unknown partition key (the message lists the
@@ -102,8 +107,8 @@ def run_project(project: Any, node_keys: Sequence[str], *, dry_run: bool = False
             **run_tags_for(project), **launcher_tags()}
     if partition_key is not None:
         tags[md.TAG_PARTITION] = partition_key
-    # Dagster's console logger would repeat every event at DEBUG; odibi prints its own progress.
-    run_config: dict[str, Any] = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+    # odibi prints its own progress and each failure once; Dagster's console log is opt-in.
+    run_config: dict[str, Any] = {"loggers": run_config_loggers(verbose)}
     if project.config.engine == "spark":
         # Spark projects always run in one process (one SparkSession for the whole run).
         if executor != "in_process":
@@ -124,9 +129,12 @@ def run_project(project: Any, node_keys: Sequence[str], *, dry_run: bool = False
                                     run_config=run_config, tags=tags, asset_selection=keys)
         written, report = _after_failure(project, result, node_keys, dry_run=dry_run)
         stories, results = _finish_stories(project, specs, result.dagster_run, node_keys)
+        failures = () if result.success else unreported_failures(
+            instance, result.run_id, step_names, results)
         return ProjectRun(run_id=result.run_id, success=result.success,
                           results=tuple(results), stories=tuple(stories),
-                          partition_key=partition_key, written=written, rollback=report)
+                          partition_key=partition_key, written=written, rollback=report,
+                          failures=failures)
 
 
 def _after_failure(project: Any, result: Any, node_keys: Sequence[str], *,

@@ -90,11 +90,14 @@ def fail_dead_runs(project: Any) -> list[str]:
         return fail_runs_of_dead_launchers(instance, project)
 
 
-def resume_run(project: Any, run_id: str, *, progress: Any = None) -> Any:
+def resume_run(project: Any, run_id: str, *, progress: Any = None,
+               verbose: bool = False) -> Any:
     """Re-execute run ``run_id`` from failure; returns the new run's ``ProjectRun``.
 
     A run whose launching process died (``kill -9``) while it ran is first reported failed
     (:func:`odibi_dagster.launcher.fail_runs_of_dead_launchers`), so it can be resumed.
+
+    ``verbose`` prints Dagster's console log, as for ``run_project``.
 
     Raises:
         OdibiError: the run is unknown to the instance, or did not fail.
@@ -110,8 +113,10 @@ def resume_run(project: Any, run_id: str, *, progress: Any = None) -> Any:
         project_environment,
     )
     from odibi_dagster.definitions import loading_once
+    from odibi_dagster.failures import unreported_failures
     from odibi_dagster.instance import open_instance
     from odibi_dagster.launcher import fail_runs_of_dead_launchers, launcher_tags
+    from odibi_dagster.run_logging import run_config_loggers
     from odibi_dagster.specs import build_odibi_specs
 
     specs = build_odibi_specs(project)
@@ -134,7 +139,7 @@ def resume_run(project: Any, run_id: str, *, progress: Any = None) -> Any:
         selected = [node_by_step[s] for s in failed_steps if s in node_by_step]
         tag = ("odibi/resume_of", run_id)
         watcher = progress(instance, tag, node_by_step) if progress else nullcontext()
-        run_config = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+        run_config: dict[str, Any] = {"loggers": run_config_loggers(verbose)}
         if project.config.engine != "spark":
             run_config["execution"] = {"config": {"in_process": {}}}
         with watcher, loading_once():
@@ -146,9 +151,12 @@ def resume_run(project: Any, run_id: str, *, progress: Any = None) -> Any:
                if e.event_type_value == "STEP_START" and e.step_key in node_by_step]
         written, report = _after_failure(project, result, ran or selected, dry_run=False)
         stories, results = _finish_stories(project, specs, result.dagster_run, ran or selected)
+        failures = () if result.success else unreported_failures(
+            instance, result.run_id, node_by_step, results)
         return ProjectRun(run_id=result.run_id, success=result.success, results=tuple(results),
                           stories=tuple(stories), partition_key=parent.tags.get(
-                              "dagster/partition"), written=written, rollback=report)
+                              "dagster/partition"), written=written, rollback=report,
+                          failures=failures)
 
 
 def _carried_tags(tags: dict[str, str]) -> dict[str, str]:

@@ -228,6 +228,8 @@ def attempt_text(node: NodeResult) -> str | None:
 def error_kind(node: NodeResult) -> str:
     """Whether the node's error is transient and what became of that: retried, or not."""
     error = node.error
+    if error is not None and error.internal:
+        return "internal error: most likely a bug in odibi"
     if error is None or not error.transient:
         return "not transient"
     if node.max_attempts <= 1:

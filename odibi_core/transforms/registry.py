@@ -250,7 +250,7 @@ def apply_transform(engine: Engine, name: str, frame: Frame | None, params: Mapp
         _check_user_params(user, dict(params), node)
         result = _run(name, node,
                       lambda: engine.call_function(user.fn, frame, dict(params), tables),
-                      where=user.where)
+                      where=user.where, source=_file(user.fn))
         if result is None:
             raise DataError(f"Transform '{name}' ({user.where}) returned None.",
                             fix="Return the frame from the function.", node=node)
@@ -264,7 +264,10 @@ def apply_transform(engine: Engine, name: str, frame: Frame | None, params: Mapp
     raise ConfigError(_unknown_transform(name, node))
 
 
-def _run(name: str, node: str | None, call: Callable[[], Any], *, where: str | None = None) -> Any:
+def _run(name: str, node: str | None, call: Callable[[], Any], *, where: str | None = None,
+         source: Path | None = None) -> Any:
+    """``call()``; what it raises becomes an odibi error naming the transform (and, for a user
+    function in ``source``, the line of it that raised: the CLI prints no traceback for it)."""
     origin = f"Transform '{name}'" + (f" ({where})" if where else "")
     try:
         return call()
@@ -275,13 +278,29 @@ def _run(name: str, node: str | None, call: Callable[[], Any], *, where: str | N
     except OdibiError:
         raise
     except Exception as exc:  # noqa: BLE001 - user code: translated, never swallowed
+        at = _raised_at(exc, source)
         if is_transient(exc):
-            raise TransientError(f"{origin} failed: {type(exc).__name__}: {exc}",
+            raise TransientError(f"{origin} failed{at}: {type(exc).__name__}: {exc}",
                                  fix="This is retried automatically when retries are enabled.",
                                  node=node) from exc
-        raise DataError(f"{origin} failed: {type(exc).__name__}: {exc}",
-                        fix="Fix the function or its params; the cause is chained below.",
+        raise DataError(f"{origin} failed{at}: {type(exc).__name__}: {exc}",
+                        fix="Fix the function or its params (the traceback is chained to this "
+                            "error: the Dagster UI shows it, and so does `odibi run --verbose`).",
                         node=node) from exc
+
+
+def _raised_at(exc: BaseException, source: Path | None) -> str:
+    """`` at transforms.py:12`` — the last line of ``source`` the traceback of ``exc`` passes
+    through (where the user's function raised, or called what raised); empty when none."""
+    if source is None:
+        return ""
+    line = None
+    tb = exc.__traceback__
+    while tb is not None:
+        if Path(tb.tb_frame.f_code.co_filename) == source:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return f" at {source.name}:{line}" if line is not None else ""
 
 
 # ---- params ------------------------------------------------------------------------------------

@@ -11,8 +11,15 @@ from odibi_core.config import load_project
 from odibi_core.errors import ConfigError, ConfigProblem, OdibiError
 from odibi_core.incremental import incremental_column, missing_incremental_column
 
-from odibi_dagster.cli.output import EXIT_FAILED, EXIT_OK, ProgressPrinter, print_summary
+from odibi_dagster.cli.output import (
+    EXIT_FAILED,
+    EXIT_OK,
+    ProgressPrinter,
+    print_failures,
+    print_summary,
+)
 from odibi_dagster.hints import recovery_command
+from odibi_dagster.run_logging import console_log_level
 
 __all__ = ["dlq", "doctor", "graph", "init", "resume", "rollback", "run", "schema", "story",
            "validate"]
@@ -22,6 +29,7 @@ def run(args: argparse.Namespace) -> int:
     from odibi_dagster.execution import run_project
     from odibi_dagster.partitions import partition_keys_for_run
 
+    console_log_level(args.verbose)  # a bad ODIBI_LOG_LEVEL fails before anything runs
     project = load_project(args.project, env=args.env)
     nodes = [n for group in args.node for n in group]
     if args.only and not nodes:
@@ -50,7 +58,8 @@ def run(args: argparse.Namespace) -> int:
         if partition is not None:
             print(f"Partition {partition}")
         outcome = run_project(project, runnable, dry_run=args.dry_run, executor=args.executor,
-                              progress=ProgressPrinter, partition_key=partition)
+                              progress=ProgressPrinter, partition_key=partition,
+                              verbose=args.verbose)
         print_summary(outcome.results)
         for path in outcome.stories:
             print(f"Story: {path}")
@@ -74,10 +83,11 @@ def run(args: argparse.Namespace) -> int:
 def resume(args: argparse.Namespace) -> int:
     from odibi_dagster.recovery import resume_run
 
+    console_log_level(args.verbose)
     project = load_project(args.project, env=args.env)
     print(f"odibi resume: run {args.run_id} of project {project.config.project} "
           f"({project.file}), from failure")
-    outcome = resume_run(project, args.run_id, progress=ProgressPrinter)
+    outcome = resume_run(project, args.run_id, progress=ProgressPrinter, verbose=args.verbose)
     print_summary(outcome.results)
     for path in outcome.stories:
         print(f"Story: {path}")
@@ -110,7 +120,9 @@ def rollback(args: argparse.Namespace) -> int:
 
 
 def _print_after_failure(outcome: object, project: object) -> None:
-    """What a failed run had written and, with ``on_failure: rollback``, what was restored."""
+    """The failures the summary does not show (internal errors with their traceback), what a
+    failed run had written and, with ``on_failure: rollback``, what was restored."""
+    print_failures(getattr(outcome, "failures", ()), getattr(outcome, "run_id", "?"))
     report = getattr(outcome, "rollback", None)
     written = getattr(outcome, "written", ())
     if report is not None:

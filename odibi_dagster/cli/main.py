@@ -10,13 +10,13 @@ import os
 import sys
 from collections.abc import Sequence
 
-from odibi_core.errors import OdibiError
-
 from odibi_dagster.cli.output import EXIT_FAILED, print_error
 
 __all__ = ["EXIT_BROKEN_PIPE", "main"]
 
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what a shell reports for a writer whose reader left
+VERBOSE_HELP = ("also print Dagster's log of the run (every event, failures with their stack "
+                "traces); same as ODIBI_LOG_LEVEL=debug")
 
 
 def _project_options() -> argparse.ArgumentParser:
@@ -47,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="read, transform and validate; write nothing")
     run.add_argument("--executor", choices=["in_process", "multiprocess"], default="in_process",
                      help="Dagster executor (default: in_process)")
+    run.add_argument("--verbose", "-v", action="store_true", help=VERBOSE_HELP)
     partitions = run.add_mutually_exclusive_group()
     partitions.add_argument("--partition", default=None, metavar="KEY",
                             help="partitioned pipelines: the partition to run (e.g. 2026-01-02)")
@@ -60,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     resume.add_argument("project", nargs="?", default=".",
                         help="project file or folder holding odibi.yaml (default: .)")
     resume.add_argument("--env", "-e", default=None)
+    resume.add_argument("--verbose", "-v", action="store_true", help=VERBOSE_HELP)
 
     rollback = commands.add_parser(
         "rollback", help="restore every target a run wrote to its state before the run")
@@ -136,7 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return EXIT_BROKEN_PIPE
-    except OdibiError as exc:
+    except Exception as exc:  # noqa: BLE001 - odibi's errors located, a bug with its traceback
         print_error(exc)
         return EXIT_FAILED
     except KeyboardInterrupt:

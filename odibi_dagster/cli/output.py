@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import sys
 import threading
+import traceback
 from collections.abc import Iterable
 from typing import Any, TextIO
 
+from odibi_core.error_taxonomy import classify, is_internal
 from odibi_core.errors import ConfigError, OdibiError
 from odibi_core.results import NodeResult
+from odibi_core.story._format import error_kind
 
-__all__ = ["EXIT_FAILED", "EXIT_OK", "ProgressPrinter", "print_error", "print_summary"]
+__all__ = ["EXIT_FAILED", "EXIT_OK", "ProgressPrinter", "print_error", "print_failures",
+           "print_summary"]
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -19,14 +23,44 @@ _SYMBOL = {"success": "✔", "failed": "✘", "skipped": "–", "running": "…"
 
 
 def print_error(exc: BaseException, stream: TextIO | None = None) -> None:
-    """An odibi error as its own message (every problem, with file, line and fix)."""
+    """An error as its own message: an odibi error with every problem, file, line and fix; one
+    the error taxonomy names with its category; an internal error (a bug in odibi) with its
+    traceback, once, and what to do about it."""
     stream = stream or sys.stderr
     if isinstance(exc, ConfigError):
         print(f"error: {exc}", file=stream)
     elif isinstance(exc, OdibiError):
         print(f"error: {exc.render()}", file=stream)
+    elif is_internal(exc):
+        print(f"internal error: {type(exc).__name__}: {exc}", file=stream)
+        print("".join(traceback.format_exception(exc)).rstrip("\n"), file=stream)
+        print(internal_error_advice(), file=stream)
     else:
-        print(f"error: {type(exc).__name__}: {exc}", file=stream)
+        print(f"error: {type(exc).__name__}: {exc} ({classify(exc)})", file=stream)
+
+
+def internal_error_advice(run_id: str | None = None) -> str:
+    """What to do about an internal error: it is a bug in odibi; where to report it and how to
+    see more."""
+    run = f" and the run id ({run_id})" if run_id else ""
+    return ("This is most likely a bug in odibi, not in your project: odibi raised an exception "
+            "its error taxonomy does not know. Please report it to odibi's maintainers with the "
+            f"traceback above{run}. More detail: `odibi run --verbose` (or "
+            "ODIBI_LOG_LEVEL=debug) also prints Dagster's log of a run; the Dagster UI "
+            "(`dagster dev`) keeps each run's events.")
+
+
+def print_failures(failures: Iterable[Any], run_id: str, stream: TextIO | None = None) -> None:
+    """The failures of a run its summary does not show (``odibi_dagster.failures``): an
+    internal error with its traceback, anything else as one located line."""
+    stream = stream or sys.stderr
+    for failure in failures:
+        if failure.internal:
+            print(f"internal error in {failure.where}: {failure.message}", file=stream)
+            print(failure.traceback, file=stream)
+            print(internal_error_advice(run_id), file=stream)
+        else:
+            print(f"error: [{failure.where}] {failure.message}", file=stream)
 
 
 def _written(result: NodeResult) -> str:
@@ -80,6 +114,8 @@ def print_summary(results: Iterable[NodeResult], stream: TextIO | None = None) -
             detail += f", {r.duration_seconds:.2f}s"
         elif r.status == "failed" and r.error:
             detail = f"{r.error.type} in {r.error.phase}: {r.error.message}"
+            if r.error.transient:  # retried or not, and how often
+                detail += f" ({error_kind(r)})"
             if r.error.fix:
                 detail += f"\n{' ' * (width + 6)}Fix: {r.error.fix}"
         elif r.status == "skipped":
@@ -150,4 +186,18 @@ class ProgressPrinter:
                 DagsterEventType.STEP_UP_FOR_RETRY: "will retry",
                 DagsterEventType.STEP_SKIPPED: "skipped",
             }[event.event_type]
-            print(f"  {label:>10}  {node}", file=self.stream, flush=True)
+            reason = self._retry_reason(event.step_key) \
+                if event.event_type == DagsterEventType.STEP_UP_FOR_RETRY else None
+            print(f"  {label:>10}  {node}" + (f"  ({reason})" if reason else ""),
+                  file=self.stream, flush=True)
+
+    def _retry_reason(self, step_key: str | None) -> str | None:
+        """Why the step is retried: the warning its asset logged before asking for the retry
+        (``retry 1/2 of p.node in 0.5s: timeout ...``)."""
+        import logging
+
+        assert self._run_id is not None
+        warnings = [e.user_message for e in self.instance.all_logs(self._run_id)
+                    if e.dagster_event is None and e.step_key == step_key
+                    and e.level == logging.WARNING]
+        return warnings[-1] if warnings else None

@@ -141,7 +141,10 @@ def test_user_function_errors_become_data_errors(engine, frame):
     def explode(df):
         raise KeyError("amount_with_tax")
 
-    with pytest.raises(DataError, match=r"\[sales.orders\] Transform 'explode' \(.*\) failed: "
+    # The line of the function that raised: the CLI prints no traceback for a data error.
+    raised_at = explode.__code__.co_firstlineno + 2  # @transform, def, raise
+    with pytest.raises(DataError, match=r"\[sales.orders\] Transform 'explode' \(.*\) failed "
+                                        rf"at test_transform_errors\.py:{raised_at}: "
                                         r"KeyError: 'amount_with_tax'"):
         run(engine, "explode", frame, {})
 

@@ -18,7 +18,7 @@ import pytest
 import requests
 from deltalake import DeltaTable, write_deltalake
 
-from odibi_core.error_taxonomy import CATEGORIES, classify
+from odibi_core.error_taxonomy import CATEGORIES, classify, is_internal
 from odibi_core.errors import (ConfigError, ConfigProblem, DataError, NodeError, TransientError,
                                is_transient)
 
@@ -311,3 +311,24 @@ def test_spark_java_cause_chain_is_read(spark_session: Any, closed_port: int) ->
     assert verdict(Py4JJavaError("An error occurred", wrapped)) == ("timeout", True)
     parse = caught(lambda: jvm.java.lang.Integer.parseInt("x"))
     assert verdict(parse) == ("unknown", False)
+
+
+def test_internal_errors_are_the_exceptions_odibi_does_not_know(closed_port: int) -> None:
+    """What the CLI prints with a traceback, as a bug in odibi: not odibi's own errors (even a
+    bare OdibiError the taxonomy does not name), not a failure the taxonomy names."""
+    from odibi_core.errors import OdibiError
+
+    for known in (DataError("bad rows"), ConfigError(ConfigProblem(message="bad key")),
+                  TransientError("busy"), NodeError("x", node="p.n", phase="read"),
+                  OdibiError("no such run"),
+                  caught(lambda: socket.create_connection(("127.0.0.1", closed_port), 2))):
+        assert not is_internal(known), known
+    wrapped = caught(lambda: _raise_from(KeyError("state"), DataError("wrapped")))
+    assert not is_internal(wrapped)  # odibi translated it: a located error
+    for bug in (KeyError("state"), AttributeError("'NoneType' object has no attribute 'x'"),
+                TypeError("unsupported operand")):
+        assert is_internal(bug), bug
+
+
+def _raise_from(cause: BaseException, error: BaseException) -> None:
+    raise error from cause
