@@ -51,13 +51,11 @@ from odibi_core.incremental import (
     HighWaterMark,
     HwmStore,
     apply_read_incremental,
-    incremental_column,
     lower_bound,
-    missing_incremental_column,
-    newer_than_target,
 )
 from odibi_core.partitions import partition_bounds, partition_predicate, partition_rows
-from odibi_core.config.node_plan import WritePlan, plan_write
+from odibi_core.config.node_plan import WritePlan, materialization, plan_write
+from odibi_core.materializations import strategy_for
 from odibi_core.privacy import apply_privacy
 from odibi_core.profiling import profile_output
 from odibi_core.transforms.builtins.sql_text import quote_identifier
@@ -178,6 +176,7 @@ class NodeRunner:
         ref = self.project.graph.node(key)
         node = ref.config
         plan = plan_write(node, mode_override=write_mode)
+        strategy = strategy_for(materialization(node))
         started = datetime.now(timezone.utc)
         clock = time.perf_counter()
         trace = _Trace()
@@ -186,10 +185,8 @@ class NodeRunner:
         write: WriteResult | None = None
         window = ExitStack()  # the node's window lock, when it keeps an incremental state
         try:
-            if node.is_streaming:
-                from odibi_core.streaming import run_streaming_node
-
-                frame_out, write = run_streaming_node(self, ref, inputs, context, trace)
+            if strategy.runs_node:
+                frame_out, write = strategy.run_node(self, ref, inputs, context, trace)
                 result = self._result(ref, "success", started, clock, trace, None, frame_out,
                                       write, context)
                 return NodeRun(result, frame_out)
@@ -210,11 +207,7 @@ class NodeRunner:
             if node.privacy is not None:
                 frame_out = trace.timed("privacy", lambda: apply_privacy(
                     self.engine, frame_out, node.privacy, node=key))
-            if node.materialized == "view":
-                trace.view = node.name
-                frame_out = self.engine.create_view(node.name, frame_out)
-            else:
-                frame_out = self.engine.collect(frame_out)
+            frame_out = strategy.shape(self, ref, frame_out, trace)
             if node.cache:
                 frame_out = self.engine.cache(frame_out)
             if node.validation is not None:
@@ -244,8 +237,8 @@ class NodeRunner:
                 if prepared is not frame_out:  # rows were left out: the count is not known
                     frame_out, trace.rows_out = prepared, None
                 pause_point("before_write")
-                write = trace.timed("write", lambda: self._write(
-                    ref, frame_out, plan.mode, merge_schema=merge_schema, context=context,
+                write = trace.timed("write", lambda: strategy.write(
+                    self, ref, frame_out, plan, merge_schema=merge_schema, context=context,
                     trace=trace))
             result = self._result(ref, "success", started, clock, trace, frame_in, frame_out,
                                   write, context)
@@ -486,8 +479,8 @@ class NodeRunner:
 
     def _prepare_write(self, ref: Any, frame: Frame, plan: WritePlan,
                        trace: _Trace) -> tuple[Frame, bool]:
-        """The frame and schema merging the write gets after ``schema_policy`` and
-        ``materialized: incremental`` had their say."""
+        """The frame and schema merging the write gets after ``schema_policy`` and the
+        node's materialization had their say."""
         node = ref.config
         write = node.write
         location = self.target_location(ref.key)
@@ -499,19 +492,8 @@ class NodeRunner:
                 format=write.format, node=ref.key))
             frame = trace.schema_policy.frame
             merge_schema = merge_schema or trace.schema_policy.merge_schema
-        if plan.only_newer_than_target:
-            column = self._incremental_column(ref)
-            target = self.read_target(ref.key) if self.engine.read_schema(ReadRequest(
-                location=location, format=write.format, node=ref.key)) is not None else None
-            frame, trace.incremental_target_max = trace.timed("incremental", lambda: (
-                newer_than_target(self.engine, frame, target, column, key=ref.key)))
-        return frame, merge_schema
-
-    def _incremental_column(self, ref: Any) -> str:
-        column = incremental_column(self.project, ref.key)
-        if column is None:
-            raise ConfigError(missing_incremental_column(self.project, ref.key))
-        return column
+        strategy = strategy_for(materialization(node))
+        return strategy.prepare(self, ref, frame, plan, trace), merge_schema
 
     def _hwm_store(self) -> HwmStore:
         return HwmStore(self._system_root())
