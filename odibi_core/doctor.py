@@ -12,10 +12,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 from odibi_core.connections import Check, build_connection
 from odibi_core.errors import ConfigError
+
+if TYPE_CHECKING:
+    from odibi_core.config.loader import Project
 
 __all__ = ["ConnectionReport", "diagnose_project", "iter_rows", "paths_read"]
 
@@ -35,7 +38,7 @@ class ConnectionReport:
         return all(check.ok is not False for check in self.checks)
 
 
-def paths_read(project: Any, connection: str) -> list[str]:
+def paths_read(project: Project, connection: str) -> list[str]:
     """What the project reads from ``connection``: node read paths and tables, and sensor
     globs, each once, in project order."""
     found: list[str] = []
@@ -52,14 +55,14 @@ def paths_read(project: Any, connection: str) -> list[str]:
     return list(dict.fromkeys(found))
 
 
-def diagnose_project(project: Any, *, timeout: float = DEFAULT_TIMEOUT
+def diagnose_project(project: Project, *, timeout: float = DEFAULT_TIMEOUT
                      ) -> list[ConnectionReport]:
     """A report per connection of ``project``, in the order they are declared."""
     return [_diagnose(project, name, config, timeout)
             for name, config in project.config.connections.items()]
 
 
-def _diagnose(project: Any, name: str, config: Any, timeout: float) -> ConnectionReport:
+def _diagnose(project: Project, name: str, config: Any, timeout: float) -> ConnectionReport:
     kind = str(getattr(config, "type", "?"))
     try:
         connection = build_connection(name, config, project.root)

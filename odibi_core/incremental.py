@@ -21,11 +21,14 @@ import tempfile
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 from odibi_core.engines.base import Engine, Frame
 from odibi_core.errors import ConfigProblem, DataError
 from odibi_core.transforms.builtins.sql_text import quote_identifier
+
+if TYPE_CHECKING:
+    from odibi_core.config.loader import Project
 
 __all__ = ["HighWaterMark", "HwmStore", "IncrementalWindow", "apply_read_incremental",
            "commit_hwm", "incremental_column", "lower_bound", "missing_incremental_column",
@@ -173,7 +176,7 @@ def newer_than_target(engine: Engine, frame: Frame, target: Frame | None, column
     return engine.rows_after(frame, column, newest), newest
 
 
-def incremental_column(project: Any, key: str) -> str | None:
+def incremental_column(project: Project, key: str) -> str | None:
     """The column of the ``read.incremental`` block of node ``key`` or, for a node without a
     read, of the nearest node upstream whose output it takes (None when there is none)."""
     current: str | None = key
@@ -185,7 +188,7 @@ def incremental_column(project: Any, key: str) -> str | None:
     return None
 
 
-def missing_incremental_column(project: Any, key: str) -> ConfigProblem:
+def missing_incremental_column(project: Project, key: str) -> ConfigProblem:
     """The problem of a ``materialized: incremental`` node without an incremental column."""
     path, line = project.locate_node(key)
     return ConfigProblem(

@@ -74,6 +74,8 @@ from odibi_core.results import (
 )
 
 if TYPE_CHECKING:
+    from odibi_core.config.loader import Project
+    from odibi_core.graph import NodeRef
     from odibi_core.exactly_once import BatchIdentity
     from odibi_core.incremental import IncrementalWindow
     from odibi_core.schema_policy import SchemaHarmony
@@ -160,7 +162,7 @@ class NodeRunner:
         engine: the engine to run on.
     """
 
-    def __init__(self, project: Any, engine: Engine) -> None:
+    def __init__(self, project: Project, engine: Engine) -> None:
         self.project = project
         self.engine = engine
         self._connections: dict[str, Connection] = {}
@@ -290,7 +292,7 @@ class NodeRunner:
                     "creates the table.", node=key) from exc
 
     # ---- lifecycle phases ------------------------------------------------------------------
-    def _read_input(self, ref: Any, inputs: Mapping[str, Frame], context: RunContext,
+    def _read_input(self, ref: NodeRef, inputs: Mapping[str, Frame], context: RunContext,
                     trace: _Trace) -> Frame | None:
         node = ref.config
         if node.read is not None and node.read.format in SOURCE_FORMATS:
@@ -339,14 +341,14 @@ class NodeRunner:
                             fix="Run the upstream node first.", node=ref.key)
         return inputs[alias]
 
-    def _read_source(self, ref: Any, read: Any) -> Frame:
+    def _read_source(self, ref: NodeRef, read: Any) -> Frame:
         """An api or sql read, as Arrow handed to the engine; a stateful incremental read's mark
         goes to the source as a lower bound (the rows are filtered here again all the same)."""
         table = read_source(self.connection(read.connection), read, node=ref.key,
                             lower_bound=self._lower_bound(ref, read))
         return self.engine.from_arrow(table)
 
-    def _lower_bound(self, ref: Any, read: Any) -> LowerBound | None:
+    def _lower_bound(self, ref: NodeRef, read: Any) -> LowerBound | None:
         """A stateful incremental read's mark, for the source or the engine to filter at the
         read (the node filters the rows read by it again)."""
         if read.incremental is None:
@@ -355,7 +357,7 @@ class NodeRunner:
                            node=ref.name)
         return LowerBound(read.incremental.column, mark) if mark is not None else None
 
-    def _incremental(self, ref: Any, frame: Frame, trace: _Trace) -> Frame:
+    def _incremental(self, ref: NodeRef, frame: Frame, trace: _Trace) -> Frame:
         incremental = ref.config.read.incremental
         if incremental is None:
             return frame
@@ -364,7 +366,7 @@ class NodeRunner:
             node=ref.name, now=datetime.now(timezone.utc), key=ref.key)
         return frame
 
-    def _transform(self, ref: Any, frame: Frame | None, inputs: Mapping[str, Frame],
+    def _transform(self, ref: NodeRef, frame: Frame | None, inputs: Mapping[str, Frame],
                    sql_log: list[str]) -> Frame:
         from odibi_core.transforms.registry import apply_transform
 
@@ -393,7 +395,7 @@ class NodeRunner:
             )
         return frame
 
-    def _sql_file(self, ref: Any, relative: str) -> str:
+    def _sql_file(self, ref: NodeRef, relative: str) -> str:
         path = (self.project.root / relative).resolve()
         try:
             return path.read_text(encoding="utf-8")
@@ -404,7 +406,7 @@ class NodeRunner:
                 "project file).",
             )) from exc
 
-    def _check_contracts(self, ref: Any, frame: Frame | None, now: datetime,
+    def _check_contracts(self, ref: NodeRef, frame: Frame | None, now: datetime,
                          context: RunContext, trace: _Trace) -> None:
         """Contracts: tests on the input, before the transform; any failure fails the node."""
         from odibi_core.validation import evaluate_tests, failure_error
@@ -421,7 +423,7 @@ class NodeRunner:
         if not evaluation.result.passed:
             raise failure_error(evaluation.result, node=ref.key)
 
-    def _validate(self, ref: Any, frame: Frame, now: datetime, context: RunContext,
+    def _validate(self, ref: NodeRef, frame: Frame, now: datetime, context: RunContext,
                   trace: _Trace) -> Split:
         """Validation: tests on the output; blocking failures, then the gate, then the split of
         the rows that go on from the rows that go to quarantine."""
@@ -454,7 +456,7 @@ class NodeRunner:
         trace.gate = gate
         return split
 
-    def _quarantine(self, ref: Any, split: Split, frame_in: Frame | None, context: RunContext,
+    def _quarantine(self, ref: NodeRef, split: Split, frame_in: Frame | None, context: RunContext,
                     trace: _Trace) -> None:
         from odibi_core.validation import write_quarantine
 
@@ -467,7 +469,7 @@ class NodeRunner:
             node=ref.key, source=frame_in,
             dry_run=context.dry_run)
 
-    def _evaluation_context(self, ref: Any, kind: str, now: datetime,
+    def _evaluation_context(self, ref: NodeRef, kind: str, now: datetime,
                             context: RunContext) -> Any:
         from odibi_core.runs import RunRecords, system_root
         from odibi_core.validation import EvaluationContext, RunHistory
@@ -477,7 +479,7 @@ class NodeRunner:
         return EvaluationContext(node=ref.key, kind=kind, now=now,  # type: ignore[arg-type]
                                  history=history)
 
-    def _prepare_write(self, ref: Any, frame: Frame, plan: WritePlan,
+    def _prepare_write(self, ref: NodeRef, frame: Frame, plan: WritePlan,
                        trace: _Trace) -> tuple[Frame, bool]:
         """The frame and schema merging the write gets after ``schema_policy`` and the
         node's materialization had their say."""
@@ -498,7 +500,7 @@ class NodeRunner:
     def _hwm_store(self) -> HwmStore:
         return HwmStore(self._system_root())
 
-    def _write(self, ref: Any, frame: Frame, mode: str, *,
+    def _write(self, ref: NodeRef, frame: Frame, mode: str, *,
                merge_schema: bool | None = None, context: RunContext | None = None,
                trace: _Trace | None = None) -> WriteResult:
         """Write the node's output, once per batch (see ``odibi_core.exactly_once``)."""
@@ -531,7 +533,7 @@ class NodeRunner:
             lambda req: self.engine.write(frame, req), request, plan))
 
     # ---- exactly-once: batches, recovery, partitions ----------------------------------------
-    def _recover(self, ref: Any) -> list[str]:
+    def _recover(self, ref: NodeRef) -> list[str]:
         """Resolve what a crashed writer of this node left (before the incremental read, so a
         committed batch's high-water mark is in place)."""
         write = ref.config.write
@@ -543,7 +545,7 @@ class NodeRunner:
         with target_lock(self._system_root(), location):
             return recover(ledger, location, write.format, self._mark_saver(ref))
 
-    def _batch_identity(self, ref: Any, context: RunContext, trace: _Trace,
+    def _batch_identity(self, ref: NodeRef, context: RunContext, trace: _Trace,
                         frame_in: Frame | None, source: Frame | None) -> BatchIdentity | None:
         """The node's batch (SPEC §7), recorded in the run so that nodes downstream — also in a
         run that resumes this one — derive theirs from it."""
@@ -555,7 +557,7 @@ class NodeRunner:
             records.record_batch(context.run_id, ref.key, identity.to_json())
         return identity
 
-    def _derive_identity(self, ref: Any, context: RunContext, trace: _Trace,
+    def _derive_identity(self, ref: NodeRef, context: RunContext, trace: _Trace,
                          frame_in: Frame | None, source: Frame | None,
                          records: Any) -> BatchIdentity | None:
         if context.partition_key is not None:
@@ -588,10 +590,10 @@ class NodeRunner:
         state = source_state(location, write.format)
         return json.dumps(state, sort_keys=True) if state is not None else None
 
-    def _partitions(self, ref: Any) -> Any:
+    def _partitions(self, ref: NodeRef) -> Any:
         return self.project.config.pipeline(ref.pipeline).partitions
 
-    def _partition_rows(self, ref: Any, frame: Frame, context: RunContext) -> Frame:
+    def _partition_rows(self, ref: NodeRef, frame: Frame, context: RunContext) -> Frame:
         """A read's rows within the run's partition (when the pipeline's partitions name a
         column the read has)."""
         config = self._partitions(ref)
@@ -603,7 +605,7 @@ class NodeRunner:
         return partition_rows(self.engine, frame, config.column, context.partition_start,
                               context.partition_end, node=ref.key)
 
-    def _partition_write(self, ref: Any, frame: Frame, request: WriteRequest,
+    def _partition_write(self, ref: NodeRef, frame: Frame, request: WriteRequest,
                          context: RunContext) -> tuple[Frame, WriteRequest]:
         """An ``overwrite`` of a partitioned node replaces exactly the partition's rows."""
         config = self._partitions(ref)
@@ -620,14 +622,14 @@ class NodeRunner:
         return frame, replace(request, replace_where=partition_predicate(
             quote_identifier(column), low, high))
 
-    def _ledger(self, ref: Any) -> BatchLedger:
+    def _ledger(self, ref: NodeRef) -> BatchLedger:
         return BatchLedger(self._system_root(), ref.pipeline, ref.name)
 
-    def _mark_saver(self, ref: Any) -> Callable[[dict[str, Any]], None]:
+    def _mark_saver(self, ref: NodeRef) -> Callable[[dict[str, Any]], None]:
         store = self._hwm_store()
         return lambda mark: store.save(ref.pipeline, ref.name, HighWaterMark.from_json(mark))
 
-    def _mark_loader(self, ref: Any) -> Callable[[], dict[str, Any] | None]:
+    def _mark_loader(self, ref: NodeRef) -> Callable[[], dict[str, Any] | None]:
         store = self._hwm_store()
 
         def load() -> dict[str, Any] | None:
@@ -641,7 +643,7 @@ class NodeRunner:
         return system_root(self.project)
 
     # ---- result ----------------------------------------------------------------------------
-    def _result(self, ref: Any, status: str, started: datetime, clock: float, trace: _Trace,
+    def _result(self, ref: NodeRef, status: str, started: datetime, clock: float, trace: _Trace,
                 frame_in: Frame | None, frame_out: Frame | None, write: WriteResult | None,
                 context: RunContext, *, error: ErrorInfo | None = None) -> NodeResult:
         engine = self.engine
@@ -738,7 +740,7 @@ def _quality_summary(trace: _Trace) -> dict[str, Any]:
     return extra
 
 
-def _window_identity(ref: Any, trace: _Trace) -> dict[str, Any] | None:
+def _window_identity(ref: NodeRef, trace: _Trace) -> dict[str, Any] | None:
     """The part of an incremental window that names the batch: the mark a stateful read
     starts from; a rolling window's start to its unit (a rerun within the same day of a
     "last 3 days" window is the same batch)."""

@@ -12,9 +12,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TYPE_CHECKING
 
 from odibi_core.results import NodeResult
+
+if TYPE_CHECKING:
+    from odibi_core.config.loader import Project
 
 __all__ = ["TRACEPARENT_TAG", "RunInfo", "RunObserver", "notify_node", "notify_run",
            "observers_for", "run_tags_for"]
@@ -48,7 +51,7 @@ class RunObserver(Protocol):
         """A pipeline's part of a run ended with ``status`` (success / failed)."""
 
 
-def observers_for(project: Any) -> list[RunObserver]:
+def observers_for(project: Project) -> list[RunObserver]:
     """The observers the project's ``observability`` block asks for (none by default)."""
     config = project.config.observability
     observers: list[RunObserver] = []
@@ -63,7 +66,7 @@ def observers_for(project: Any) -> list[RunObserver]:
     return observers
 
 
-def run_tags_for(project: Any) -> dict[str, str]:
+def run_tags_for(project: Project) -> dict[str, str]:
     """Tags to put on a run before it starts (the trace context, when tracing is on)."""
     tracing = project.config.observability.tracing
     if tracing is None or not tracing.enabled:

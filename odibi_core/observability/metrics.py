@@ -49,10 +49,13 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TYPE_CHECKING
 
 from odibi_core.observability import RunInfo
 from odibi_core.results import NodeResult
+
+if TYPE_CHECKING:
+    from odibi_core.config.loader import Project
 
 __all__ = ["FAMILIES", "MetricsObserver", "Sample", "build_metrics_observer", "node_samples",
            "pipeline_samples"]
@@ -190,7 +193,7 @@ class MetricsObserver:
                 self.backend.target, type(exc).__name__, exc, run.run_id)
 
 
-def build_metrics_observer(project: Any, config: Any) -> MetricsObserver:
+def build_metrics_observer(project: Project, config: Any) -> MetricsObserver:
     """The observer for ``config`` (a Prometheus, StatsD or Azure Monitor metrics config); only
     the chosen backend's library is imported."""
     backend: Backend

@@ -30,7 +30,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, TYPE_CHECKING
 from urllib.parse import urlparse
 
 from opentelemetry import context as otel_context
@@ -51,6 +51,9 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 
 from odibi_core.observability import TRACEPARENT_TAG, RunInfo
 from odibi_core.results import NodeResult, ValidationResult
+
+if TYPE_CHECKING:
+    from odibi_core.config.loader import Project
 
 __all__ = ["PresetIdGenerator", "TracingObserver", "build_tracing_observer", "new_run_tags",
            "pipeline_span_context", "run_trace"]
@@ -203,7 +206,7 @@ _PROVIDERS: dict[tuple[Any, ...], tuple[TracerProvider, PresetIdGenerator]] = {}
 _PROVIDERS_LOCK = threading.Lock()
 
 
-def _provider(config: Any, project: Any) -> tuple[TracerProvider, PresetIdGenerator]:
+def _provider(config: Any, project: Project) -> tuple[TracerProvider, PresetIdGenerator]:
     """One tracer provider per configuration and process (not the global one: odibi's spans
     do not change what a user's own instrumentation exports)."""
     name = str(project.config.project)
@@ -228,7 +231,7 @@ def _provider(config: Any, project: Any) -> tuple[TracerProvider, PresetIdGenera
         return _PROVIDERS[key]
 
 
-def build_tracing_observer(project: Any, config: Any) -> TracingObserver:
+def build_tracing_observer(project: Project, config: Any) -> TracingObserver:
     """The observer that traces ``project``'s runs as ``config`` (a ``TracingConfig``) says."""
     provider, ids = _provider(config, project)
     return TracingObserver(provider, ids, flush_millis=int(config.timeout * 1000) + 1000)

@@ -37,13 +37,14 @@ from odibi_core.streaming.summary import (
 )
 
 if TYPE_CHECKING:
+    from odibi_core.graph import NodeRef
     from odibi_core.engines.base import ResolvedLocation
     from odibi_core.node import NodeRunner, RunContext
 
 __all__ = ["checkpoint_location", "run_streaming_node", "stream_app_id"]
 
 
-def checkpoint_location(runner: NodeRunner, ref: Any) -> str:
+def checkpoint_location(runner: NodeRunner, ref: NodeRef) -> str:
     """Where the node's query keeps its checkpoint: ``write.streaming.checkpoint_location``
     on the write connection, or ``<system>/checkpoints/<pipeline>/<node>``."""
     write = ref.config.write
@@ -60,7 +61,7 @@ def stream_app_id(project: str, key: str, checkpoint: str) -> str:
     return f"odibi-stream:{project}:{key}:{digest}"
 
 
-def run_streaming_node(runner: NodeRunner, ref: Any, inputs: Mapping[str, Frame],
+def run_streaming_node(runner: NodeRunner, ref: NodeRef, inputs: Mapping[str, Frame],
                        context: RunContext, trace: Any) -> tuple[Frame | None, WriteResult | None]:
     """Run node ``ref``'s streaming query once; the target read back (for nodes downstream)
     and what was written."""
@@ -120,7 +121,7 @@ class _MicroBatches:
     """The ``foreachBatch`` function of a node's query: each micro-batch goes through validation,
     quarantine and the Delta write, once."""
 
-    def __init__(self, runner: NodeRunner, ref: Any, context: RunContext, trace: Any, *,
+    def __init__(self, runner: NodeRunner, ref: NodeRef, context: RunContext, trace: Any, *,
                  target: ResolvedLocation, app_id: str) -> None:
         self.runner, self.ref, self.context, self.trace = runner, ref, context, trace
         self.target, self.app_id = target, app_id
