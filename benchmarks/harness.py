@@ -437,18 +437,34 @@ def machine_facts() -> list[str]:
         java_line = (java.stderr.strip().splitlines() or ["not found"])[0]
     except OSError:
         java_line = "not found"
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                            text=True, cwd=ROOT, check=False).stdout.strip() or "?"
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                           capture_output=True, text=True, cwd=ROOT, check=False).stdout.strip()
     packages = ", ".join(f"{p} {version(p)}" for p in (
         "pandas", "pyarrow", "duckdb", "polars", "deltalake", "pyspark", "delta-spark",
         "dagster"))
     return [
         f"- Machine: {os.cpu_count()} CPUs ({cpu}), {memory} RAM, {platform.platform()}.",
         f"- Python {platform.python_version()}; {packages}; Java: {java_line}.",
-        f"- odibi at commit {commit}" + (" (plus uncommitted changes)." if dirty else "."),
+        f"- odibi at {source_state()}.",
     ]
+
+
+# What the benchmarks write into the tree: a `--merge` run rewrites them after each invocation,
+# so they are no sign that the code measured differs from the commit.
+OWN_OUTPUTS = ("benchmarks/RESULTS.md", "benchmarks/RESULTS.json", "benchmarks/results/")
+
+
+def source_state() -> str:
+    """``commit abc1234``, plus the tracked files that differ from it (the benchmarks' own
+    result files aside), so a page says exactly what was measured."""
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                            text=True, cwd=ROOT, check=False).stdout.strip() or "?"
+    status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                            capture_output=True, text=True, cwd=ROOT, check=False).stdout
+    dirty = [line[3:] for line in status.splitlines()
+             if line[3:] and not line[3:].startswith(OWN_OUTPUTS)]
+    if not dirty:
+        return f"commit {commit}"
+    more = f" and {len(dirty) - 5} more" if len(dirty) > 5 else ""
+    return f"commit {commit} (plus uncommitted changes to {', '.join(dirty[:5])}{more})"
 
 
 def replace_once(text: str, old: str, new: str, where: str) -> str:

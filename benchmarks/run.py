@@ -773,7 +773,12 @@ def render(doc: dict) -> str:
         *(f"- Command: `{command}`" for command in meta.get("commands") or [meta["command"]]),
         f"- Run on {meta['date']}; each figure is the median of the whole-process runs its row "
         "counts (column `runs`).",
+        *(["- The machine and the code, as the last command recorded them:"]
+          if len(meta.get("commands") or []) > 1 else []),
         *meta.get("machine", []),
+        *([f"- This page was re-rendered from RESULTS.json (`--render-only`) at "
+           f"{meta['rendered_at']}; no figure was measured again."]
+          if meta.get("rendered_at") else []),
         f"- Published odibi: {meta.get('pypi') or 'not part of this run'}.", "",
         "## Targets (issue 10)", "",
         "| target | where | value | met? |", "|---|---|---|---|",
@@ -1119,6 +1124,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.render_only:
         doc = json.loads(results_json(args.out).read_text(encoding="utf-8"))
         doc["targets"] = evaluate_targets(doc["cells"])
+        doc["meta"]["rendered_at"] = harness.source_state()  # on the page only, not the JSON
         args.out.write_text(render(doc), encoding="utf-8")
         print(f"wrote {args.out}")
         return 0

@@ -31,7 +31,7 @@ from odibi_dagster import metadata as md
 from odibi_dagster.checks import build_check_results
 from odibi_dagster.events import materialization_metadata
 from odibi_dagster.file_sensor import arrival_from_tags
-from odibi_dagster.io_manager import NodeOutput
+from odibi_dagster.io_manager import ODIBI_IO_MANAGER_KEY, NodeOutput
 from odibi_dagster.launcher import die_with_launcher
 from odibi_dagster.observe import run_info, run_trigger
 from odibi_dagster.partitions import PartitionWindow, partitions_def_for
@@ -99,6 +99,7 @@ def _build_asset(project: Any, specs: OdibiSpecs, translator: OdibiTranslator,
         check_specs=check_specs or None,
         required_resource_keys=resource_keys,
         partitions_def=partitions_def,
+        io_manager_key=ODIBI_IO_MANAGER_KEY,
     )
     def _node_asset(context: dg.AssetExecutionContext, **upstream: Any) -> Iterator[Any]:
         die_with_launcher()  # a step process never outlives the `odibi run` that started it

@@ -20,8 +20,9 @@ from odibi_core.config import load_project
 from odibi_core.config.orchestration_checks import pipeline_job_name
 from odibi_dagster.assets import ENGINE_RESOURCE_KEY, build_odibi_assets
 from odibi_dagster.automation import build_automation_sensor
+from odibi_dagster.executors import spark_in_process_executor
 from odibi_dagster.file_sensor import build_file_sensors
-from odibi_dagster.io_manager import OdibiIOManager
+from odibi_dagster.io_manager import ODIBI_IO_MANAGER_KEY, OdibiIOManager
 from odibi_dagster.jobs import build_jobs
 from odibi_dagster.resources import SPARK_RESOURCE_KEY, OdibiEngineResource, hide_spark_secrets
 from odibi_dagster.rollback_sensor import build_rollback_sensor
@@ -68,11 +69,12 @@ def defs_from_loaded_project(project: Any, *, translator: OdibiTranslator | None
         sensors=sensors or None,
         # A Spark project runs its steps in one process, so every asset of a run shares one
         # SparkSession (starting a JVM per step would cost seconds each); pandas and polars
-        # keep Dagster's default multiprocess executor.
-        executor=dg.in_process_executor if project.config.engine == "spark" else None,
+        # keep Dagster's default multi_or_in_process executor (parallel in the web UI; a CLI
+        # materialization passes IN_PROCESS_RUN_CONFIG, see executors.py).
+        executor=spark_in_process_executor if project.config.engine == "spark" else None,
         resources={
             **engine_resources,
-            "io_manager": OdibiIOManager(project, dict(specs.node_by_key), engine),
+            ODIBI_IO_MANAGER_KEY: OdibiIOManager(project, dict(specs.node_by_key), engine),
         },
     )
 

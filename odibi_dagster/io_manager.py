@@ -28,7 +28,13 @@ from odibi_core.runs import system_root
 from odibi_dagster.partitions import PartitionWindow
 from odibi_dagster.resources import OdibiEngineResource
 
-__all__ = ["NodeOutput", "OdibiIOManager"]
+__all__ = ["ODIBI_IO_MANAGER_KEY", "NodeOutput", "OdibiIOManager"]
+
+# The resource key of odibi's IO manager. Odibi's assets name it (``io_manager_key``); the
+# definitions leave Dagster's default ``io_manager`` alone, so a user's own asset in the same
+# Definitions stores its value the usual Dagster way and still receives an odibi node's output
+# as a frame (its input is loaded by the IO manager of the upstream asset's output).
+ODIBI_IO_MANAGER_KEY = "odibi_io_manager"
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from deltalake import DeltaTable
 
 from odibi_core.config import load_project
 from odibi_dagster.execution import run_project
+from odibi_dagster.executors import spark_in_process_executor
 
 VIEW_PROJECT = """\
 project: views
@@ -65,7 +66,7 @@ def test_spark_project_runs_in_one_session(retail: Path, spark_session) -> None:
     project = load_project(retail / "odibi.yaml")
     defs_executor = __import__("odibi_dagster.definitions", fromlist=["x"]) \
         .defs_from_loaded_project(project).resolve_job_def("__ASSET_JOB").executor_def
-    assert defs_executor.name == dg.in_process_executor.name
+    assert defs_executor is spark_in_process_executor
     outcome = run_project(project, list(project.graph.topological_order()))
     assert outcome.success, [r.error for r in outcome.results if r.error]
     silver = DeltaTable(str(retail / "lake" / "silver" / "orders")).to_pyarrow_table()
