@@ -92,14 +92,14 @@ def _build_asset(project: Any, specs: OdibiSpecs, translator: OdibiTranslator,
     @dg.multi_asset(
         name=spec.key.to_python_identifier(),
         outs={spec.key.to_python_identifier(): dg.AssetOut.from_spec(
-            spec.replace_attributes(deps=[]), dagster_type=Any)},
+            spec.replace_attributes(deps=[]), dagster_type=Any,
+            io_manager_key=ODIBI_IO_MANAGER_KEY)},
         ins=ins,
         deps=[dep for dep in spec.deps if dep.asset_key not in loaded] or None,
         retry_policy=translator.get_retry_policy(project, node_ref),
         check_specs=check_specs or None,
         required_resource_keys=resource_keys,
         partitions_def=partitions_def,
-        io_manager_key=ODIBI_IO_MANAGER_KEY,
     )
     def _node_asset(context: dg.AssetExecutionContext, **upstream: Any) -> Iterator[Any]:
         die_with_launcher()  # a step process never outlives the `odibi run` that started it
