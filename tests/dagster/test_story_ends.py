@@ -1,0 +1,113 @@
+"""A run launched outside ``odibi run`` ends its stories itself, with nothing switched on in the
+project file and no daemon: a job of part of a pipeline (whose run has no asset selection), a
+failed node whose downstream nodes never run, and — through the run-end sensors, the safety net —
+a step that failed before its node recorded anything."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pytest
+
+from odibi_core.config import load_project
+from odibi_dagster.cli.main import main
+from odibi_dagster.definitions import defs_from_loaded_project
+from odibi_dagster.execution import _asset_job, project_environment, run_project
+from odibi_dagster.run_end_sensor import RUN_FAILED_SENSOR
+
+FINANCE = {"revenue_by_country", "daily_sales"}  # the finance_reports job: part of sales
+BROKEN_SQL = ("round(o.quantity * o.unit_price, 2) AS amount",
+              "round(o.no_such_column * o.unit_price, 2) AS amount")
+
+
+def run_stories(retail: Path, run_id: str) -> dict[str, dict[str, Any]]:
+    """The JSON stories of run ``run_id`` by pipeline."""
+    found = [json.loads(p.read_text()) for p in (retail / "lake" / "_stories").rglob("run_*.json")]
+    return {s["pipeline"]: s for s in found if s["run_id"] == run_id}
+
+
+def statuses(story: dict[str, Any]) -> dict[str, str]:
+    return {n["node"]: n["status"] for n in story["nodes"]}
+
+
+def break_clean_orders(retail: Path) -> None:
+    path = retail / "pipelines" / "sales.yaml"
+    text = path.read_text(encoding="utf-8")
+    assert BROKEN_SQL[0] in text
+    path.write_text(text.replace(*BROKEN_SQL), encoding="utf-8")
+
+
+@pytest.fixture
+def built_retail(retail: Path) -> Path:
+    """examples/retail after one full `odibi run` (every target exists)."""
+    project = load_project(retail)
+    assert not (project.config.observability.metrics or project.config.observability.tracing)
+    assert run_project(project, list(project.graph.nodes)).success
+    return retail
+
+
+def _execute_job(retail: Path, job: str) -> dg.ExecuteInProcessResult:
+    """Run job ``job`` as the UI launches it: the job as a whole, no asset selection."""
+    project = load_project(retail)
+    defs = defs_from_loaded_project(project)
+    with project_environment(project), dg.DagsterInstance.get() as instance:
+        return defs.resolve_job_def(job).execute_in_process(instance=instance,
+                                                            raise_on_error=False)
+
+
+def test_a_job_of_part_of_a_pipeline_ends_its_story(
+        built_retail: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    result = _execute_job(built_retail, "finance_reports")
+    assert result.success and not result.dagster_run.asset_selection  # none: the job
+    stories = run_stories(built_retail, result.run_id)
+    assert set(stories) == {"sales"}  # not every pipeline of the project
+    story = stories["sales"]
+    assert statuses(story) == dict.fromkeys(FINANCE, "success")
+    assert story["status"] == "success" and story["finished_at"] is not None
+    assert "latest success" in (built_retail / "lake" / "_stories" / "sales" /
+                                "index.html").read_text(encoding="utf-8")
+    assert main(["story", "last", str(built_retail)]) == 0
+    out = capsys.readouterr().out
+    assert result.run_id in out and "- **Status:** success" in out
+
+
+def test_a_failed_node_ends_the_story_with_its_downstream_nodes_skipped(
+        built_retail: Path) -> None:
+    break_clean_orders(built_retail)
+    result = _execute_job(built_retail, "sales_job")
+    assert not result.success
+    story = run_stories(built_retail, result.run_id)["sales"]
+    assert statuses(story) == {"clean_customers": "success", "clean_orders": "failed",
+                               "revenue_by_country": "skipped", "daily_sales": "skipped"}
+    skipped = {n["node"]: n["skipped_reason"] for n in story["nodes"] if n["status"] == "skipped"}
+    assert set(skipped.values()) == {"not run: an upstream node failed"}
+    assert story["status"] == "failed" and story["finished_at"] is not None
+
+
+def test_the_failure_sensor_ends_a_story_whose_step_failed_before_recording(
+        built_retail: Path) -> None:
+    # revenue_by_country reads clean_orders (not in the run) from its table: gone, its input
+    # does not load, and its step fails before the node runs or records anything.
+    shutil.rmtree(built_retail / "lake" / "silver" / "orders")
+    project = load_project(built_retail)
+    keys = [dg.AssetKey(["sales", "clean_customers"]), dg.AssetKey(["sales", "revenue_by_country"])]
+    with project_environment(project), dg.DagsterInstance.get() as instance:
+        failed = dg.execute_job(_asset_job(), instance=instance, asset_selection=keys,
+                                run_config={"execution": {"config": {"in_process": {}}}})
+        assert not failed.success
+        before = run_stories(built_retail, failed.run_id)["sales"]
+        assert before["status"] == "running"  # what the run itself could not end
+        (sensor,) = [s for s in defs_from_loaded_project(project).sensors
+                     if s.name == RUN_FAILED_SENSOR]
+        sensor(dg.build_run_status_sensor_context(
+            sensor_name=RUN_FAILED_SENSOR, dagster_event=failed.get_run_failure_event(),
+            dagster_instance=instance, dagster_run=failed.dagster_run).for_run_failure())
+    story = run_stories(built_retail, failed.run_id)["sales"]
+    assert statuses(story) == {"clean_customers": "success", "revenue_by_country": "failed"}
+    assert story["status"] == "failed" and story["finished_at"] is not None
+    error = next(n["error"] for n in story["nodes"] if n["node"] == "revenue_by_country")
+    assert "failed before the node recorded a result" in error["message"]
