@@ -5,10 +5,8 @@ a step that failed before its node recorded anything."""
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
-from typing import Any
 
 import dagster as dg
 import pytest
@@ -16,37 +14,23 @@ import pytest
 from odibi_core.config import load_project
 from odibi_dagster.cli.main import main
 from odibi_dagster.definitions import defs_from_loaded_project
-from odibi_dagster.execution import _asset_job, project_environment, run_project
+from odibi_dagster.execution import _asset_job, project_environment
 from odibi_dagster.run_end_sensor import RUN_FAILED_SENSOR
-
-FINANCE = {"revenue_by_country", "daily_sales"}  # the finance_reports job: part of sales
-BROKEN_SQL = ("round(o.quantity * o.unit_price, 2) AS amount",
-              "round(o.no_such_column * o.unit_price, 2) AS amount")
-
-
-def run_stories(retail: Path, run_id: str) -> dict[str, dict[str, Any]]:
-    """The JSON stories of run ``run_id`` by pipeline."""
-    found = [json.loads(p.read_text()) for p in (retail / "lake" / "_stories").rglob("run_*.json")]
-    return {s["pipeline"]: s for s in found if s["run_id"] == run_id}
-
-
-def statuses(story: dict[str, Any]) -> dict[str, str]:
-    return {n["node"]: n["status"] for n in story["nodes"]}
-
-
-def break_clean_orders(retail: Path) -> None:
-    path = retail / "pipelines" / "sales.yaml"
-    text = path.read_text(encoding="utf-8")
-    assert BROKEN_SQL[0] in text
-    path.write_text(text.replace(*BROKEN_SQL), encoding="utf-8")
+from tests.run_stories import (
+    FAILED_SALES,
+    FINANCE,
+    assert_final,
+    break_clean_orders,
+    build_retail,
+    run_stories,
+    statuses,
+)
 
 
 @pytest.fixture
 def built_retail(retail: Path) -> Path:
     """examples/retail after one full `odibi run` (every target exists)."""
-    project = load_project(retail)
-    assert not (project.config.observability.metrics or project.config.observability.tracing)
-    assert run_project(project, list(project.graph.nodes)).success
+    build_retail(retail)
     return retail
 
 
@@ -67,7 +51,7 @@ def test_a_job_of_part_of_a_pipeline_ends_its_story(
     assert set(stories) == {"sales"}  # not every pipeline of the project
     story = stories["sales"]
     assert statuses(story) == dict.fromkeys(FINANCE, "success")
-    assert story["status"] == "success" and story["finished_at"] is not None
+    assert_final(story, "success")
     assert "latest success" in (built_retail / "lake" / "_stories" / "sales" /
                                 "index.html").read_text(encoding="utf-8")
     assert main(["story", "last", str(built_retail)]) == 0
@@ -81,11 +65,10 @@ def test_a_failed_node_ends_the_story_with_its_downstream_nodes_skipped(
     result = _execute_job(built_retail, "sales_job")
     assert not result.success
     story = run_stories(built_retail, result.run_id)["sales"]
-    assert statuses(story) == {"clean_customers": "success", "clean_orders": "failed",
-                               "revenue_by_country": "skipped", "daily_sales": "skipped"}
+    assert statuses(story) == FAILED_SALES
     skipped = {n["node"]: n["skipped_reason"] for n in story["nodes"] if n["status"] == "skipped"}
     assert set(skipped.values()) == {"not run: an upstream node failed"}
-    assert story["status"] == "failed" and story["finished_at"] is not None
+    assert_final(story, "failed")
 
 
 def test_the_failure_sensor_ends_a_story_whose_step_failed_before_recording(
@@ -108,6 +91,6 @@ def test_the_failure_sensor_ends_a_story_whose_step_failed_before_recording(
             dagster_instance=instance, dagster_run=failed.dagster_run).for_run_failure())
     story = run_stories(built_retail, failed.run_id)["sales"]
     assert statuses(story) == {"clean_customers": "success", "revenue_by_country": "failed"}
-    assert story["status"] == "failed" and story["finished_at"] is not None
+    assert_final(story, "failed")
     error = next(n["error"] for n in story["nodes"] if n["node"] == "revenue_by_country")
     assert "failed before the node recorded a result" in error["message"]
