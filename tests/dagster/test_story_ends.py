@@ -71,26 +71,46 @@ def test_a_failed_node_ends_the_story_with_its_downstream_nodes_skipped(
     assert_final(story, "failed")
 
 
+def _run_losing_a_step(retail: Path, instance: dg.DagsterInstance) -> dg.ExecutionResult:
+    """A run in which a step fails before its node runs or records anything: revenue_by_country
+    reads clean_orders (not in the run) from its table, which is gone."""
+    shutil.rmtree(retail / "lake" / "silver" / "orders")
+    keys = [dg.AssetKey(["sales", "clean_customers"]), dg.AssetKey(["sales", "revenue_by_country"])]
+    failed = dg.execute_job(_asset_job(), instance=instance, asset_selection=keys,
+                            run_config={"execution": {"config": {"in_process": {}}}})
+    assert not failed.success
+    assert run_stories(retail, failed.run_id)["sales"]["status"] == "running"  # not ended
+    return failed
+
+
+def _assert_lost_step_story(retail: Path, run_id: str) -> None:
+    story = run_stories(retail, run_id)["sales"]
+    assert statuses(story) == {"clean_customers": "success", "revenue_by_country": "failed"}
+    assert_final(story, "failed")
+    error = next(n["error"] for n in story["nodes"] if n["node"] == "revenue_by_country")
+    assert "failed before the node recorded a result" in error["message"]
+
+
 def test_the_failure_sensor_ends_a_story_whose_step_failed_before_recording(
         built_retail: Path) -> None:
-    # revenue_by_country reads clean_orders (not in the run) from its table: gone, its input
-    # does not load, and its step fails before the node runs or records anything.
-    shutil.rmtree(built_retail / "lake" / "silver" / "orders")
     project = load_project(built_retail)
-    keys = [dg.AssetKey(["sales", "clean_customers"]), dg.AssetKey(["sales", "revenue_by_country"])]
     with project_environment(project), dg.DagsterInstance.get() as instance:
-        failed = dg.execute_job(_asset_job(), instance=instance, asset_selection=keys,
-                                run_config={"execution": {"config": {"in_process": {}}}})
-        assert not failed.success
-        before = run_stories(built_retail, failed.run_id)["sales"]
-        assert before["status"] == "running"  # what the run itself could not end
+        failed = _run_losing_a_step(built_retail, instance)
         (sensor,) = [s for s in defs_from_loaded_project(project).sensors
                      if s.name == RUN_FAILED_SENSOR]
         sensor(dg.build_run_status_sensor_context(
             sensor_name=RUN_FAILED_SENSOR, dagster_event=failed.get_run_failure_event(),
             dagster_instance=instance, dagster_run=failed.dagster_run).for_run_failure())
-    story = run_stories(built_retail, failed.run_id)["sales"]
-    assert statuses(story) == {"clean_customers": "success", "revenue_by_country": "failed"}
-    assert_final(story, "failed")
-    error = next(n["error"] for n in story["nodes"] if n["node"] == "revenue_by_country")
-    assert "failed before the node recorded a result" in error["message"]
+    _assert_lost_step_story(built_retail, failed.run_id)
+
+
+def test_story_last_ends_the_story_of_a_run_that_is_over(
+        built_retail: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    project = load_project(built_retail)
+    with project_environment(project), dg.DagsterInstance.get() as instance:
+        failed = _run_losing_a_step(built_retail, instance)
+    capsys.readouterr()
+    assert main(["story", "last", str(built_retail)]) == 0
+    out = capsys.readouterr().out
+    assert failed.run_id in out and "- **Status:** failed" in out
+    _assert_lost_step_story(built_retail, failed.run_id)
