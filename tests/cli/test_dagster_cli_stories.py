@@ -4,10 +4,12 @@ of a pipeline, and ``dagster asset materialize`` of a selection in which a node 
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -32,10 +34,8 @@ def _dagster(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
                           stdin=subprocess.DEVNULL)
 
 
-def _new_stories(retail: Path, before: str) -> dict[str, dict]:
+def _new_stories(retail: Path, before: str) -> dict[str, dict[str, Any]]:
     """The stories of the one run after run ``before``, by pipeline."""
-    import json
-
     found = [json.loads(p.read_text()) for p in (retail / "lake" / "_stories").rglob("run_*.json")]
     runs = {s["run_id"] for s in found} - {before}
     assert len(runs) == 1, runs

@@ -1,7 +1,7 @@
 """A run launched outside ``odibi run`` ends its stories itself, with nothing switched on in the
 project file and no daemon: a job of part of a pipeline (whose run has no asset selection), a
-failed node whose downstream nodes never run, and — through the run-end sensors, the safety net —
-a step that failed before its node recorded anything."""
+failed node whose downstream nodes never run; and, for a step that failed before its node
+recorded anything, the run-end sensors (the safety net) and ``odibi story last``."""
 
 from __future__ import annotations
 
