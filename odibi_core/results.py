@@ -352,6 +352,11 @@ class NodeResult:
         return f"{self.pipeline}.{self.node}"
 
     @property
+    def retry_pending(self) -> bool:
+        """This attempt failed and another follows (a later record of the node replaces it)."""
+        return bool(self.retries) and self.retries[-1].attempt == self.attempt
+
+    @property
     def delta_version(self) -> int | None:
         return self.write.delta_version if self.write else None
 

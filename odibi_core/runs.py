@@ -4,9 +4,14 @@ Every node, in whichever process it runs, records its :class:`NodeResult` under
 ``<system>/runs/<run_id>/<pipeline>/<node>.json`` and then re-publishes its pipeline's story from
 all the records of that run so far (with the pipeline's graph, secrets and private values masked,
 retention applied; :func:`refresh_story` spaces out the re-publishing of a long run's successful
-nodes). The story is therefore complete after the last node of the run,
-whoever runs the run (``odibi run``, the Dagster UI, ``dagster asset materialize``). A file lock per
-run serialises publishing between processes.
+nodes). A file lock per run serialises publishing between processes.
+
+The story ends inside the run, whoever launched it (``odibi run``, the Dagster UI over GraphQL, a
+schedule, ``dagster job execute``, ``dagster asset materialize``): when a node's record settles its
+pipeline's part of the run — each node the run executes has a final record (not one a retry will
+replace) or can never run (it is downstream, within the run, of a node that failed for good) —
+the story is published final: nodes never run are "skipped", the status is success or failed and
+``finished_at`` is set (:func:`settled_pipelines`).
 """
 
 from __future__ import annotations
@@ -14,8 +19,9 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -26,8 +32,9 @@ from odibi_core.errors import ConfigError, ConfigProblem
 from odibi_core.file_lock import exclusive_lock
 from odibi_core.results import NodeResult, iso_utc
 
-__all__ = ["RunMeta", "RunRecords", "pipeline_edges", "publish_story", "refresh_story",
-           "secret_values", "story_root", "story_secrets", "system_root"]
+__all__ = ["RunMeta", "RunRecords", "never_run", "pipeline_edges", "publish_story",
+           "refresh_story", "secret_values", "settled_pipelines", "story_root", "story_secrets",
+           "system_root"]
 
 DEFAULT_STATE_DIR = ".odibi"
 
@@ -86,6 +93,17 @@ def _write_json_atomic(path: Path, data: Any) -> None:
     os.replace(tmp, path)
 
 
+# Locks on run records this thread holds (path -> depth): RunRecords.lock is re-entrant, so that
+# a story can be published (which locks) while the caller holds the lock.
+_HELD = threading.local()
+
+# Beside the records: a marker per node whose latest attempt failed for good, and per node whose
+# latest attempt failed and will be retried (the record a later attempt replaces).
+_OUTCOMES = ".outcomes"
+_FAILED = ".failed"
+_RETRYING = ".retrying"
+
+
 class RunRecords:
     """The per-run records of node results, shared by every process of a run."""
 
@@ -115,8 +133,38 @@ class RunRecords:
             return None
 
     def record(self, run_id: str, result: NodeResult) -> None:
+        """Record ``result`` (replacing an earlier attempt's record of the node).
+
+        The failed-for-good or retrying marker is written before the record and the retrying
+        one removed after it: whoever sees the record also sees that it is not final.
+        """
+        outcomes = self.run_dir(run_id) / _OUTCOMES
+        retrying = outcomes / (result.key + _RETRYING)
+        if result.retry_pending:
+            _touch(retrying)
+        elif result.status == "failed":
+            _touch(outcomes / (result.key + _FAILED))
         _write_json_atomic(self.run_dir(run_id) / result.pipeline / f"{result.node}.json",
                            result.to_dict())
+        if not result.retry_pending:
+            retrying.unlink(missing_ok=True)
+
+    def unsettled(self, run_id: str) -> tuple[set[str], set[str]]:
+        """``pipeline.node`` keys of the nodes that failed for good in ``run_id``, and of those
+        whose latest attempt failed and will be retried."""
+        failed: set[str] = set()
+        retrying: set[str] = set()
+        try:
+            entries = os.scandir(self.run_dir(run_id) / _OUTCOMES)
+        except FileNotFoundError:
+            return failed, retrying
+        with entries:
+            for entry in entries:
+                if entry.name.endswith(_FAILED):
+                    failed.add(entry.name[:-len(_FAILED)])
+                elif entry.name.endswith(_RETRYING):
+                    retrying.add(entry.name[:-len(_RETRYING)])
+        return failed, retrying
 
     def recorded_nodes(self, run_id: str, pipeline: str) -> set[str]:
         """Names of the nodes of ``pipeline`` with a record in ``run_id`` (none is read)."""
@@ -138,8 +186,22 @@ class RunRecords:
 
     @contextmanager
     def lock(self, run_id: str) -> Iterator[None]:
-        with exclusive_lock(self.run_dir(run_id) / ".lock"):
-            yield
+        """The run's lock between processes; re-entrant within a thread."""
+        path = str(self.run_dir(run_id) / ".lock")
+        held: dict[str, int] = _HELD.__dict__.setdefault("depth", {})
+        if held.get(path):
+            held[path] += 1
+            try:
+                yield
+            finally:
+                held[path] -= 1
+            return
+        with exclusive_lock(Path(path)):
+            held[path] = 1
+            try:
+                yield
+            finally:
+                del held[path]
 
     # ---- batch identities (SPEC §7) ---------------------------------------------------------
     def record_batch(self, run_id: str, node_key: str, batch: dict[str, Any]) -> None:
@@ -232,36 +294,94 @@ _REMEMBERED = 512  # (run, pipeline) pairs kept; the oldest are forgotten
 
 
 def refresh_story(project: Any, records: RunRecords, run_id: str, result: NodeResult, *,
-                  expected: Sequence[str] = (), to_run: Sequence[str] | None = None) -> Any:
+                  expected: Mapping[str, Sequence[str]],
+                  to_run: Mapping[str, Sequence[str]] | None = None) -> Any:
     """The story of ``result``'s pipeline once ``result`` is recorded: re-published
     (:func:`publish_story`) when it must be, else where this process last wrote it.
 
-    It is written for the first node of the pipeline this process records in the run, for a
-    node that did not succeed and every node after one (of any pipeline of the run), for the
-    node that completes ``to_run`` (the pipeline's nodes the run executes; default
-    ``expected``), and otherwise when the last one is older than :data:`STORY_REFRESH_SECONDS`
-    (or ten times its own cost). The story a run ends with therefore holds every node it
-    ran, as when every node re-published it; in between, it may lag by those few seconds (and
-    so may the story of a run killed mid-way, where no run end publishes it).
-    In another process (a multiprocess run's step) nothing is known yet: it always publishes.
+    Args:
+        expected: by pipeline, the node names the run selected.
+        to_run: by pipeline, those whose steps the run executes (a re-execution from failure
+            runs only some); default ``expected``.
+
+    A pipeline that ``result`` settles (:func:`settled_pipelines`): its own, or one whose
+    remaining nodes can never run because ``result`` failed for good, gets its final story here
+    (the nodes of ``to_run`` never run are "skipped"). Otherwise the story is written for the
+    first node of the pipeline this process records in the run, for a node that did not succeed
+    and every node after one (of any pipeline of the run), for the node that completes
+    ``to_run``, and otherwise when the last one is older than :data:`STORY_REFRESH_SECONDS` (or
+    ten times its own cost). In between, a story may lag by those few seconds (and so may the
+    story of a run killed mid-way; the run-end sensors end that one). In another process (a
+    multiprocess run's step) nothing is known yet: it always publishes.
     """
     key = (run_id, result.pipeline)
     last = _PUBLISHED.get(key)
     if result.status != "success":
         _FAILED_RUNS.add(run_id)
+    part = expected if to_run is None else to_run
+    own = part.get(result.pipeline, expected.get(result.pipeline, ()))
+    with records.lock(run_id):
+        affected = {result.pipeline}
+        if result.status == "failed" and not result.retry_pending:
+            affected |= {k.split(".", 1)[0] for k in never_run(project, part, {result.key})}
+        settled = settled_pipelines(project, records, run_id, part) & affected
+        final = {}
+        for pipeline in sorted(settled):
+            started = time.monotonic()
+            final[pipeline] = publish_story(project, records, run_id, pipeline,
+                                            expected=part[pipeline], final=True)
+            ended = time.monotonic()
+            _remember((run_id, pipeline), _Published(final[pipeline], at=ended,
+                                                     cost=ended - started))
+    if result.pipeline in final:
+        return final[result.pipeline]
     due = (last is None or run_id in _FAILED_RUNS
            or time.monotonic() - last.at >= max(STORY_REFRESH_SECONDS,
                                                _REFRESH_COST_FACTOR * last.cost)
-           or set(expected if to_run is None else to_run)
-           <= records.recorded_nodes(run_id, result.pipeline))
+           or set(own) <= records.recorded_nodes(run_id, result.pipeline))
     if not due:
         assert last is not None
         return last.paths
     started = time.monotonic()
-    paths = publish_story(project, records, run_id, result.pipeline, expected=expected)
+    paths = publish_story(project, records, run_id, result.pipeline,
+                          expected=expected.get(result.pipeline, ()))
     ended = time.monotonic()
     _remember(key, _Published(paths, at=ended, cost=ended - started))
     return paths
+
+
+def never_run(project: Any, selection: Mapping[str, Sequence[str]],
+              failed: set[str]) -> set[str]:
+    """``pipeline.node`` keys of the nodes of ``selection`` (node names by pipeline) that can
+    never run once the nodes ``failed`` failed: downstream of one of them through nodes of the
+    selection (a node outside it is read from its target, not run)."""
+    selected = {f"{pipeline}.{name}" for pipeline, names in selection.items() for name in names}
+    found: set[str] = set()
+    todo = [key for key in failed if key in project.graph.nodes]
+    while todo:
+        for child in project.graph.downstream(todo.pop()):
+            if child in selected and child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
+def settled_pipelines(project: Any, records: RunRecords, run_id: str,
+                      selection: Mapping[str, Sequence[str]]) -> set[str]:
+    """The pipelines of ``selection`` (node names by pipeline: what the run executes) whose
+    every node has a final record in ``run_id`` or can never run (:func:`never_run`): their
+    stories can be final. Reads directory listings only, not the records."""
+    failed, retrying = records.unsettled(run_id)
+    lost = never_run(project, selection, failed) if failed else set()
+    settled: set[str] = set()
+    for pipeline, names in selection.items():
+        if not names:
+            continue
+        done = records.recorded_nodes(run_id, pipeline)
+        if all((name in done and f"{pipeline}.{name}" not in retrying)
+               or f"{pipeline}.{name}" in lost for name in names):
+            settled.add(pipeline)
+    return settled
 
 
 def _remember(key: tuple[str, str], published: _Published) -> None:
@@ -390,6 +510,11 @@ def _rollback_extra(path: Path, pipeline: str) -> dict[str, Any]:
         return {}
     complete = all(t.outcome != "not_restorable" for t in targets)
     return {"rollback": {"complete": complete, "targets": [t.describe() for t in targets]}}
+
+
+def _touch(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch()
 
 
 def _end_of(result: NodeResult) -> str:

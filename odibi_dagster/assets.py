@@ -36,6 +36,7 @@ from odibi_dagster.launcher import die_with_launcher
 from odibi_dagster.observe import run_info, run_trigger
 from odibi_dagster.partitions import PartitionWindow, partitions_def_for
 from odibi_dagster.retry import StepAttempt
+from odibi_dagster.run_nodes import RunNodes, run_nodes
 from odibi_dagster.resources import SPARK_RESOURCE_KEY, OdibiEngineResource
 from odibi_dagster.specs import OdibiSpecs
 from odibi_dagster.translator import OdibiTranslator
@@ -143,10 +144,10 @@ def _build_asset(project: Any, specs: OdibiSpecs, translator: OdibiTranslator,
         result = redact_result(project, result)
         records.record(run.run_id, result)
         notify_node(observers.get(), run_info(project, run, started_at), result)
+        # The story ends here once this record settles its pipeline's part of the run (see
+        # odibi_core.runs): however the run was launched, without the daemon.
         story = refresh_story(project, records, run.run_id, result,
-                              expected=facts.expected.get(node_ref.pipeline, []),
-                              to_run=None if facts.executed is None
-                              else facts.executed.get(node_ref.pipeline, []))
+                              expected=facts.nodes.selected, to_run=facts.nodes.executed)
         metadata = materialization_metadata(result, target=spec.metadata.get(md.TARGET),
                                             story_html=str(story.html))
         if partition is not None:
@@ -202,12 +203,11 @@ class _RunFacts:
     """What every step of a run needs to know of the run, and no step changes."""
 
     started_at: str  # when the run was created (ISO-8601 UTC)
-    expected: dict[str, list[str]]  # pipeline -> names of its nodes the run selected
-    executed: dict[str, list[str]] | None  # ... whose steps it executes; None: all selected
+    nodes: RunNodes  # the nodes it selected and executes
 
 
 # Run id -> its facts, found by the first step of the run in this process rather than by every
-# step (a query of the run storage, and scans of the selection). Run ids are unique.
+# step (queries of the run storage, and scans of the selection). Run ids are unique.
 _RUN_FACTS: dict[str, _RunFacts] = {}
 _REMEMBERED_RUNS = 256
 
@@ -218,38 +218,12 @@ def _run_facts(context: dg.AssetExecutionContext, specs: OdibiSpecs) -> _RunFact
     if known is not None:
         return known
     record = context.instance.get_run_record_by_id(run.run_id)
-    steps = run.step_keys_to_execute
     facts = _RunFacts(
         started_at=iso_utc(record.create_timestamp if record is not None
                            else datetime.now(timezone.utc)),
-        expected=_by_pipeline(_expected_nodes(run, specs)),
-        executed=None if steps is None else _by_pipeline(_executed_nodes(steps, specs)))
+        nodes=run_nodes(context.instance, run, specs))
     if record is not None:  # not stored (yet): nothing to remember
         if len(_RUN_FACTS) >= _REMEMBERED_RUNS:
             _RUN_FACTS.pop(next(iter(_RUN_FACTS)))
         _RUN_FACTS[run.run_id] = facts
     return facts
-
-
-def _expected_nodes(run: Any, specs: OdibiSpecs) -> list[str]:
-    """Keys of the nodes the run selected (all of them when it selected all)."""
-    selection = run.asset_selection
-    keys = selection if selection else specs.node_by_key.keys()
-    return [specs.node_by_key[k] for k in keys if k in specs.node_by_key]
-
-
-def _executed_nodes(steps: Any, specs: OdibiSpecs) -> list[str]:
-    """Keys of the nodes whose steps are among ``steps`` (a re-execution from failure runs only
-    some of its selection's steps)."""
-    wanted = set(steps)
-    return [node for key, node in specs.node_by_key.items()
-            if key.to_python_identifier() in wanted]
-
-
-def _by_pipeline(node_keys: list[str]) -> dict[str, list[str]]:
-    """``pipeline.node`` keys as node names by pipeline, in order."""
-    names: dict[str, list[str]] = {}
-    for key in node_keys:
-        pipeline, name = key.split(".", 1)
-        names.setdefault(pipeline, []).append(name)
-    return names

@@ -137,6 +137,7 @@ def _end_story(project: Any, instance: dg.DagsterInstance, run: dg.DagsterRun,
     from odibi_core.results import ErrorInfo, NodeResult, iso_utc
     from odibi_core.runs import RunRecords, publish_story, system_root
 
+    from odibi_dagster.run_nodes import run_nodes
     from odibi_dagster.specs import build_odibi_specs
 
     records = RunRecords(system_root(project))
@@ -162,11 +163,5 @@ def _end_story(project: Any, instance: dg.DagsterInstance, run: dg.DagsterRun,
             duration_seconds=0.0,
             error=ErrorInfo(type="LauncherDied", message=message,
                             fix=recovery_command("resume", run.run_id, project))))
-    selection = run.asset_selection or specs.node_by_key.keys()
-    expected: dict[str, list[str]] = {}
-    for key in selection:
-        if key in specs.node_by_key:
-            pipeline, name = specs.node_by_key[key].split(".", 1)
-            expected.setdefault(pipeline, []).append(name)
-    for pipeline, names in expected.items():
+    for pipeline, names in run_nodes(instance, run, specs).to_run.items():
         publish_story(project, records, run.run_id, pipeline, expected=names, final=True)

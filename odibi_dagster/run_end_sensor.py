@@ -1,10 +1,18 @@
-"""The end of a run launched from the Dagster UI, a schedule or a sensor.
+"""The end of a run launched from the Dagster UI, a schedule, a sensor or the ``dagster`` CLI.
 
-``odibi run`` and ``odibi resume`` finish their runs themselves: the final story of each pipeline
-(nodes never reached become "skipped") and the observers' run end (the pipeline's metrics push
-and its run span). For any other run, these two run-status sensors do the same once it ended
-(they need the Dagster daemon, as every sensor does). They exist only when the project turns
-metrics or tracing on.
+A run's stories end inside the run, without these sensors: the node whose record settles its
+pipeline's part of the run publishes the final story (see ``odibi_core.runs``). ``odibi run`` and
+``odibi resume`` also tell the observers (the pipeline's metrics push and its run span) that the
+pipeline's run ended. For any other run, these two run-status sensors do that once it ended, and
+they are the safety net for stories a run could not end itself: a step that failed before it
+recorded its node (a resource that did not start, an input that did not load, a killed step
+process) is recorded as failed from the run's event log (``odibi_dagster.run_end``), and each
+pipeline's story is published final (nodes never reached become "skipped"). A canceled run has
+no sensor: ``odibi story last`` ends its story when it finds it still running.
+
+They exist in every project and start running by default; like every sensor, they need the
+Dagster daemon. Runs that ``odibi run`` or ``odibi resume`` launched carry the tag
+``odibi/invocation`` and are left to them.
 """
 
 from __future__ import annotations
@@ -15,38 +23,38 @@ import dagster as dg
 
 from odibi_dagster.specs import OdibiSpecs
 
-__all__ = ["build_run_end_sensors"]
+__all__ = ["RUN_FAILED_SENSOR", "RUN_SUCCEEDED_SENSOR", "build_run_end_sensors"]
 
 INVOCATION_TAG = "odibi/invocation"
+RUN_SUCCEEDED_SENSOR = "odibi_run_succeeded"
+RUN_FAILED_SENSOR = "odibi_run_failed"
 
 
 def build_run_end_sensors(project: Any, specs: OdibiSpecs) -> list[dg.SensorDefinition]:
-    observability = project.config.observability
-    wanted = [c for c in (observability.metrics, observability.tracing)
-              if c is not None and c.enabled]
-    if not wanted:
-        return []
-
-    def finish(run: Any) -> None:
+    def finish(instance: dg.DagsterInstance, run: Any, *, failed: bool) -> None:
         from odibi_dagster.execution import _finish_stories
+        from odibi_dagster.run_end import record_lost_steps
+        from odibi_dagster.run_nodes import run_nodes
 
         if INVOCATION_TAG in run.tags:
             return
-        selection = run.asset_selection or set(specs.node_by_key)
-        nodes = [specs.node_by_key[key] for key in selection if key in specs.node_by_key]
-        _finish_stories(project, specs, run, nodes)
+        nodes = run_nodes(instance, run, specs)
+        if failed:
+            record_lost_steps(project, specs, instance, run)
+        _finish_stories(project, specs, run, nodes.keys())
 
-    @dg.run_status_sensor(run_status=dg.DagsterRunStatus.SUCCESS, name="odibi_run_succeeded",
+    @dg.run_status_sensor(run_status=dg.DagsterRunStatus.SUCCESS, name=RUN_SUCCEEDED_SENSOR,
                           default_status=dg.DefaultSensorStatus.RUNNING,
                           description="Final story, metrics and run span of a run that "
                                       "succeeded outside `odibi run`.")
     def _succeeded(context: dg.RunStatusSensorContext) -> None:
-        finish(context.dagster_run)
+        finish(context.instance, context.dagster_run, failed=False)
 
-    @dg.run_failure_sensor(name="odibi_run_failed", default_status=dg.DefaultSensorStatus.RUNNING,
+    @dg.run_failure_sensor(name=RUN_FAILED_SENSOR, default_status=dg.DefaultSensorStatus.RUNNING,
                            description="Final story, metrics and run span of a run that "
                                        "failed outside `odibi run`.")
     def _failed(context: dg.RunFailureSensorContext) -> None:
-        finish(context.dagster_run)
+        finish(context.instance, context.dagster_run, failed=True)
 
     return [_succeeded, _failed]
+

@@ -209,6 +209,13 @@ def story(args: argparse.Namespace) -> int:
             print("No stories yet: run `odibi run` first.")
             return EXIT_FAILED
         path = given = found[0]
+        latest = read_story(path)
+        if latest.status == "running":
+            # Still running, or the run is over but could not end its story (a step died
+            # before recording its node, a canceled run): the instance tells.
+            from odibi_dagster.run_end import end_stories_of_ended_run
+
+            end_stories_of_ended_run(project, latest.run_id)
     print(render_markdown(read_story(path, given)))
     print(f"\n({path}; HTML beside it)")
     return EXIT_OK

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -87,3 +88,70 @@ def test_nodes_finishing_in_parallel_processes_all_reach_the_story(tmp_path: Pat
     story = json.loads(next((story_root(project) / "p").rglob("*.json")).read_text())
     assert story["status"] == "success"
     assert sorted(n["node"] for n in story["nodes"]) == ["a", "b", "c"]
+
+
+TWO_PIPELINES = PROJECT + """\
+  - pipeline: q
+    nodes:
+      - {name: x, inputs: {b: $p.b}, transform: {steps: ["SELECT * FROM b"]}}
+      - {name: y, read: {connection: lake, format: csv, path: y.csv}}
+"""
+
+
+def _two_pipeline_run(tmp_path: Path) -> tuple[object, RunRecords]:
+    from odibi_core.runs import RunMeta
+
+    (tmp_path / "odibi.yaml").write_text(TWO_PIPELINES, encoding="utf-8")
+    project = load_project(tmp_path / "odibi.yaml")
+    records = RunRecords(system_root(project))
+    records.start(RunMeta(run_id="r", project="runs", started_at="2026-11-27T10:00:00.000Z"))
+    return project, records
+
+
+def test_a_failure_settles_the_pipelines_whose_remaining_nodes_can_never_run(
+        tmp_path: Path) -> None:
+    from odibi_core.runs import never_run, settled_pipelines
+
+    project, records = _two_pipeline_run(tmp_path)
+    run = {"p": ["a", "b", "c"], "q": ["x", "y"]}
+    # Downstream within the run only, across pipelines.
+    assert never_run(project, run, {"p.a"}) == {"p.b", "p.c", "q.x"}
+    assert never_run(project, {"p": ["a", "c"]}, {"p.a"}) == set()  # b is not run: c reads it
+    records.record("r", result("a"))
+    assert settled_pipelines(project, records, "r", run) == set()
+    records.record("r", result("b", "failed"))
+    assert settled_pipelines(project, records, "r", run) == {"p"}  # c never runs
+    assert settled_pipelines(project, records, "r", {"q": ["x"]}) == {"q"}
+    assert settled_pipelines(project, records, "r", run) == {"p"}  # q.y may still run
+    records.record("r", dataclasses.replace(result("y"), pipeline="q"))
+    assert settled_pipelines(project, records, "r", run) == {"p", "q"}
+
+
+def test_a_failure_that_will_be_retried_settles_nothing(tmp_path: Path) -> None:
+    from odibi_core.results import RetryAttempt
+    from odibi_core.runs import settled_pipelines
+
+    project, records = _two_pipeline_run(tmp_path)
+    run = {"p": ["a", "b"]}
+    records.record("r", result("a"))
+    retry = RetryAttempt(attempt=1, error_type="HTTPError", error="503", category="unavailable",
+                         delay_seconds=0.5, failed_at="2026-11-27T10:00:02.000Z")
+    first = dataclasses.replace(result("b", "failed"), attempt=1, max_attempts=2, retries=(retry,))
+    assert first.retry_pending
+    records.record("r", first)
+    assert settled_pipelines(project, records, "r", run) == set()  # b runs again
+    records.record("r", dataclasses.replace(result("b"), attempt=2, max_attempts=2,
+                                            retries=(retry,)))
+    assert settled_pipelines(project, records, "r", run) == {"p"}
+    assert records.unsettled("r") == (set(), set())
+
+
+def test_a_lock_on_the_run_can_be_taken_again_by_its_holder(tmp_path: Path) -> None:
+    (tmp_path / "odibi.yaml").write_text(PROJECT, encoding="utf-8")
+    project = load_project(tmp_path / "odibi.yaml")
+    records = RunRecords(system_root(project))
+    records.start(RunMeta(run_id="r", project="runs", started_at="2026-11-27T10:00:00.000Z"))
+    records.record("r", result("a"))
+    with records.lock("r"):  # publishing locks again: no deadlock
+        paths = publish_story(project, records, "r", "p", expected=["a"], final=True)
+    assert json.loads(paths.json.read_text())["status"] == "success"

@@ -120,8 +120,10 @@ def test_a_failure_and_every_node_after_it_reach_the_story(
     result = _materialize(defs_from_project(project_file))
     assert not result.success
     story = _story(project_file.parent, result.run_id)
-    assert _statuses(story) == {"a": "success", "b": "success", "c": "failed", "d": "success"}
-    assert story["status"] == "failed"
+    # e, downstream of c, never runs: the run's last record ends the story without a run end.
+    assert _statuses(story) == {"a": "success", "b": "success", "c": "failed", "d": "success",
+                                "e": "skipped"}
+    assert story["status"] == "failed" and story["finished_at"] is not None
 
 
 def test_a_story_written_by_a_time_gap_holds_every_node_so_far(
@@ -159,6 +161,7 @@ def test_a_re_execution_from_failure_completes_the_story_of_what_it_ran(
     assert result.success
     story = _story(project_file.parent, result.run_id)
     assert _statuses(story) == {"c": "success", "e": "success"}
+    assert story["status"] == "success" and story["finished_at"] is not None
     assert len(publishes) == 2  # c (the first) and e (the last of the steps it executes)
 
 

@@ -26,6 +26,8 @@ API (every wait is bounded):
   heartbeats (``{"SCHEDULER": True, "SENSOR": True, ...}``).
 - ``.launch_assets(keys, *, checks=None, job_name="__ASSET_JOB", tags=None, run_config=None)``:
   the run id of a run launched like the UI's "Materialize" button.
+- ``.launch_job(job_name, *, tags=None, run_config=None)``: the run id of a run of a whole job
+  (no asset selection), launched like the "Launch run" button of the UI's job page.
 - ``.wait_for_run(run_id, timeout=120)``: the run's terminal status (``SUCCESS``, ``FAILURE``,
   ``CANCELED``); raises ``TimeoutError`` when it has none in time.
 - ``.runs(filter=None, limit=50)``: runs (``runId``, ``status``, ``jobName``, ``tags``, ...),
@@ -280,6 +282,20 @@ class DagsterServer:
             selector["assetCheckSelection"] = [
                 {"assetKey": {"path": _key_path(key)}, "name": name} for key, name in checks]
         params: dict[str, Any] = {"selector": selector, "runConfigData": dict(run_config or {})}
+        if tags:
+            params["executionMetadata"] = {"tags": [{"key": k, "value": v}
+                                                    for k, v in tags.items()]}
+        result = self.graphql(_LAUNCH_MUTATION, {"params": params})["launchRun"]
+        if result["__typename"] != "LaunchRunSuccess":
+            raise GraphQLError(f"launchRun: {json.dumps(result, indent=1)[:4000]}")
+        return result["run"]["runId"]
+
+    def launch_job(self, job_name: str, *, tags: Mapping[str, str] | None = None,
+                   run_config: Mapping[str, Any] | None = None) -> str:
+        """Launch job ``job_name`` as a whole (no asset selection), as the UI's job page does;
+        return the run id."""
+        params: dict[str, Any] = {"selector": {**self.repository_selector, "jobName": job_name},
+                                  "runConfigData": dict(run_config or {})}
         if tags:
             params["executionMetadata"] = {"tags": [{"key": k, "value": v}
                                                     for k, v in tags.items()]}
