@@ -14,6 +14,7 @@ from typing import Any
 
 import dagster as dg
 
+from odibi_core.engine_capabilities import capabilities_of
 from odibi_core.engines.target_types import SKIPPED_NO_ROWS_UNKNOWN_TYPES
 from odibi_core.node import NodeRunner, RunContext
 from odibi_core.observability import notify_node, observers_for
@@ -82,8 +83,8 @@ def _build_asset(project: Any, specs: OdibiSpecs, translator: OdibiTranslator,
     loaded = {asset_in.key for asset_in in ins.values()}
     check_specs = translator.get_asset_check_specs(project, node_ref, spec.key)
     declared_checks = {c.name for c in check_specs}
-    spark = project.config.engine == "spark"
-    resource_keys = {ENGINE_RESOURCE_KEY, *([SPARK_RESOURCE_KEY] if spark else [])}
+    in_session = capabilities_of(project.config.engine).needs_session
+    resource_keys = {ENGINE_RESOURCE_KEY, *([SPARK_RESOURCE_KEY] if in_session else [])}
     partitions_def = partitions_def_for(project.config.pipeline(node_ref.pipeline))
 
     # Built from the translator's spec itself, so that every override of a subclass (key, deps,
@@ -117,7 +118,8 @@ def _build_asset(project: Any, specs: OdibiSpecs, translator: OdibiTranslator,
                             "partition (odibi run --partition-range START...END).",
                 allow_retries=False)
         engine_resource: OdibiEngineResource = getattr(context.resources, ENGINE_RESOURCE_KEY)
-        session = getattr(context.resources, SPARK_RESOURCE_KEY).spark_session if spark else None
+        session = getattr(context.resources, SPARK_RESOURCE_KEY).spark_session \
+            if in_session else None
         runner = NodeRunner(project, engine_resource.get_engine(session=session))
         run = context.run
         dry_run = run.tags.get(md.TAG_DRY_RUN) == "true"

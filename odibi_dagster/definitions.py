@@ -17,6 +17,7 @@ from typing import Any
 import dagster as dg
 
 from odibi_core.config import load_project
+from odibi_core.engine_capabilities import capabilities_of
 from odibi_core.config.orchestration_checks import pipeline_job_name
 from odibi_dagster.assets import ENGINE_RESOURCE_KEY, build_odibi_assets
 from odibi_dagster.automation import build_automation_sensor
@@ -71,7 +72,8 @@ def defs_from_loaded_project(project: Any, *, translator: OdibiTranslator | None
         # SparkSession (starting a JVM per step would cost seconds each); pandas and polars
         # keep Dagster's default multi_or_in_process executor (parallel in the web UI; a CLI
         # materialization passes IN_PROCESS_RUN_CONFIG, see executors.py).
-        executor=spark_in_process_executor if project.config.engine == "spark" else None,
+        executor=spark_in_process_executor
+        if capabilities_of(project.config.engine).runs_in_one_process else None,
         resources={
             **engine_resources,
             ODIBI_IO_MANAGER_KEY: OdibiIOManager(project, dict(specs.node_by_key), engine),
@@ -87,7 +89,7 @@ def engine_resources_for(project: Any) -> dict[str, Any]:
                                  spark_config_key=key,
                                  polars_streaming=bool(config.polars.streaming))
     resources: dict[str, Any] = {ENGINE_RESOURCE_KEY: engine}
-    if config.engine == "spark":
+    if capabilities_of(config.engine).needs_session:
         from odibi_dagster.spark_resource import OdibiSparkResource
 
         resources[SPARK_RESOURCE_KEY] = OdibiSparkResource(spark_config=visible,

@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 import dagster as dg
 
+from odibi_core.engine_capabilities import capabilities_of
 from odibi_core.errors import ConfigError, ConfigProblem
 from odibi_core.observability import run_tags_for
 from odibi_core.results import NodeResult
@@ -109,8 +110,8 @@ def run_project(project: Any, node_keys: Sequence[str], *, dry_run: bool = False
         tags[md.TAG_PARTITION] = partition_key
     # odibi prints its own progress and each failure once; Dagster's console log is opt-in.
     run_config: dict[str, Any] = {"loggers": run_config_loggers(verbose)}
-    if project.config.engine == "spark":
-        # Spark projects always run in one process (one SparkSession for the whole run).
+    if capabilities_of(project.config.engine).runs_in_one_process:
+        # e.g. Spark: every step in one process, sharing one SparkSession.
         if executor != "in_process":
             raise ConfigError(ConfigProblem(
                 message="A Spark project runs its assets in one process, sharing one "

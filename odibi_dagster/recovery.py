@@ -18,6 +18,7 @@ from typing import Any
 import dagster as dg
 
 from odibi_core.connections import build_connection
+from odibi_core.engine_capabilities import capabilities_of
 from odibi_core.errors import OdibiError
 from odibi_core.exactly_once.rollback import RollbackReport, rollback_run, written_by_run
 from odibi_core.runs import RunRecords, system_root
@@ -140,7 +141,7 @@ def resume_run(project: Any, run_id: str, *, progress: Any = None,
         tag = ("odibi/resume_of", run_id)
         watcher = progress(instance, tag, node_by_step) if progress else nullcontext()
         run_config: dict[str, Any] = {"loggers": run_config_loggers(verbose)}
-        if project.config.engine != "spark":
+        if not capabilities_of(project.config.engine).runs_in_one_process:
             run_config["execution"] = {"config": {"in_process": {}}}
         with watcher, loading_once():
             result = dg.execute_job(

@@ -12,7 +12,8 @@ from typing import Any
 import dagster as dg
 from pydantic import Field, PrivateAttr
 
-from odibi_core.engines import get_engine
+from odibi_core.engine_capabilities import capabilities_of
+from odibi_core.engines import build_engine
 from odibi_core.engines.base import Engine, is_secret_option
 
 __all__ = ["SPARK_RESOURCE_KEY", "OdibiEngineResource", "hide_spark_secrets", "real_spark_config"]
@@ -80,15 +81,9 @@ class OdibiEngineResource(dg.ConfigurableResource):
 
     def get_engine(self, *, session: Any = None) -> Engine:
         if self._engine is None:
-            if self.engine == "spark":
-                if session is None:
-                    from odibi_core.engines.spark_session import spark_session
-
-                    session = spark_session(real_spark_config(self.spark_config,
-                                                              self.spark_config_key))
-                self._engine = get_engine("spark", session=session)
-            elif self.engine == "polars":
-                self._engine = get_engine("polars", streaming=self.polars_streaming)
-            else:
-                self._engine = get_engine(self.engine)
+            in_session = capabilities_of(self.engine).needs_session
+            self._engine = build_engine(
+                self.engine, polars_streaming=self.polars_streaming, session=session,
+                session_config=real_spark_config(self.spark_config, self.spark_config_key)
+                if in_session else None)
         return self._engine

@@ -19,6 +19,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 # odibi_core.graph imports the config models and may still be initialising when this module is
 # imported: bind the module, not its names.
 from odibi_core import graph as graph_module
+from odibi_core.engine_capabilities import CAPABILITIES, capabilities_of
 from odibi_core.config.connection_checks import connection_setting_problems
 from odibi_core.config.connections import (
     AzureBlobConnectionConfig,
@@ -125,10 +126,11 @@ def _connection_problems(
 def _engine_problems(
     config: ProjectConfig, source: SourceMap, skip: Collection[tuple[int, int]]
 ) -> list[ConfigProblem]:
-    """Reads and writes the project's engine cannot do: on Spark, nothing on an azure_blob
-    connection (its Azure filesystem, hadoop-azure, is not set up by odibi yet), refused here
-    rather than at run time."""
-    if getattr(config, "engine", None) != "spark":
+    """Reads and writes the project's engine cannot do: nothing on an azure_blob connection
+    for an engine without Azure storage (Spark: hadoop-azure is not set up by odibi yet),
+    refused here rather than at run time."""
+    engine = getattr(config, "engine", None)
+    if engine not in CAPABILITIES or capabilities_of(engine).azure_storage:
         return []
     problems = []
     for path, name, owner, use in _connection_uses(config, skip):
@@ -140,12 +142,19 @@ def _engine_problems(
         prefix = f"[{owner}] " if owner else ""
         problems.append(source.problem(
             path,
-            f"{prefix}The spark engine cannot {what} connection '{name}' (type "
+            f"{prefix}The {engine} engine cannot {what} connection '{name}' (type "
             f"{connection.type}): Azure Blob / ADLS storage is not supported on this engine yet "
-            "(it is on pandas and polars).",
-            fix="Run this project (or this environment) with `engine: pandas` or `engine: "
-                "polars`, or point this block at a local connection for Spark."))
+            f"(it is on {_engines_with('azure_storage', word='and')}).",
+            fix=f"Run this project (or this environment) with "
+                f"{_engines_with('azure_storage', '`engine: {}`')}, or point this block at a "
+                f"local connection for {engine}."))
     return problems
+
+
+def _engines_with(capability: str, form: str = "{}", word: str = "or") -> str:
+    """The engines that have ``capability``, each written as ``form``: "a, b or c"."""
+    names = [form.format(c.name) for c in CAPABILITIES.values() if getattr(c, capability)]
+    return f" {word} ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
 
 
 def _streaming_problems(
@@ -153,7 +162,7 @@ def _streaming_problems(
 ) -> list[ConfigProblem]:
     """Streaming reads are Spark Structured Streaming: refused on the other engines."""
     engine = getattr(config, "engine", None)
-    if engine == "spark":
+    if engine not in CAPABILITIES or capabilities_of(engine).streaming:
         return []
     problems = []
     for i, pipeline in enumerate(config.pipelines):
@@ -164,7 +173,8 @@ def _streaming_problems(
                 ("pipelines", i, "nodes", j, "read", "streaming"),
                 f"[{pipeline.pipeline}.{node.name}] read.streaming runs a Spark Structured "
                 f"Streaming query; this project's engine is {engine}.",
-                fix="Set `engine: spark` (in the project or the environment), or read the "
+                fix=f"Set {_engines_with('streaming', '`engine: {}`')} (in the project or the "
+                    "environment), or read the "
                     "files in batches: remove streaming and use a file-arrival sensor with "
                     "reads: new_files."))
     return problems
@@ -268,7 +278,7 @@ def partial_config(data: Any) -> tuple[ProjectConfig | None, set[tuple[int, int]
     engine = data.get("engine")
     config = ProjectConfig.model_construct(
         project=str(data.get("project")),
-        engine=engine if engine in ("pandas", "polars", "spark") else "pandas",
+        engine=engine if engine in CAPABILITIES else "pandas",
         connections=connections,
         story=_try(StoryConfig, data.get("story")),
         system=_try(SystemConfig, data.get("system")),

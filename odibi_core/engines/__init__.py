@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import importlib
 from difflib import get_close_matches
+from collections.abc import Mapping
 from typing import Any
 
 from odibi_core.engines.base import Engine
 from odibi_core.errors import ConfigError, ConfigProblem
 
-__all__ = ["ENGINES", "ENGINE_ALIASES", "Engine", "available_engines", "engine_for_project",
-           "get_engine"]
+__all__ = ["ENGINES", "ENGINE_ALIASES", "Engine", "available_engines", "build_engine",
+           "engine_for_project", "get_engine"]
 
 ENGINES: dict[str, str] = {
     "pandas": "odibi_core.engines.pandas:PandasEngine",
@@ -38,10 +39,25 @@ def available_engines() -> list[str]:
 def engine_for_project(config: Any, **options: Any) -> Engine:
     """The engine a project's configuration (``ProjectConfig``) names, with its settings
     (``polars.streaming``); ``options`` are passed on (a Spark ``session``)."""
-    name = str(config.engine)
-    if ENGINE_ALIASES.get(name, name) == "polars":
-        options.setdefault("streaming", bool(config.polars.streaming))
-    return get_engine(name, **options)
+    return build_engine(str(config.engine), polars_streaming=bool(config.polars.streaming),
+                        **options)
+
+
+def build_engine(name: str, *, polars_streaming: bool = False, session: Any = None,
+                 session_config: Mapping[str, Any] | None = None) -> Engine:
+    """Engine ``name`` with the project's settings that apply to it: polars' streaming switch;
+    for an engine that runs in a session (Spark), ``session`` or else the process's own, built
+    with ``session_config`` (the project's ``spark`` block)."""
+    key = ENGINE_ALIASES.get(name, name)
+    if key == "polars":
+        return get_engine(key, streaming=polars_streaming)
+    if key == "spark":
+        if session is None:
+            from odibi_core.engines.spark_session import spark_session
+
+            session = spark_session(session_config)
+        return get_engine(key, session=session)
+    return get_engine(key)
 
 
 def get_engine(name: str, **options: Any) -> Engine:

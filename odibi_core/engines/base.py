@@ -13,6 +13,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
+from odibi_core.engine_capabilities import EngineCapabilities, capabilities_of
 from odibi_core.errors import (
     ConfigError,
     ConfigProblem,
@@ -216,9 +217,16 @@ class Engine(ABC):
 
     name: ClassVar[str]
     is_lazy: ClassVar[bool] = False
-    supports_time_travel: ClassVar[bool] = True
-    supports_views: ClassVar[bool] = False
-    supports_streaming: ClassVar[bool] = False  # read_stream / run_stream (Spark only)
+
+    @property
+    def capabilities(self) -> EngineCapabilities:
+        """What this engine can do (:mod:`odibi_core.engine_capabilities`)."""
+        return capabilities_of(self.name)
+
+    @property
+    def supports_streaming(self) -> bool:
+        """``read_stream`` / ``run_stream`` work (Structured Streaming)."""
+        return self.capabilities.streaming
 
     # ---- I/O -------------------------------------------------------------------------------
     def read(self, request: ReadRequest) -> Frame:

@@ -85,8 +85,6 @@ class PandasEngine(Engine):
 
     name = "pandas"
     is_lazy = False
-    supports_time_travel = True
-    supports_views = True
 
     def __init__(self) -> None:
         self._views: Any = None  # a DuckDB connection holding the views, made on first use

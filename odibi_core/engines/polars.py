@@ -87,8 +87,6 @@ class PolarsEngine(Engine):
 
     name = "polars"
     is_lazy = True
-    supports_time_travel = True
-    supports_views = True
 
     def __init__(self, streaming: bool = False) -> None:
         """``streaming``: keep node outputs as lazy plans run by polars' streaming engine

@@ -126,9 +126,6 @@ class SparkEngine(Engine):
 
     name = "spark"
     is_lazy = True
-    supports_time_travel = True
-    supports_views = True
-    supports_streaming = True
 
     def __init__(self, session: SparkSession | None = None, *, kept_frames: int = 8) -> None:
         if session is None:
