@@ -7,10 +7,14 @@ odibi declares its own sensor over those assets, running by default.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import dagster as dg
 
 from odibi_core.config.orchestration import AutomationConfig
-from odibi_dagster.specs import OdibiSpecs
+
+if TYPE_CHECKING:
+    from odibi_dagster.specs import OdibiSpecs
 
 __all__ = ["AUTOMATION_SENSOR", "automation_condition_for", "build_automation_sensor"]
 

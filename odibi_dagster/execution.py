@@ -26,17 +26,20 @@ from odibi_core.story import load_story
 from odibi_dagster import metadata as md
 from odibi_dagster.definitions import loading_once
 from odibi_dagster.failures import RunFailure, unreported_failures
-from odibi_dagster.instance import open_instance, write_instance_config
+from odibi_dagster.instance import open_instance
+from odibi_dagster.project_env import project_environment
 from odibi_dagster.launcher import (
     LAUNCHER_ENV,
     fail_runs_of_dead_launchers,
     launcher_tags,
 )
 from odibi_dagster.partitions import partition_keys_for_run
+from odibi_dagster.recovery import rollback, rollback_pipelines, written_by
+from odibi_dagster.run_end import finish_stories
 from odibi_dagster.run_logging import run_config_loggers
 from odibi_dagster.specs import OdibiSpecs, build_odibi_specs
 
-__all__ = ["ProjectRun", "dagster_home_for", "project_environment", "run_project"]
+__all__ = ["ProjectRun", "run_project"]
 
 Executor = Literal["in_process", "multiprocess"]
 
@@ -52,33 +55,6 @@ class ProjectRun:
     written: tuple[str, ...] = ()  # a failed run: the targets it committed (see recovery)
     rollback: Any = None  # a failed run of an ``on_failure: rollback`` pipeline: the report
     failures: tuple[RunFailure, ...] = ()  # failures the results do not show (see failures)
-
-
-def dagster_home_for(project: Any) -> Path:
-    """``$DAGSTER_HOME`` if set, else ``<project>/.odibi/dagster_home`` (created, with a
-    ``dagster.yaml`` that turns telemetry off)."""
-    home = Path(os.environ.get("DAGSTER_HOME") or project.root / ".odibi" / "dagster_home")
-    write_instance_config(home)
-    return home.resolve()
-
-
-@contextmanager
-def project_environment(project: Any) -> Iterator[None]:
-    """Point ``ODIBI_PROJECT`` / ``ODIBI_ENV`` / ``DAGSTER_HOME`` at ``project`` for the block, so
-    that step processes load the same project and environment, and name this process as their
-    launcher (``ODIBI_LAUNCHER_PID``: they die with it)."""
-    wanted = {"ODIBI_PROJECT": str(project.file), "ODIBI_ENV": project.env or "",
-              "DAGSTER_HOME": str(dagster_home_for(project)), LAUNCHER_ENV: str(os.getpid())}
-    saved = {k: os.environ.get(k) for k in wanted}
-    os.environ.update(wanted)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def run_project(project: Any, node_keys: Sequence[str], *, dry_run: bool = False,
@@ -129,7 +105,7 @@ def run_project(project: Any, node_keys: Sequence[str], *, dry_run: bool = False
             result = dg.execute_job(_asset_job(), instance=instance,
                                     run_config=run_config, tags=tags, asset_selection=keys)
         written, report = _after_failure(project, result, node_keys, dry_run=dry_run)
-        stories, results = _finish_stories(project, specs, result.dagster_run, node_keys)
+        stories, results = finish_stories(project, specs, result.dagster_run, node_keys)
         failures = () if result.success else unreported_failures(
             instance, result.run_id, step_names, results)
         return ProjectRun(run_id=result.run_id, success=result.success,
@@ -142,46 +118,12 @@ def _after_failure(project: Any, result: Any, node_keys: Sequence[str], *,
                    dry_run: bool) -> tuple[tuple[str, ...], Any]:
     """For a failed run: what it wrote and, for ``on_failure: rollback`` pipelines, the
     rollback of it (before the final story, which lists it)."""
-    from odibi_dagster.recovery import rollback, rollback_pipelines, written_by
-
     if result.success or dry_run or RunRecords(system_root(project)).meta(result.run_id) is None:
         return (), None
     written = tuple(written_by(project, result.run_id))
     pipelines = rollback_pipelines(project, node_keys)
     report = rollback(project, result.run_id, pipelines=pipelines) if pipelines else None
     return written, report
-
-
-def _finish_stories(project: Any, specs: OdibiSpecs, run: Any,
-                    node_keys: Sequence[str]) -> tuple[list[Path], list[NodeResult]]:
-    """Publish each pipeline's final story (nodes the run never reached become 'skipped') and
-    tell the observers (metrics, tracing) that the pipeline's run ended."""
-    from odibi_core.observability import notify_run, observers_for
-
-    from odibi_dagster.observe import run_info
-
-    run_id = run.run_id
-    records = RunRecords(system_root(project))
-    meta = records.meta(run_id)
-    if meta is None:
-        return [], []
-    observers = observers_for(project)
-    by_pipeline: dict[str, list[str]] = {}
-    for key in node_keys:
-        if key in specs.by_node:
-            pipeline, name = key.split(".", 1)
-            by_pipeline.setdefault(pipeline, []).append(name)
-    stories: list[Path] = []
-    results: list[NodeResult] = []
-    for pipeline, names in by_pipeline.items():
-        paths = publish_story(project, records, run_id, pipeline, expected=names, final=True)
-        stories.append(paths.html)
-        story = load_story(paths.json)
-        by_name = {r.node: r for r in story.nodes}
-        results += [by_name[name] for name in names if name in by_name]
-        notify_run(observers, run_info(project, run, meta.started_at), pipeline,
-                   story.nodes, story.status)
-    return stories, results
 
 
 def _asset_job() -> Any:

@@ -29,6 +29,7 @@ import dagster as dg
 from odibi_core.file_lock import exclusive_lock
 
 from odibi_dagster.hints import recovery_command
+from odibi_dagster.instance import LOCK_FILE
 
 __all__ = ["LAUNCHER_ENV", "TAG_LAUNCHER_HOST", "TAG_LAUNCHER_PID", "TAG_LAUNCHER_START",
            "die_with_launcher", "fail_runs_of_dead_launchers", "launcher_tags"]
@@ -106,8 +107,6 @@ def fail_runs_of_dead_launchers(instance: dg.DagsterInstance, project: Any = Non
                                 ) -> list[str]:
     """Report failed every unfinished run of ``instance`` launched on this host by an odibi
     process that is gone; end the story of those of ``project``. Returns their run ids."""
-    from odibi_dagster.instance import LOCK_FILE
-
     failed: list[str] = []
     home = Path(instance.root_directory)
     with exclusive_lock(home / LOCK_FILE, timeout=120, what=f"the Dagster instance at {home}"):

@@ -10,14 +10,23 @@ run's event log; :func:`end_stories` then publishes each pipeline's final story.
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 
-from odibi_dagster.specs import OdibiSpecs
+from odibi_core.observability import notify_run, observers_for
+from odibi_core.results import ErrorInfo, NodeResult, iso_utc
+from odibi_core.runs import RunRecords, publish_story, redact_result, system_root
+from odibi_core.story import load_story
+from odibi_dagster.instance import open_instance
+from odibi_dagster.project_env import project_environment
+from odibi_dagster.observe import run_info
+from odibi_dagster.run_nodes import run_nodes
+from odibi_dagster.specs import OdibiSpecs, build_odibi_specs
 
-__all__ = ["end_stories", "end_stories_of_ended_run", "record_lost_steps"]
+__all__ = ["end_stories", "end_stories_of_ended_run", "finish_stories", "record_lost_steps"]
 
 _ENDED = (dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE)
 
@@ -26,9 +35,6 @@ def record_lost_steps(project: Any, specs: OdibiSpecs, instance: dg.DagsterInsta
                       run: Any) -> list[str]:
     """Record as failed each node of the ended ``run`` whose step failed, or started and never
     ended, without its node recording a result; returns their ``pipeline.node`` keys."""
-    from odibi_core.results import ErrorInfo, NodeResult, iso_utc
-    from odibi_core.runs import RunRecords, redact_result, system_root
-
     records = RunRecords(system_root(project))
     meta = records.meta(run.run_id)
     if meta is None:  # no node got as far as recording anything: there is no story
@@ -73,10 +79,6 @@ def end_stories(project: Any, specs: OdibiSpecs, instance: dg.DagsterInstance,
                 run: Any) -> list[Path]:
     """Record the ended ``run``'s lost steps and publish each of its pipelines' final story
     (nodes never reached: "skipped"); the JSON paths. The observers are not told."""
-    from odibi_core.runs import RunRecords, publish_story, system_root
-
-    from odibi_dagster.run_nodes import run_nodes
-
     records = RunRecords(system_root(project))
     if records.meta(run.run_id) is None:
         return []
@@ -89,12 +91,36 @@ def end_stories(project: Any, specs: OdibiSpecs, instance: dg.DagsterInstance,
 def end_stories_of_ended_run(project: Any, run_id: str) -> list[Path]:
     """For ``odibi story last``: when run ``run_id`` of ``project``'s Dagster instance is over
     (succeeded, failed or canceled), end its stories (:func:`end_stories`); else nothing."""
-    from odibi_dagster.execution import project_environment
-    from odibi_dagster.instance import open_instance
-    from odibi_dagster.specs import build_odibi_specs
-
     with project_environment(project), open_instance() as instance:
         run = instance.get_run_by_id(run_id)
         if run is None or not run.is_finished:
             return []
         return end_stories(project, build_odibi_specs(project), instance, run)
+
+
+def finish_stories(project: Any, specs: OdibiSpecs, run: Any,
+                    node_keys: Sequence[str]) -> tuple[list[Path], list[NodeResult]]:
+    """Publish each pipeline's final story (nodes the run never reached become 'skipped') and
+    tell the observers (metrics, tracing) that the pipeline's run ended."""
+    run_id = run.run_id
+    records = RunRecords(system_root(project))
+    meta = records.meta(run_id)
+    if meta is None:
+        return [], []
+    observers = observers_for(project)
+    by_pipeline: dict[str, list[str]] = {}
+    for key in node_keys:
+        if key in specs.by_node:
+            pipeline, name = key.split(".", 1)
+            by_pipeline.setdefault(pipeline, []).append(name)
+    stories: list[Path] = []
+    results: list[NodeResult] = []
+    for pipeline, names in by_pipeline.items():
+        paths = publish_story(project, records, run_id, pipeline, expected=names, final=True)
+        stories.append(paths.html)
+        story = load_story(paths.json)
+        by_name = {r.node: r for r in story.nodes}
+        results += [by_name[name] for name in names if name in by_name]
+        notify_run(observers, run_info(project, run, meta.started_at), pipeline,
+                   story.nodes, story.status)
+    return stories, results

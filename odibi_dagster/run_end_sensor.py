@@ -21,6 +21,8 @@ from typing import Any
 
 import dagster as dg
 
+from odibi_dagster.run_end import finish_stories, record_lost_steps
+from odibi_dagster.run_nodes import run_nodes
 from odibi_dagster.specs import OdibiSpecs
 
 __all__ = ["RUN_FAILED_SENSOR", "RUN_SUCCEEDED_SENSOR", "build_run_end_sensors"]
@@ -32,16 +34,12 @@ RUN_FAILED_SENSOR = "odibi_run_failed"
 
 def build_run_end_sensors(project: Any, specs: OdibiSpecs) -> list[dg.SensorDefinition]:
     def finish(instance: dg.DagsterInstance, run: Any, *, failed: bool) -> None:
-        from odibi_dagster.execution import _finish_stories
-        from odibi_dagster.run_end import record_lost_steps
-        from odibi_dagster.run_nodes import run_nodes
-
         if INVOCATION_TAG in run.tags:
             return
         nodes = run_nodes(instance, run, specs)
         if failed:
             record_lost_steps(project, specs, instance, run)
-        _finish_stories(project, specs, run, nodes.keys())
+        finish_stories(project, specs, run, nodes.keys())
 
     @dg.run_status_sensor(run_status=dg.DagsterRunStatus.SUCCESS, name=RUN_SUCCEEDED_SENSOR,
                           default_status=dg.DefaultSensorStatus.RUNNING,

@@ -10,6 +10,7 @@ import dagster as dg
 from odibi_core.config.node_plan import plan_write
 
 from odibi_dagster import metadata as md
+from odibi_dagster.automation import automation_condition_for
 
 __all__ = ["OdibiTranslator", "OdibiTranslatorSettings"]
 
@@ -96,8 +97,6 @@ class OdibiTranslator:
                                  ) -> dg.AutomationCondition | None:
         """The node's declarative automation (its ``automation:`` block), or None (the default:
         the node runs when a job, schedule or sensor runs it)."""
-        from odibi_dagster.automation import automation_condition_for
-
         return automation_condition_for(node.config.automation)
 
     # ---- private helpers -------------------------------------------------------------------

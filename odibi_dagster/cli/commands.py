@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def resume(args: argparse.Namespace) -> int:
-    from odibi_dagster.recovery import resume_run
+    from odibi_dagster.resume import resume_run
 
     console_log_level(args.verbose)
     project = load_project(args.project, env=args.env)

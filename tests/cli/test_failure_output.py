@@ -194,7 +194,7 @@ def _broken(*args, **kwargs):
     raise IndexError("list index out of range")
 
 
-execution._finish_stories = _broken
+execution.finish_stories = _broken
 '''
 INTERNAL = {
     # where: (transforms.py, the error, a frame of odibi's code the traceback must show)

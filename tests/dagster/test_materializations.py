@@ -125,7 +125,7 @@ def test_materialization_target_is_the_definitions_connection_and_path(
     """A materialization's ``odibi/target`` names the target like the asset definition does
     (``connection:path``), not ``connection:format``."""
     from odibi_dagster.definitions import defs_from_loaded_project
-    from odibi_dagster.execution import project_environment
+    from odibi_dagster.project_env import project_environment
     from odibi_dagster.instance import open_instance
 
     if engine == "spark":

@@ -12,7 +12,8 @@ from deltalake import DeltaTable
 
 from odibi_core.config import load_project
 from odibi_core.runs import RunRecords, system_root
-from odibi_dagster.execution import _asset_job, project_environment, run_project
+from odibi_dagster.execution import _asset_job, run_project
+from odibi_dagster.project_env import project_environment
 
 PROJECT = """\
 project: resumable

@@ -18,7 +18,8 @@ import odibi_core.runs as runs
 import odibi_dagster.definitions as definitions
 from odibi_core.config import load_project
 from odibi_dagster.definitions import defs_from_project
-from odibi_dagster.execution import _asset_job, project_environment, run_project
+from odibi_dagster.execution import _asset_job, run_project
+from odibi_dagster.project_env import project_environment
 
 PROJECT = """\
 project: overhead

@@ -14,7 +14,8 @@ import pytest
 from odibi_core.config import load_project
 from odibi_dagster.cli.main import main
 from odibi_dagster.definitions import defs_from_loaded_project
-from odibi_dagster.execution import _asset_job, project_environment
+from odibi_dagster.execution import _asset_job
+from odibi_dagster.project_env import project_environment
 from odibi_dagster.run_end_sensor import RUN_FAILED_SENSOR
 from tests.run_stories import (
     FAILED_SALES,

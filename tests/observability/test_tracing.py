@@ -29,7 +29,8 @@ from opentelemetry.proto.trace.v1 import trace_pb2
 from odibi_core.config import load_project
 from odibi_core.observability import TRACEPARENT_TAG, RunInfo, run_tags_for
 from odibi_core.observability.tracing import pipeline_span_context, run_trace
-from odibi_dagster.execution import _asset_job, project_environment, run_project
+from odibi_dagster.execution import _asset_job, run_project
+from odibi_dagster.project_env import project_environment
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -357,7 +358,7 @@ def test_grpc_export_gives_one_run_span_per_pipeline_in_one_trace(
 
 def test_a_resumed_run_joins_the_failed_runs_trace_and_links_its_run_span(
         tmp_path: Path, http_receiver: tuple[str, Collector]) -> None:
-    from odibi_dagster.recovery import resume_run
+    from odibi_dagster.resume import resume_run
 
     endpoint, collector = http_receiver
     project = load_project(_project(tmp_path, f'{{enabled: true, endpoint: "{endpoint}"}}'))
