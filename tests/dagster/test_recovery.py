@@ -175,7 +175,7 @@ def test_a_run_launched_outside_odibi_is_rolled_back_by_the_failure_sensor(
         tmp_path: Path, dagster_home: Path) -> None:
     from odibi_dagster.definitions import defs_from_loaded_project
     from odibi_dagster.execution import _asset_job
-from odibi_dagster.project_env import project_environment
+    from odibi_dagster.project_env import project_environment
     from odibi_dagster.rollback_sensor import ROLLBACK_SENSOR_NAME
 
     path = _project(tmp_path, "rollback")
