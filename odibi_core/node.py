@@ -19,21 +19,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from odibi_core.change_feed import change_feed_read, change_feed_window, last_consumed
+from odibi_core.config.node_plan import WritePlan, materialization, plan_write
 from odibi_core.connections import Connection, build_connection
-from odibi_core.engines.base import (
-    BatchReplace,
-    Engine,
-    Frame,
-    ReadRequest,
-    ResolvedLocation,
-    WriteRequest,
-)
-from odibi_core.faults import pause_point
+from odibi_core.dead_letters import read_with_dead_letter_queue
+from odibi_core.engines.base import Engine
 from odibi_core.error_taxonomy import INTERNAL_ERROR_FIX, is_internal
 from odibi_core.errors import ConfigError, ConfigProblem, DataError, NodeError, OdibiError, is_transient
-from odibi_core.dead_letters import read_with_dead_letter_queue
-from odibi_core.file_arrival import FileArrival, absolute_files
-from odibi_core.sources import SOURCE_FORMATS, LowerBound, read_source
 from odibi_core.exactly_once import (
     BatchLedger,
     BatchPlan,
@@ -47,20 +38,18 @@ from odibi_core.exactly_once import (
     upstream_identity,
     write_batch,
 )
+from odibi_core.faults import pause_point
+from odibi_core.file_arrival import FileArrival, absolute_files
 from odibi_core.incremental import (
     HighWaterMark,
     HwmStore,
     apply_read_incremental,
     lower_bound,
 )
-from odibi_core.partitions import partition_bounds, partition_predicate, partition_rows
-from odibi_core.config.node_plan import WritePlan, materialization, plan_write
 from odibi_core.materializations import strategy_for
+from odibi_core.partitions import partition_bounds, partition_predicate, partition_rows
 from odibi_core.privacy import apply_privacy
 from odibi_core.profiling import profile_output
-from odibi_core.transforms.builtins.sql_text import quote_identifier
-from odibi_core.schema_policy import harmonize_schema
-from odibi_core.window_lock import holds_window, window_lock
 from odibi_core.results import (
     DeadLetterResult,
     iso_utc,
@@ -72,11 +61,17 @@ from odibi_core.results import (
     ValidationResult,
     WriteResult,
 )
+from odibi_core.schema_policy import harmonize_schema
+from odibi_core.sources import SOURCE_FORMATS, read_source
+from odibi_core.storage.locations import ResolvedLocation
+from odibi_core.storage.requests import BatchReplace, Frame, LowerBound, ReadRequest, WriteRequest
+from odibi_core.transforms.builtins.sql_text import quote_identifier
+from odibi_core.window_lock import holds_window, window_lock
 
 if TYPE_CHECKING:
     from odibi_core.config.loader import Project
-    from odibi_core.graph import NodeRef
     from odibi_core.exactly_once import BatchIdentity
+    from odibi_core.graph import NodeRef
     from odibi_core.incremental import IncrementalWindow
     from odibi_core.schema_policy import SchemaHarmony
     from odibi_core.streaming import StreamSummary

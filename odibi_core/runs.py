@@ -303,7 +303,7 @@ def secret_values(project: Any) -> set[str]:
     secret-looking keys and ``Authorization`` headers, passwords in URLs; ``${ENV}`` already
     substituted) and the values of environment variables named like a secret (``*_KEY``,
     ``*_TOKEN``, ``*_PASSWORD``, ...)."""
-    from odibi_core.engines.base import is_secret_option
+    from odibi_core.storage.redaction import is_secret_option
 
     found: set[str] = set()
 

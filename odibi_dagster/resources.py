@@ -13,7 +13,8 @@ import dagster as dg
 from pydantic import Field, PrivateAttr
 
 from odibi_core.engines import get_engine
-from odibi_core.engines.base import Engine, is_secret_option
+from odibi_core.engines.base import Engine
+from odibi_core.storage.redaction import is_secret_option
 
 __all__ = ["SPARK_RESOURCE_KEY", "OdibiEngineResource", "hide_spark_secrets", "real_spark_config"]
 

@@ -297,7 +297,7 @@ class ApiReadOptions(OdibiModel):
     @classmethod
     def _types(cls, value: dict[str, str]) -> dict[str, str]:
         from odibi_core.config.yaml_source import format_key_path
-        from odibi_core.engines.logical_types import parse_logical_type
+        from odibi_core.storage.logical_types import parse_logical_type
 
         checked = {}
         for column, logical in value.items():

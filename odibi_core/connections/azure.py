@@ -44,8 +44,8 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from odibi_core.connections.base import Check, Connection
-from odibi_core.engines.base import ResolvedLocation
 from odibi_core.errors import ConfigError, ConfigProblem
+from odibi_core.storage.locations import ResolvedLocation
 
 __all__ = ["AZURITE_ACCOUNT", "AZURITE_KEY", "AzureBlobConnection", "account_key_problem",
            "parse_connection_string"]

@@ -30,7 +30,8 @@ from odibi_core.dead_letters.store import DeadLetterStore
 from odibi_core.errors import ConfigError, ConfigProblem, DataError
 
 if TYPE_CHECKING:
-    from odibi_core.engines.base import Engine, Frame
+    from odibi_core.engines.base import Engine
+    from odibi_core.storage.requests import Frame
 
 __all__ = ["ReplayResult", "load_corrections", "replay_dead_letters"]
 

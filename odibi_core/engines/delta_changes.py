@@ -22,9 +22,10 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
 
-from odibi_core.engines.base import ChangeFeedRead, ReadRequest, ResolvedLocation
 from odibi_core.engines.delta_io import parse_timestamp
 from odibi_core.errors import ConfigError, ConfigProblem, DataError
+from odibi_core.storage.locations import ResolvedLocation
+from odibi_core.storage.requests import ChangeFeedRead, ReadRequest
 
 if TYPE_CHECKING:
     import pyarrow as pa

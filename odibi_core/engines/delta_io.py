@@ -22,15 +22,16 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from odibi_core.engines.arrow_filters import rows_after_filter
-from odibi_core.engines.base import ResolvedLocation, WriteRequest
 from odibi_core.errors import ConfigError, ConfigProblem, DataError
 from odibi_core.sql_identifiers import quote_identifier
+from odibi_core.storage.locations import ResolvedLocation
+from odibi_core.storage.requests import WriteRequest
 
 if TYPE_CHECKING:
     import pyarrow as pa
     from deltalake import DeltaTable
 
-    from odibi_core.sources import LowerBound
+    from odibi_core.storage.requests import LowerBound
 
 __all__ = ["DeltaWriteOutcome", "can_stream", "commit_properties", "delta_schema", "read_delta",
            "parse_timestamp", "replace_delta_batch", "set_table_properties", "version_at",

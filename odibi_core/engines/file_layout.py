@@ -24,8 +24,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
-from odibi_core.engines.base import ResolvedLocation, WriteMode
 from odibi_core.errors import DataError
+from odibi_core.storage.locations import ResolvedLocation
+from odibi_core.storage.requests import WriteMode
 
 T = TypeVar("T")
 

@@ -20,22 +20,10 @@ from odibi_core.dead_letters.model import (
     relative_source,
 )
 from odibi_core.engines.arrow_rows import arrow_table_from_rows
-from odibi_core.engines.base import (
-    Engine,
-    FlagSummary,
-    ReadRequest,
-    RowPredicate,
-    WriteRequest,
-)
+from odibi_core.engines.base import Engine, FlagSummary, RowPredicate
 from odibi_core.engines.delta_changes import check_change_request, read_change_feed
 from odibi_core.engines.delta_io import delta_schema, read_delta, replace_delta_batch, write_delta
 from odibi_core.engines.duckdb_sql import quote_identifier, run_duckdb
-from odibi_core.engines.request_checks import (
-    format_not_available,
-    refuse_unknown_options,
-    require_append_for_batch_replace,
-)
-from odibi_core.engines.file_tables import concat_file_tables, read_records_with_dead_letters
 from odibi_core.engines.file_layout import (
     check_file_mode,
     replace_batch_file,
@@ -44,15 +32,9 @@ from odibi_core.engines.file_layout import (
     location_exists,
     write_file_target,
 )
-from odibi_core.engines.remote_files import (
-    is_hive_location,
-    local_copies,
-    parquet_schema,
-    read_hive_location,
-    write_hive_location,
-)
+from odibi_core.engines.file_tables import concat_file_tables, read_records_with_dead_letters
 from odibi_core.engines.json_safe import json_safe_row
-from odibi_core.engines.logical_types import arrow_type_of, logical_type_of_arrow
+from odibi_core.storage.logical_types import arrow_type_of, logical_type_of_arrow
 from odibi_core.engines.pandas_arrow import from_arrow, normalized, to_arrow
 from odibi_core.engines.pandas_files import (
     read_file,
@@ -60,8 +42,21 @@ from odibi_core.engines.pandas_files import (
     validate_options,
     write_file,
 )
+from odibi_core.engines.remote_files import (
+    is_hive_location,
+    local_copies,
+    parquet_schema,
+    read_hive_location,
+    write_hive_location,
+)
+from odibi_core.engines.request_checks import (
+    format_not_available,
+    refuse_unknown_options,
+    require_append_for_batch_replace,
+)
 from odibi_core.errors import ConfigError, ConfigProblem, DataError, is_transient
 from odibi_core.results import ColumnSchema, WriteResult
+from odibi_core.storage.requests import ReadRequest, WriteRequest
 
 if TYPE_CHECKING:
     import pandas as pd

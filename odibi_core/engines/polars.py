@@ -22,17 +22,11 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from odibi_core.engines.arrow_rows import arrow_table_from_rows
-from odibi_core.engines.base import (
-    Engine,
-    FlagSummary,
-    ReadRequest,
-    RowPredicate,
-    WriteRequest,
-)
+from odibi_core.engines.base import Engine, FlagSummary, RowPredicate
 from odibi_core.engines.delta_io import can_stream, delta_schema
 from odibi_core.engines.file_layout import location_exists
 from odibi_core.engines.json_safe import json_safe_row
-from odibi_core.engines.logical_types import logical_type_of_arrow
+from odibi_core.storage.logical_types import logical_type_of_arrow
 from odibi_core.engines.polars_casts import conformed
 from odibi_core.engines.polars_checks import flag_expression
 from odibi_core.engines.polars_privacy import anonymized
@@ -63,6 +57,7 @@ from odibi_core.engines.polars_write import (
 )
 from odibi_core.errors import DataError
 from odibi_core.results import ColumnSchema, WriteResult
+from odibi_core.storage.requests import ReadRequest, WriteRequest
 
 if TYPE_CHECKING:
     import polars as pl

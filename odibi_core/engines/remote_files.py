@@ -38,14 +38,15 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
-from odibi_core.engines.base import ResolvedLocation, WriteMode
 from odibi_core.errors import ConfigError, ConfigProblem, DataError, OdibiError
+from odibi_core.storage.locations import ResolvedLocation
+from odibi_core.storage.requests import WriteMode
 
 if TYPE_CHECKING:
     import pyarrow as pa
     import pyarrow.fs as pafs
 
-    from odibi_core.sources import LowerBound
+    from odibi_core.storage.requests import LowerBound
 
 T = TypeVar("T")
 

@@ -46,13 +46,7 @@ from odibi_core.dead_letters.model import (
     DeadLetterBatch,
 )
 from odibi_core.engines.arrow_rows import arrow_table_from_rows
-from odibi_core.engines.base import (
-    Engine,
-    FlagSummary,
-    ReadRequest,
-    RowPredicate,
-    WriteRequest,
-)
+from odibi_core.engines.base import Engine, FlagSummary, RowPredicate
 from odibi_core.engines.file_tables import read_records_with_dead_letters
 from odibi_core.engines.json_safe import json_safe_row
 from odibi_core.engines.request_checks import format_not_available, require_append_for_batch_replace
@@ -92,6 +86,7 @@ from odibi_core.engines.spark_types import (
 )
 from odibi_core.errors import ConfigError, ConfigProblem, DataError, OdibiError
 from odibi_core.results import ColumnSchema, WriteResult
+from odibi_core.storage.requests import ReadRequest, WriteRequest
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession

@@ -36,13 +36,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
 
-from odibi_core.engines.base import BatchMarker, ReadRequest, ResolvedLocation, WriteRequest
 from odibi_core.engines.delta_io import _merge_keys, parse_timestamp, version_at
 from odibi_core.engines.request_checks import refuse_unknown_options
 from odibi_core.engines.spark_sql import error_text, spark_sql_text
 from odibi_core.engines.spark_types import logical_type_of_spark, quoted, storable
 from odibi_core.engines.target_types import widens
 from odibi_core.errors import ConfigError, ConfigProblem, DataError
+from odibi_core.storage.locations import ResolvedLocation
+from odibi_core.storage.requests import BatchMarker, ReadRequest, WriteRequest
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession

@@ -51,7 +51,6 @@ from typing import TYPE_CHECKING, Any
 
 from odibi_core.dead_letters.casting import parse_declared_schema
 from odibi_core.dead_letters.model import relative_source
-from odibi_core.engines.base import ReadRequest, ResolvedLocation, WriteRequest
 from odibi_core.engines.file_layout import (
     check_file_mode,
     is_single_file_target,
@@ -72,6 +71,8 @@ from odibi_core.engines.spark_types import (
     storable,
 )
 from odibi_core.errors import ConfigError, ConfigProblem, DataError, TransientError, is_transient
+from odibi_core.storage.locations import ResolvedLocation
+from odibi_core.storage.requests import ReadRequest, WriteRequest
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession

@@ -19,8 +19,8 @@ import os
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from odibi_core.engines.base import ReadRequest
 from odibi_core.errors import ConfigError, ConfigProblem, DataError
+from odibi_core.storage.requests import ReadRequest
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession

@@ -34,13 +34,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from odibi_core.engines.base import BatchMarker, ResolvedLocation, WriteRequest
 from odibi_core.errors import DataError
 from odibi_core.exactly_once.identity import BatchIdentity, app_id_for, source_state
 from odibi_core.exactly_once.ledger import BatchLedger, LedgerEntry
 from odibi_core.faults import crash_point
 from odibi_core.file_lock import exclusive_lock
 from odibi_core.results import WriteResult
+from odibi_core.storage.locations import ResolvedLocation
+from odibi_core.storage.requests import BatchMarker, WriteRequest
 
 __all__ = ["BatchPlan", "committed_delta_version", "recover", "target_lock", "write_batch"]
 

@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from odibi_core.engines.base import ResolvedLocation
+from odibi_core.storage.locations import ResolvedLocation
 
 __all__ = ["BatchIdentity", "app_id_for", "content_identity", "explicit_identity",
            "input_identity", "partition_identity", "source_state", "upstream_identity"]

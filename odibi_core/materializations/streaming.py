@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from odibi_core.engines.base import Frame
 from odibi_core.materializations.base import Materialization
+from odibi_core.storage.requests import Frame
 
 if TYPE_CHECKING:
     from odibi_core.graph import NodeRef

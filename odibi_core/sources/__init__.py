@@ -6,23 +6,14 @@ and types.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from odibi_core.connections.base import Connection
+from odibi_core.storage.requests import LowerBound
 
-__all__ = ["SOURCE_FORMATS", "LowerBound", "read_source"]
+__all__ = ["SOURCE_FORMATS", "read_source"]
 
 SOURCE_FORMATS = ("api", "sql")
-
-
-@dataclass(frozen=True)
-class LowerBound:
-    """Rows whose ``column`` is above ``value`` are wanted (a stateful incremental read's
-    high-water mark, lag applied): a source that can filter at the origin pushes it down."""
-
-    column: str
-    value: Any
 
 
 def read_source(connection: Connection, read: Any, *, node: str,

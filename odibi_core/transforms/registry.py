@@ -25,7 +25,8 @@ from odibi_core.errors import ConfigError, ConfigProblem, DataError, OdibiError,
 from odibi_core.errors import is_transient
 
 if TYPE_CHECKING:
-    from odibi_core.engines.base import Engine, Frame
+    from odibi_core.engines.base import Engine
+    from odibi_core.storage.requests import Frame
 
 __all__ = [
     "RESERVED_BUILTINS",

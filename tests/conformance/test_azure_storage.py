@@ -21,8 +21,9 @@ if str(REPO) not in sys.path:  # `python -m pytest` adds it; a bare `pytest` run
 from odibi_core.config import load_project  # noqa: E402
 from odibi_core.connections.azure import AzureBlobConnection  # noqa: E402
 from odibi_core.engines import remote_files  # noqa: E402
-from odibi_core.engines.base import Engine, ReadRequest, WriteRequest  # noqa: E402
+from odibi_core.engines.base import Engine
 from odibi_core.errors import ConfigError, DataError  # noqa: E402
+from odibi_core.storage.requests import ReadRequest, WriteRequest
 from odibi_core.testing import assert_frames_equal, frame_from_rows  # noqa: E402
 from tests.connections.azurite import ACCOUNT, KEY, Azurite  # noqa: E402
 
@@ -235,7 +236,7 @@ def test_dead_letters_of_a_remote_csv(engine, blob, azurite, prefix, tmp_path):
 def test_delta_change_feed_on_azure(engine, blob, azurite, prefix, tmp_path):
     """A table created with ``table_properties`` records its changes; the change feed is read
     through the connection's storage options."""
-    from odibi_core.engines.base import ChangeFeedRead
+    from odibi_core.storage.requests import ChangeFeedRead
 
     if engine.name == "spark":
         return _spark_refuses(tmp_path, azurite, "delta")

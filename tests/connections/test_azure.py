@@ -34,10 +34,10 @@ if str(REPO) not in sys.path:  # `python -m pytest` adds it; a bare `pytest` run
 from odibi_core.connections import build_connection  # noqa: E402
 from odibi_core.connections.azure import AzureBlobConnection  # noqa: E402
 from odibi_core.engines import get_engine, remote_files  # noqa: E402
-from odibi_core.engines.base import ReadRequest, WriteRequest  # noqa: E402
 from odibi_core.error_taxonomy import classify  # noqa: E402
 from odibi_core.errors import ConfigError, DataError, TransientError  # noqa: E402
 from odibi_core.exactly_once.identity import source_state  # noqa: E402
+from odibi_core.storage.requests import ReadRequest, WriteRequest
 from odibi_core.testing import assert_frames_equal, frame_from_rows  # noqa: E402
 from odibi_dagster.cli.main import main  # noqa: E402
 from tests.connections.azurite import (  # noqa: E402

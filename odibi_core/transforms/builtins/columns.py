@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import AliasChoices, Field, field_validator
 
-from odibi_core.engines.logical_types import duckdb_type_of, parse_logical_type
+from odibi_core.storage.logical_types import duckdb_type_of, parse_logical_type
 from odibi_core.errors import DataError
 from odibi_core.transforms.builtins.base import BuiltinParams, SqlExpression, as_expression
 from odibi_core.transforms.builtins.frame_checks import require_columns
