@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from odibi_core.engines.arrow_filters import rows_after_filter
 from odibi_core.errors import ConfigError, ConfigProblem, DataError
 from odibi_core.sql_identifiers import quote_identifier
+from odibi_core.storage.azure_blob import remote_errors
 from odibi_core.storage.locations import ResolvedLocation
 from odibi_core.storage.requests import WriteRequest
 
@@ -60,12 +61,10 @@ def read_delta(location: ResolvedLocation, *, as_of_version: int | None = None,
 
 @contextmanager
 def storage_errors(location: ResolvedLocation, action: str) -> Iterator[None]:
-    """Remote storage errors inside the block, translated as ``remote_files`` does."""
+    """Remote storage errors inside the block, translated as ``storage.azure_blob`` does."""
     if location.is_local:
         yield
         return
-    from odibi_core.engines.remote_files import remote_errors
-
     with remote_errors(location, action):
         yield
 

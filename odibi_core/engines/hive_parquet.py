@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from odibi_core.engines.arrow_filters import rows_after_filter
-from odibi_core.engines.file_layout import swap_in_folder
+from odibi_core.engines.file_names import swap_in_folder
 from odibi_core.errors import ConfigError, ConfigProblem, DataError
 from odibi_core.storage.locations import ResolvedLocation
 from odibi_core.storage.requests import WriteMode

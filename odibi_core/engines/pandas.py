@@ -27,14 +27,13 @@ from odibi_core.engines.duckdb_sql import quote_identifier, run_duckdb
 from odibi_core.engines.file_layout import (
     check_file_mode,
     replace_batch_file,
-    is_single_file_target,
     list_source_files,
     location_exists,
     write_file_target,
 )
+from odibi_core.engines.file_names import is_single_file_target
 from odibi_core.engines.file_tables import concat_file_tables, read_records_with_dead_letters
 from odibi_core.engines.json_safe import json_safe_row
-from odibi_core.storage.logical_types import arrow_type_of, logical_type_of_arrow
 from odibi_core.engines.pandas_arrow import from_arrow, normalized, to_arrow
 from odibi_core.engines.pandas_files import (
     read_file,
@@ -56,6 +55,7 @@ from odibi_core.engines.request_checks import (
 )
 from odibi_core.errors import ConfigError, ConfigProblem, DataError, is_transient
 from odibi_core.results import ColumnSchema, WriteResult
+from odibi_core.storage.logical_types import arrow_type_of, logical_type_of_arrow
 from odibi_core.storage.requests import ReadRequest, WriteRequest
 
 if TYPE_CHECKING:

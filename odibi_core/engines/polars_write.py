@@ -22,12 +22,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from odibi_core.engines.delta_io import replace_delta_batch, write_delta
-from odibi_core.engines.file_layout import (
-    check_file_mode,
-    is_single_file_target,
-    replace_batch_file,
-    write_file_target,
-)
+from odibi_core.engines.file_layout import check_file_mode, replace_batch_file, write_file_target
+from odibi_core.engines.file_names import is_single_file_target
 from odibi_core.engines.json_safe import json_safe_row
 from odibi_core.engines.pandas_files import validate_options
 from odibi_core.engines.polars_read import FILE_FORMATS

@@ -51,10 +51,9 @@ from typing import TYPE_CHECKING, Any
 
 from odibi_core.dead_letters.casting import parse_declared_schema
 from odibi_core.dead_letters.model import relative_source
-from odibi_core.engines.file_layout import (
-    check_file_mode,
+from odibi_core.engines.file_layout import check_file_mode, list_source_files
+from odibi_core.engines.file_names import (
     is_single_file_target,
-    list_source_files,
     part_extension,
     part_name,
     staging_folder,
