@@ -23,8 +23,8 @@ from odibi_core.config.node_plan import WritePlan, materialization, plan_write
 from odibi_core.connections import Connection, build_connection
 from odibi_core.dead_letters import read_with_dead_letter_queue
 from odibi_core.engines.base import Engine
-from odibi_core.error_taxonomy import INTERNAL_ERROR_FIX, is_internal
-from odibi_core.errors import ConfigError, ConfigProblem, DataError, NodeError, OdibiError, is_transient
+from odibi_core.error_taxonomy import INTERNAL_ERROR_FIX, is_internal, is_transient
+from odibi_core.errors import ConfigError, ConfigProblem, DataError, NodeError, OdibiError
 from odibi_core.exactly_once import (
     BatchLedger,
     BatchPlan,

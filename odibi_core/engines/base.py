@@ -7,20 +7,17 @@ in class-level flags instead of callers branching on the engine's name.
 
 from __future__ import annotations
 
+import inspect
+import os
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from odibi_core.errors import (
-    ConfigError,
-    ConfigProblem,
-    DataError,
-    OdibiError,
-    TransientError,
-    is_transient,
-)
+from odibi_core.engines.target_types import check_delta_write
+from odibi_core.error_taxonomy import is_transient
+from odibi_core.errors import ConfigError, ConfigProblem, DataError, OdibiError, TransientError
 from odibi_core.results import ColumnSchema, WriteResult
 from odibi_core.storage.locations import ResolvedLocation
 from odibi_core.storage.requests import Frame, ReadRequest, WriteRequest
@@ -120,8 +117,6 @@ class Engine(ABC):
 
     def _checked_write(self, frame: Frame, request: WriteRequest) -> WriteResult:
         """``_write`` once the column types fit a Delta target (``target_types``)."""
-        from odibi_core.engines.target_types import check_delta_write
-
         skipped = check_delta_write(self, frame, request)
         return skipped if skipped is not None else self._write(frame, request)
 
@@ -183,8 +178,6 @@ class Engine(ABC):
     def call_function(self, fn: Callable[..., Frame], frame: Frame, params: Mapping[str, Any],
                       tables: Mapping[str, Frame]) -> Frame:
         """Call a registered transform: ``fn(frame, **params)``; ``tables`` passed when asked for."""
-        import inspect
-
         kwargs = dict(params)
         sig = inspect.signature(fn)
         if "tables" in sig.parameters and "tables" not in kwargs:
@@ -402,8 +395,6 @@ class Engine(ABC):
 
 def _exists(location: ResolvedLocation) -> bool:
     """Whether a local location exists (remote ones are assumed to)."""
-    import os
-
     return not location.is_local or os.path.exists(location.uri)
 
 

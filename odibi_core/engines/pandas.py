@@ -53,7 +53,8 @@ from odibi_core.engines.request_checks import (
     refuse_unknown_options,
     require_append_for_batch_replace,
 )
-from odibi_core.errors import ConfigError, ConfigProblem, DataError, is_transient
+from odibi_core.error_taxonomy import is_transient
+from odibi_core.errors import ConfigError, ConfigProblem, DataError
 from odibi_core.results import ColumnSchema, WriteResult
 from odibi_core.storage.logical_types import arrow_type_of, logical_type_of_arrow
 from odibi_core.storage.requests import ReadRequest, WriteRequest

@@ -48,7 +48,8 @@ from odibi_core.engines.remote_files import (
     read_hive_location,
 )
 from odibi_core.engines.request_checks import format_not_available, refuse_unknown_options
-from odibi_core.errors import ConfigError, ConfigProblem, DataError, is_transient
+from odibi_core.error_taxonomy import is_transient
+from odibi_core.errors import ConfigError, ConfigProblem, DataError
 from odibi_core.storage.locations import ResolvedLocation
 from odibi_core.storage.requests import ReadRequest
 

@@ -50,6 +50,7 @@ from odibi_core.engines.base import Engine, FlagSummary, RowPredicate
 from odibi_core.engines.file_tables import read_records_with_dead_letters
 from odibi_core.engines.json_safe import json_safe_row
 from odibi_core.engines.request_checks import format_not_available, require_append_for_batch_replace
+from odibi_core.engines.spark_change_feed import read_change_feed
 from odibi_core.engines.spark_delta import (
     delta_schema,
     read_delta,
@@ -438,8 +439,11 @@ class SparkEngine(Engine):
             raise ConfigError(ConfigProblem(
                 message=f"time_travel needs a Delta table; this read is {fmt}.",
                 key_path="read.time_travel", fix="Remove time_travel, or read `format: delta`."))
-        if fmt == "delta":
-            read: Callable[[], DataFrame] = lambda: read_delta(self.session, request)  # noqa: E731
+        if fmt == "delta" and request.change_feed is not None:
+            read: Callable[[], DataFrame] = lambda: read_change_feed(  # noqa: E731
+                self.session, request)
+        elif fmt == "delta":
+            read = lambda: read_delta(self.session, request)  # noqa: E731
         elif fmt == "csv":
             read = lambda: read_csv(self.session, request, keep=self._keep,  # noqa: E731
                                     release=self._release)

@@ -80,12 +80,8 @@ class DeltaWritten:
 
 # ---- reading ---------------------------------------------------------------------------------
 def read_delta(spark: SparkSession, request: ReadRequest) -> DataFrame:
-    """The Delta table of ``request`` (its latest version, or the one time travel names), or
-    its change data feed (``request.change_feed``, see ``spark_change_feed``)."""
-    if request.change_feed is not None:
-        from odibi_core.engines.spark_change_feed import read_change_feed
-
-        return read_change_feed(spark, request)
+    """The Delta table of ``request`` (its latest version, or the one time travel names); its
+    change data feed (``request.change_feed``) is read by ``spark_change_feed``."""
     location = request.location
     refuse_unknown_options("delta", "read", request.options)
     if request.as_of_version is not None and request.as_of_timestamp is not None:

@@ -69,7 +69,8 @@ from odibi_core.engines.spark_types import (
     spark_type_of,
     storable,
 )
-from odibi_core.errors import ConfigError, ConfigProblem, DataError, TransientError, is_transient
+from odibi_core.error_taxonomy import is_transient
+from odibi_core.errors import ConfigError, ConfigProblem, DataError, TransientError
 from odibi_core.storage.locations import ResolvedLocation
 from odibi_core.storage.requests import ReadRequest, WriteRequest
 

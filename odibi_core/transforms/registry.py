@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from pydantic import BaseModel, ValidationError
 
+from odibi_core.error_taxonomy import is_transient
 from odibi_core.errors import ConfigError, ConfigProblem, DataError, OdibiError, TransientError
-from odibi_core.errors import is_transient
 
 if TYPE_CHECKING:
     from odibi_core.engines.base import Engine
