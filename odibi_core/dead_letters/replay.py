@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from odibi_core.dead_letters.model import DeadLetter
-from odibi_core.dead_letters.store import DeadLetterStore
+from odibi_core.dead_letters.store import DeadLetterStore, dead_letter_schema
 from odibi_core.errors import ConfigError, ConfigProblem, DataError
 
 if TYPE_CHECKING:
@@ -189,7 +189,6 @@ def _save(store: DeadLetterStore, rows: list[dict[str, Any]],
           changed: list[dict[str, Any]]) -> None:
     import pyarrow as pa
 
-    from odibi_core.dead_letters.store import dead_letter_schema
 
     keys = {(r["node"], r["_batch_id"]) for r in changed}
     batch_rows = [r for r in rows if (r["node"], r["_batch_id"]) in keys]

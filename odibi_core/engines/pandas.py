@@ -55,6 +55,7 @@ from odibi_core.engines.request_checks import (
 )
 from odibi_core.error_taxonomy import is_transient
 from odibi_core.errors import ConfigError, ConfigProblem, DataError
+from odibi_core.profiling.compute import DUCKDB, SqlProfileDialect, profile_passes
 from odibi_core.results import ColumnSchema, WriteResult
 from odibi_core.storage.logical_types import arrow_type_of, logical_type_of_arrow
 from odibi_core.storage.requests import ReadRequest, WriteRequest
@@ -226,8 +227,6 @@ class PandasEngine(Engine):
     def profile(self, frame: pd.DataFrame, columns: Sequence[ColumnSchema], *,
                 include: Collection[str], exact_limit: int, bins: int) -> dict[str, Any]:
         """Each pass is one DuckDB aggregate over the frame's Arrow data (converted once)."""
-        from odibi_core.profiling.compute import DUCKDB, SqlProfileDialect, profile_passes
-
         table = to_arrow(frame)
 
         def aggregate(expressions: Mapping[str, str]) -> dict[str, Any]:

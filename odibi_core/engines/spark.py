@@ -67,6 +67,7 @@ from odibi_core.engines.spark_files import (
     write_files,
     write_single_file,
 )
+from odibi_core.engines.spark_session import spark_session
 from odibi_core.engines.spark_sql import (
     VIEW_LOCK,
     analysis_error,
@@ -77,6 +78,7 @@ from odibi_core.engines.spark_sql import (
     run_sql,
     spark_sql_text,
 )
+from odibi_core.engines.spark_streaming import read_stream, run_available_now
 from odibi_core.engines.spark_types import (
     fresh_plan,
     frame_from_arrow,
@@ -86,8 +88,10 @@ from odibi_core.engines.spark_types import (
     spark_type_of,
 )
 from odibi_core.errors import ConfigError, ConfigProblem, DataError, OdibiError
+from odibi_core.profiling.compute import SPARK, SqlProfileDialect, profile_passes
 from odibi_core.results import ColumnSchema, WriteResult
 from odibi_core.storage.requests import ReadRequest, WriteRequest
+from odibi_core.transforms.builtins.frame_checks import missing_column_error
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
@@ -128,8 +132,6 @@ class SparkEngine(Engine):
 
     def __init__(self, session: SparkSession | None = None, *, kept_frames: int = 8) -> None:
         if session is None:
-            from odibi_core.engines.spark_session import spark_session
-
             session = spark_session()
         self.session = session
         self._views: set[str] = set()
@@ -291,8 +293,6 @@ class SparkEngine(Engine):
     def profile(self, frame: DataFrame, columns: Sequence[ColumnSchema], *,
                 include: Collection[str], exact_limit: int, bins: int) -> dict[str, Any]:
         """Each pass is one ``agg`` of Spark SQL expressions (see :meth:`aggregate`)."""
-        from odibi_core.profiling.compute import SPARK, SqlProfileDialect, profile_passes
-
         dialect = SqlProfileDialect(lambda expressions: self.aggregate(frame, expressions), SPARK)
         return profile_passes(dialect, columns, include=include, exact_limit=exact_limit,
                               bins=bins)
@@ -464,8 +464,6 @@ class SparkEngine(Engine):
                     watermark_delay: dt.timedelta | None = None) -> DataFrame:
         """The streaming frame of ``request`` (files arriving under its path, or a Delta
         table's commits)."""
-        from odibi_core.engines.spark_streaming import read_stream
-
         return self._run(lambda: read_stream(
             self.session, request, schema_ddl=schema_ddl, watermark_column=watermark_column,
             watermark_delay=watermark_delay), f"opening a stream of {request.location.display}",
@@ -476,8 +474,6 @@ class SparkEngine(Engine):
                    output_mode: str, checkpoint: str, name: str) -> list[dict[str, Any]]:
         """Run the query of ``frame`` once (``availableNow``), each micro-batch through
         ``handle``; its progress reports."""
-        from odibi_core.engines.spark_streaming import run_available_now
-
         return self._run(lambda: run_available_now(
             frame, handle, output_mode=output_mode, checkpoint=checkpoint, name=name),
             "running the streaming query",
@@ -667,8 +663,6 @@ def _column_type(frame: DataFrame, column: str) -> DataType:
     did-you-mean."""
     kinds = {f.name: f.dataType for f in frame.schema}
     if column not in kinds:
-        from odibi_core.transforms.builtins.frame_checks import missing_column_error
-
         raise missing_column_error(column, list(frame.columns))
     return kinds[column]
 

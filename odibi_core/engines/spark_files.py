@@ -60,6 +60,7 @@ from odibi_core.engines.file_names import (
     swap_in_folder,
 )
 from odibi_core.engines.file_tables import concat_file_tables
+from odibi_core.engines.hive_parquet import is_hive_folder
 from odibi_core.engines.pandas_files import refuse_unknown_options
 from odibi_core.engines.spark_sql import error_text
 from odibi_core.engines.spark_types import (
@@ -586,8 +587,6 @@ def _json_key_order(paths: list[str], groups: Mapping[bool, list[str]], local: b
 # ---- reading: parquet ------------------------------------------------------------------------
 def read_parquet(spark: SparkSession, request: ReadRequest) -> DataFrame:
     """The parquet files (or hive folder) of ``request`` as a lazy Spark frame."""
-    from odibi_core.engines.hive_parquet import is_hive_folder
-
     options = dict(request.options)
     validate_options("parquet", "read", options)
     location = request.location

@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from odibi_core.change_feed import VERSION_COLUMN
+from odibi_core.engines.file_layout import remove_batch_parts
 from odibi_core.exactly_once.guard import target_lock
 from odibi_core.exactly_once.ledger import BatchLedger, LedgerEntry
 from odibi_core.incremental import HighWaterMark, HwmStore
@@ -237,8 +238,6 @@ def _restore_delta(key: str, location: ResolvedLocation,
 
 def _discard_files(key: str, location: ResolvedLocation, fmt: str,
                    entries: list[LedgerEntry]) -> TargetRollback:
-    from odibi_core.engines.file_layout import remove_batch_parts
-
     shown = location.display
     overwrites = [e for e in entries if not e.token]
     if overwrites:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from odibi_core.materializations.base import Materialization
 from odibi_core.storage.requests import Frame
+from odibi_core.streaming import run_streaming_node
 
 if TYPE_CHECKING:
     from odibi_core.graph import NodeRef
@@ -23,6 +24,4 @@ class StreamingMaterialization(Materialization):
 
     def run_node(self, runner: NodeRunner, ref: NodeRef, inputs: Mapping[str, Frame],
                  context: RunContext, trace: Any) -> tuple[Frame | None, WriteResult | None]:
-        from odibi_core.streaming import run_streaming_node  # pyspark-only paths
-
         return run_streaming_node(runner, ref, inputs, context, trace)

@@ -9,6 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from odibi_core.connections.base import Connection
+from odibi_core.sources.http_api import read_api
+from odibi_core.sources.sql import read_sql
 from odibi_core.storage.requests import LowerBound
 
 __all__ = ["SOURCE_FORMATS", "read_source"]
@@ -25,11 +27,7 @@ def read_source(connection: Connection, read: Any, *, node: str,
         DataError / TransientError: what the source answered (classified by the error taxonomy).
     """
     if read.format == "api":
-        from odibi_core.sources.http_api import read_api
-
         return read_api(connection, read, node=node)
     if read.format == "sql":
-        from odibi_core.sources.sql import read_sql
-
         return read_sql(connection, read, node=node, lower_bound=lower_bound)
     raise ValueError(f"{read.format} is not a source format ({', '.join(SOURCE_FORMATS)})")
