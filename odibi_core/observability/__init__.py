@@ -21,6 +21,7 @@ from odibi_core.observability.base import (
     notify_node,
     notify_run,
 )
+from odibi_core.observability.metrics import build_metrics_observer
 
 if TYPE_CHECKING:
     from odibi_core.config.loader import Project
@@ -34,8 +35,6 @@ def observers_for(project: Project) -> list[RunObserver]:
     config = project.config.observability
     observers: list[RunObserver] = []
     if config.metrics is not None and config.metrics.enabled:
-        from odibi_core.observability.metrics import build_metrics_observer
-
         observers.append(build_metrics_observer(project, config.metrics))
     if config.tracing is not None and config.tracing.enabled:
         from odibi_core.observability.tracing import build_tracing_observer
