@@ -9,7 +9,7 @@ differ are set first (``alter.set_table_properties``, a commit of its own). A ta
 ``delta.enableChangeDataFeed`` records the change data of every write, merge and delete.
 
 Remote tables (``azure_blob``) are opened with the location's storage options; their storage
-errors go through ``remote_files.remote_errors`` (a missing container or refused credentials
+errors go through ``storage.azure_blob.remote_errors`` (a missing container or refused credentials
 become a DataError with a fix; SAS signatures never reach a message).
 """
 
