@@ -171,7 +171,7 @@ def run_polars(source: Path, target: Path) -> dict:
 def _odibi_read(source: Path):
     from odibi_core.connections import LocalConnection
     from odibi_core.engines import get_engine
-    from odibi_core.engines.base import ReadRequest
+    from odibi_core.storage.requests import ReadRequest
 
     engine = get_engine("pandas")
     location = LocalConnection("src", str(source.parent), source.parent).resolve(source.name)

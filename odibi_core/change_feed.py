@@ -15,8 +15,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from odibi_core.engines.base import ChangeFeedRead, Engine, Frame
+from odibi_core.engines.base import Engine
 from odibi_core.incremental import HighWaterMark, HwmStore, IncrementalWindow
+from odibi_core.storage.requests import ChangeFeedRead, Frame
 from odibi_core.transforms.builtins.sql_text import quote_identifier
 
 __all__ = ["VERSION_COLUMN", "change_feed_read", "change_feed_window", "last_consumed"]

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, TYPE_CHECKING
 
 from odibi_core.connections import Check, build_connection
+from odibi_core.doctor_subprocess import diagnose_in_subprocess
 from odibi_core.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -69,7 +70,6 @@ def _diagnose(project: Project, name: str, config: Any, timeout: float) -> Conne
     except Exception as exc:  # noqa: BLE001 - every failure is a line of the report
         return ConnectionReport(name, kind, (Check("reachable", False, _message(exc)),))
     if connection.native_checks:  # may abort the process: checked in a child process
-        from odibi_core.doctor_subprocess import diagnose_in_subprocess
 
         found = diagnose_in_subprocess(connection, config, project.root,
                                        paths_read(project, name), timeout)

@@ -64,7 +64,7 @@ from typing import Any
 from odibi_core.errors import ConfigError, DataError, NodeError, OdibiError, TransientError
 
 __all__ = ["CATEGORIES", "INTERNAL_ERROR_FIX", "Category", "Classification", "classify",
-           "is_internal"]
+           "is_internal", "is_transient"]
 
 
 @dataclass(frozen=True)
@@ -147,6 +147,16 @@ def classify(exc: BaseException) -> Classification:
         if best.category.specificity >= 2:
             return best
     return best or _verdict("unknown", type(exc).__name__)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True when ``exc`` (or what caused it) is worth retrying: the verdict of :func:`classify`
+    (which also names the category).
+
+    Config and data errors are never transient, even when their text happens to contain a number
+    such as 503; an error the taxonomy does not know is not transient either.
+    """
+    return classify(exc).transient
 
 
 INTERNAL_ERROR_FIX = (

@@ -22,7 +22,6 @@ __all__ = [
     "NodeError",
     "OdibiError",
     "TransientError",
-    "is_transient",
 ]
 
 
@@ -115,15 +114,3 @@ class NodeError(OdibiError):
 class TransientError(OdibiError):
     """A failure that may succeed when tried again: network, throttling, a busy store, a commit
     conflict."""
-
-
-def is_transient(exc: BaseException) -> bool:
-    """True when ``exc`` (or what caused it) is worth retrying: the verdict of the error taxonomy
-    (:func:`odibi_core.error_taxonomy.classify`, which also names the category).
-
-    Config and data errors are never transient, even when their text happens to contain a number
-    such as 503; an error the taxonomy does not know is not transient either.
-    """
-    from odibi_core.error_taxonomy import classify
-
-    return classify(exc).transient

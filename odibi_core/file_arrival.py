@@ -14,7 +14,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from odibi_core.engines.base import ResolvedLocation
+from odibi_core.storage.locations import ResolvedLocation
 
 __all__ = ["FileArrival", "FileVersions", "absolute_files", "list_files", "new_file_sets"]
 

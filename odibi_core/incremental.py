@@ -23,8 +23,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, TYPE_CHECKING
 
-from odibi_core.engines.base import Engine, Frame
+from odibi_core.engines.base import Engine
 from odibi_core.errors import ConfigProblem, DataError
+from odibi_core.storage.requests import Frame
 from odibi_core.transforms.builtins.sql_text import quote_identifier
 
 if TYPE_CHECKING:

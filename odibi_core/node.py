@@ -19,21 +19,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from odibi_core.change_feed import change_feed_read, change_feed_window, last_consumed
+from odibi_core.config.node_plan import WritePlan, materialization, plan_write
 from odibi_core.connections import Connection, build_connection
-from odibi_core.engines.base import (
-    BatchReplace,
-    Engine,
-    Frame,
-    ReadRequest,
-    ResolvedLocation,
-    WriteRequest,
-)
-from odibi_core.faults import pause_point
-from odibi_core.error_taxonomy import INTERNAL_ERROR_FIX, is_internal
-from odibi_core.errors import ConfigError, ConfigProblem, DataError, NodeError, OdibiError, is_transient
 from odibi_core.dead_letters import read_with_dead_letter_queue
-from odibi_core.file_arrival import FileArrival, absolute_files
-from odibi_core.sources import SOURCE_FORMATS, LowerBound, read_source
+from odibi_core.engines.base import Engine
+from odibi_core.error_taxonomy import INTERNAL_ERROR_FIX, is_internal, is_transient
+from odibi_core.errors import ConfigError, ConfigProblem, DataError, NodeError, OdibiError
 from odibi_core.exactly_once import (
     BatchLedger,
     BatchPlan,
@@ -47,20 +38,18 @@ from odibi_core.exactly_once import (
     upstream_identity,
     write_batch,
 )
+from odibi_core.faults import pause_point
+from odibi_core.file_arrival import FileArrival, absolute_files
 from odibi_core.incremental import (
     HighWaterMark,
     HwmStore,
     apply_read_incremental,
     lower_bound,
 )
-from odibi_core.partitions import partition_bounds, partition_predicate, partition_rows
-from odibi_core.config.node_plan import WritePlan, materialization, plan_write
 from odibi_core.materializations import strategy_for
+from odibi_core.partitions import partition_bounds, partition_predicate, partition_rows
 from odibi_core.privacy import apply_privacy
 from odibi_core.profiling import profile_output
-from odibi_core.transforms.builtins.sql_text import quote_identifier
-from odibi_core.schema_policy import harmonize_schema
-from odibi_core.window_lock import holds_window, window_lock
 from odibi_core.results import (
     DeadLetterResult,
     iso_utc,
@@ -72,11 +61,29 @@ from odibi_core.results import (
     ValidationResult,
     WriteResult,
 )
+from odibi_core.runs import RunRecords, system_root
+from odibi_core.schema_policy import harmonize_schema
+from odibi_core.sources import SOURCE_FORMATS, read_source
+from odibi_core.storage.locations import ResolvedLocation
+from odibi_core.storage.requests import BatchReplace, Frame, LowerBound, ReadRequest, WriteRequest
+from odibi_core.transforms.builtins.sql_text import quote_identifier
+from odibi_core.transforms.registry import apply_transform
+from odibi_core.validation import (
+    EvaluationContext,
+    RunHistory,
+    decide_gate,
+    evaluate_tests,
+    failure_error,
+    gate_error,
+    split_rows,
+    write_quarantine,
+)
+from odibi_core.window_lock import holds_window, window_lock
 
 if TYPE_CHECKING:
     from odibi_core.config.loader import Project
-    from odibi_core.graph import NodeRef
     from odibi_core.exactly_once import BatchIdentity
+    from odibi_core.graph import NodeRef
     from odibi_core.incremental import IncrementalWindow
     from odibi_core.schema_policy import SchemaHarmony
     from odibi_core.streaming import StreamSummary
@@ -368,8 +375,6 @@ class NodeRunner:
 
     def _transform(self, ref: NodeRef, frame: Frame | None, inputs: Mapping[str, Frame],
                    sql_log: list[str]) -> Frame:
-        from odibi_core.transforms.registry import apply_transform
-
         node = ref.config
         tables: dict[str, Frame] = dict(inputs)
         if node.transformer:
@@ -409,8 +414,6 @@ class NodeRunner:
     def _check_contracts(self, ref: NodeRef, frame: Frame | None, now: datetime,
                          context: RunContext, trace: _Trace) -> None:
         """Contracts: tests on the input, before the transform; any failure fails the node."""
-        from odibi_core.validation import evaluate_tests, failure_error
-
         if frame is None:
             raise DataError(
                 "The node declares contracts, but it has no input frame to check (no read and "
@@ -427,14 +430,6 @@ class NodeRunner:
                   trace: _Trace) -> Split:
         """Validation: tests on the output; blocking failures, then the gate, then the split of
         the rows that go on from the rows that go to quarantine."""
-        from odibi_core.validation import (
-            decide_gate,
-            evaluate_tests,
-            failure_error,
-            gate_error,
-            split_rows,
-        )
-
         config = ref.config.validation
         evaluation = evaluate_tests(
             self.engine, frame, config.tests,
@@ -458,8 +453,6 @@ class NodeRunner:
 
     def _quarantine(self, ref: NodeRef, split: Split, frame_in: Frame | None, context: RunContext,
                     trace: _Trace) -> None:
-        from odibi_core.validation import write_quarantine
-
         config = ref.config.validation.quarantine
         location = self.connection(config.connection).resolve(config.path, table=config.table)
         trace.quarantine = write_quarantine(
@@ -471,9 +464,6 @@ class NodeRunner:
 
     def _evaluation_context(self, ref: NodeRef, kind: str, now: datetime,
                             context: RunContext) -> Any:
-        from odibi_core.runs import RunRecords, system_root
-        from odibi_core.validation import EvaluationContext, RunHistory
-
         history = RunHistory(lambda: RunRecords(system_root(self.project)).root, ref.pipeline,
                              ref.name, current_run_id=context.run_id)
         return EvaluationContext(node=ref.key, kind=kind, now=now,  # type: ignore[arg-type]
@@ -549,8 +539,6 @@ class NodeRunner:
                         frame_in: Frame | None, source: Frame | None) -> BatchIdentity | None:
         """The node's batch (SPEC §7), recorded in the run so that nodes downstream — also in a
         run that resumes this one — derive theirs from it."""
-        from odibi_core.runs import RunRecords
-
         records = RunRecords(self._system_root())
         identity = self._derive_identity(ref, context, trace, frame_in, source, records)
         if identity is not None and records.meta(context.run_id) is not None:
@@ -638,8 +626,6 @@ class NodeRunner:
         return load
 
     def _system_root(self) -> Path:
-        from odibi_core.runs import system_root
-
         return system_root(self.project)
 
     # ---- result ----------------------------------------------------------------------------

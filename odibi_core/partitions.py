@@ -11,8 +11,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from odibi_core.engines.base import Engine, Frame
+from odibi_core.engines.base import Engine
 from odibi_core.errors import DataError
+from odibi_core.storage.requests import Frame
 
 __all__ = ["partition_bounds", "partition_predicate", "partition_rows"]
 

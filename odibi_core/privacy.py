@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from odibi_core.engines.base import Engine, Frame
+from odibi_core.engines.base import Engine
 from odibi_core.errors import DataError
+from odibi_core.storage.requests import Frame
 
 __all__ = ["HASHABLE_TYPES", "apply_privacy"]
 

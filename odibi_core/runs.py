@@ -28,9 +28,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from odibi_core.connections import build_connection
 from odibi_core.errors import ConfigError, ConfigProblem
+from odibi_core.exactly_once.rollback import TargetRollback
 from odibi_core.file_lock import exclusive_lock
 from odibi_core.results import NodeResult, iso_utc
+from odibi_core.storage.redaction import is_secret_option
+from odibi_core.story import RunStory, parse_timestamp, status_from_nodes, write_story
+from odibi_core.story.redact import MIN_SECRET_LENGTH, NodePrivacy, redact_story
 
 __all__ = ["RunMeta", "RunRecords", "never_run", "pipeline_edges", "publish_story",
            "refresh_story", "secret_values", "settled_pipelines", "story_root", "story_secrets",
@@ -60,7 +65,6 @@ def _local_root(project: Any, block: Any, default: str, what: str) -> Path:
         base = project.root / DEFAULT_STATE_DIR / default
         path = getattr(block, "path", None) if block is not None else None
         return (project.root / path).resolve() if path else base
-    from odibi_core.connections import build_connection
 
     name = block.connection
     location = build_connection(name, project.config.connections[name], project.root).resolve(
@@ -236,9 +240,6 @@ def publish_story(project: Any, records: RunRecords, run_id: str, pipeline: str,
     Returns:
         The :class:`~odibi_core.story.writer.StoryPaths` written.
     """
-    from odibi_core.story import RunStory, status_from_nodes, write_story
-    from odibi_core.story.redact import redact_story
-
     meta = records.meta(run_id)
     if meta is None:
         raise RuntimeError(f"Run {run_id} has no run record; call RunRecords.start first.")
@@ -397,9 +398,6 @@ def _remember(key: tuple[str, str], published: _Published) -> None:
 def redact_result(project: Any, result: NodeResult) -> NodeResult:
     """``result`` as run records and Dagster metadata may keep it: the story's masking
     (secrets, private contract samples, credential-named columns) applied to one node."""
-    from odibi_core.story import RunStory
-    from odibi_core.story.redact import redact_story
-
     story = RunStory(project=project.config.project, pipeline=result.pipeline, run_id="",
                      environment=project.env, engine=result.engine,
                      started_at=result.started_at, finished_at=None, status="running",
@@ -423,8 +421,6 @@ def secret_values(project: Any) -> set[str]:
     secret-looking keys and ``Authorization`` headers, passwords in URLs; ``${ENV}`` already
     substituted) and the values of environment variables named like a secret (``*_KEY``,
     ``*_TOKEN``, ``*_PASSWORD``, ...)."""
-    from odibi_core.engines.base import is_secret_option
-
     found: set[str] = set()
 
     def walk(value: Any, key: str) -> None:
@@ -456,17 +452,12 @@ _MIN_ENV_SECRET = 8  # shorter values of secret-named variables are flags, not s
 def story_secrets(project: Any) -> tuple[str, ...]:
     """:func:`secret_values` as the story masks them (values shorter than 4 characters would
     mask ordinary text), for other texts that must be masked the same way."""
-    from odibi_core.story.redact import MIN_SECRET_LENGTH
-
     return tuple(s for s in secret_values(project) if len(s) >= MIN_SECRET_LENGTH)
 
 
 def _derived_secrets(project: Any, name: str, config: Any) -> tuple[str, ...]:
     """Secrets a connection derives from its settings (a basic-auth header value, an encoded
     password): the runtime connection knows them."""
-    from odibi_core.connections import build_connection
-    from odibi_core.errors import ConfigError
-
     try:
         return tuple(build_connection(name, config, project.root).secret_values())
     except ConfigError:  # a type this version cannot build: its settings were walked above
@@ -475,8 +466,6 @@ def _derived_secrets(project: Any, name: str, config: Any) -> tuple[str, ...]:
 
 def _privacy_rules(project: Any, results: Sequence[NodeResult]) -> dict[str, Any]:
     """The ``privacy`` block of each node of ``results`` that has one (see ``redact_story``)."""
-    from odibi_core.story.redact import NodePrivacy
-
     rules: dict[str, Any] = {}
     for result in results:
         try:
@@ -502,7 +491,6 @@ def _rollback_extra(path: Path, pipeline: str) -> dict[str, Any]:
         report = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return {}
-    from odibi_core.exactly_once.rollback import TargetRollback
 
     targets = [TargetRollback(**t) for t in report["targets"]
                if t["node"].split(".", 1)[0] == pipeline]
@@ -520,7 +508,6 @@ def _touch(path: Path) -> None:
 def _end_of(result: NodeResult) -> str:
     from datetime import timedelta
 
-    from odibi_core.story import parse_timestamp
 
     return iso_utc(parse_timestamp(result.started_at)
                    + timedelta(seconds=result.duration_seconds))

@@ -18,9 +18,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from odibi_core.engines.base import Engine, Frame, ReadRequest, ResolvedLocation
+from odibi_core.engines.base import Engine
 from odibi_core.errors import DataError
 from odibi_core.results import ColumnSchema
+from odibi_core.storage.locations import ResolvedLocation
+from odibi_core.storage.requests import Frame, ReadRequest
 
 __all__ = ["SchemaHarmony", "harmonize_schema"]
 

@@ -14,6 +14,8 @@ import re
 from collections.abc import Iterable
 from functools import lru_cache
 
+from odibi_core.errors import ConfigError, OdibiError
+
 __all__ = ["MASK", "MaskedError", "mask_exception_chain", "mask_secrets", "secret_pattern"]
 
 MASK = "***"
@@ -101,8 +103,6 @@ def mask_exception_chain(exc: BaseException, secrets: Iterable[str]) -> BaseExce
 
 
 def _masked(error: BaseException, values: tuple[str, ...]) -> BaseException:
-    from odibi_core.errors import ConfigError, OdibiError
-
     if isinstance(error, OdibiError) and not isinstance(error, ConfigError):
         error.message = mask_secrets(error.message, values)
         error.fix = mask_secrets(error.fix, values) if error.fix else error.fix

@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, Any
 from odibi_core.engines.json_safe import json_safe_row
 
 if TYPE_CHECKING:
-    from odibi_core.engines.base import Engine, Frame
+    from odibi_core.engines.base import Engine
+    from odibi_core.storage.requests import Frame
 
 __all__ = ["assert_frames_equal", "frame_from_rows", "frame_to_rows"]
 

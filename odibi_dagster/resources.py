@@ -14,7 +14,8 @@ from pydantic import Field, PrivateAttr
 
 from odibi_core.engine_capabilities import capabilities_of
 from odibi_core.engines import build_engine
-from odibi_core.engines.base import Engine, is_secret_option
+from odibi_core.engines.base import Engine
+from odibi_core.storage.redaction import is_secret_option
 
 __all__ = ["SPARK_RESOURCE_KEY", "OdibiEngineResource", "hide_spark_secrets", "real_spark_config"]
 

@@ -27,8 +27,8 @@ from odibi_core.config.orchestration_checks import (
     unwatchable_reason,
 )
 from odibi_core.connections import build_connection
-from odibi_core.engines.base import ResolvedLocation
 from odibi_core.exactly_once.identity import source_state
+from odibi_core.storage.locations import ResolvedLocation
 from odibi_dagster.cursors import json_object_cursor
 from odibi_dagster.metadata import TAG_CHANGED_NODES, TAG_CHANGED_SOURCES
 from odibi_dagster.schedules import default_status

@@ -39,6 +39,9 @@ from pydantic import (
 )
 
 from odibi_core.config.base import OdibiModel, config_error
+from odibi_core.config.model_errors import describe_error, walk_loc
+from odibi_core.config.yaml_source import format_key_path
+from odibi_core.storage.logical_types import parse_logical_type
 
 __all__ = [
     "ApiReadOptions",
@@ -281,8 +284,6 @@ class ApiReadOptions(OdibiModel):
     @field_validator("params")
     @classmethod
     def _params(cls, value: dict[str, Any]) -> dict[str, Any]:
-        from odibi_core.config.yaml_source import format_key_path
-
         for name, item in value.items():
             items = item if isinstance(item, list) else [item]
             if item is None or not all(isinstance(v, (str, int, float, bool)) for v in items):
@@ -296,9 +297,6 @@ class ApiReadOptions(OdibiModel):
     @field_validator("column_types")
     @classmethod
     def _types(cls, value: dict[str, str]) -> dict[str, str]:
-        from odibi_core.config.yaml_source import format_key_path
-        from odibi_core.engines.logical_types import parse_logical_type
-
         checked = {}
         for column, logical in value.items():
             try:
@@ -373,13 +371,10 @@ def check_api_options(options: Mapping[str, Any]) -> None:
 def _first_problem(exc: ValidationError) -> Exception:
     """The most useful error of ``exc`` described as the loader describes project errors (an
     unknown key with the nearest valid one, a wrong type, a bad value with the valid ones)."""
-    from odibi_core.config.schema_errors import _describe, _walk
-    from odibi_core.config.yaml_source import format_key_path
-
     errors = exc.errors(include_url=False)
     # A misspelt key is also a missing one: name the misspelling (it says what to rename).
     errors.sort(key=lambda e: 0 if e["type"] == "extra_forbidden" else 1)
     error = errors[0]
-    path, chain = _walk(ApiReadOptions, tuple(error["loc"]))
-    message, fix, full = _describe(error, ("options", *path), [None, *chain])
+    path, chain = walk_loc(ApiReadOptions, tuple(error["loc"]))
+    message, fix, full = describe_error(error, ("options", *path), [None, *chain])
     return config_error(message, fix=fix, key=format_key_path(full))

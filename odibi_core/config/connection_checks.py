@@ -29,6 +29,13 @@ from odibi_core.config.connections import (
     LocalConnectionConfig,
 )
 from odibi_core.config.yaml_source import KeyPath, SourceMap, parse_key_path
+from odibi_core.connections import LocalConnection
+from odibi_core.connections.azure import (
+    AzureBlobConnection,
+    account_key_problem,
+    parse_connection_string,
+)
+from odibi_core.connections.http import HttpConnection
 from odibi_core.errors import ConfigError, ConfigProblem
 
 __all__ = ["connection_setting_problems"]
@@ -50,8 +57,6 @@ def connection_setting_problems(config: Any, source: SourceMap, root: Path,
 def _http_problems(config: Any, source: SourceMap, root: Path) -> list[ConfigProblem]:
     """What building an http connection refuses (a base_url that is not an absolute http(s)
     URL, credentials both in base_url and in auth, an incomplete auth block), at load."""
-    from odibi_core.connections.http import HttpConnection
-
     problems = []
     for name, connection in config.connections.items():
         if not isinstance(connection, HttpConnectionConfig):
@@ -65,8 +70,6 @@ def _http_problems(config: Any, source: SourceMap, root: Path) -> list[ConfigPro
 
 
 def _account_key_problems(config: Any, source: SourceMap) -> list[ConfigProblem]:
-    from odibi_core.connections.azure import account_key_problem, parse_connection_string
-
     problems = []
     for name, connection in config.connections.items():
         auth = getattr(connection, "auth", None)
@@ -111,9 +114,6 @@ def _outside_problems(config: Any, source: SourceMap, root: Path,
 def _leaves(connection: Any, name: str, root: Path, path: str) -> ConfigProblem | None:
     """The problem of ``path`` on ``connection`` when it leaves it; None otherwise (and for
     connections that cannot be built here: their errors come when they are)."""
-    from odibi_core.connections import LocalConnection
-    from odibi_core.connections.azure import AzureBlobConnection
-
     if isinstance(connection, LocalConnectionConfig):
         if connection.allow_outside_base_path:
             return None

@@ -29,6 +29,9 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema, models_json_schema
 
+from odibi_core.config.node import READ_OPTIONS_MODELS
+from odibi_core.config.project import ProjectConfig
+
 __all__ = ["SCHEMA_DIALECT", "SUBSTITUTION_PATTERN", "adapted_project_schema",
            "field_descriptions", "project_file_schema", "readable", "schema_text"]
 
@@ -201,9 +204,6 @@ def _adapt(schema: Any, substitution: dict[str, Any], definitions: dict[str, Any
 
 @functools.cache
 def _adapted(pattern: str) -> str:
-    from odibi_core.config.node import READ_OPTIONS_MODELS
-    from odibi_core.config.project import ProjectConfig
-
     # ProjectConfig, and the options of the read formats that have a strict block of their own
     # (the model checks them in a validator, so pydantic's schema of read.options is any map).
     models = [ProjectConfig, *READ_OPTIONS_MODELS.values()]

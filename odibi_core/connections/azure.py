@@ -6,7 +6,7 @@ A connection is one container of one storage account. Node paths are relative to
 container (and account). Every path resolves to the ``abfss://`` URI of the object, with the
 storage options that delta-rs (and polars, which shares its ``object_store`` keys) need; the
 csv/parquet/json readers and writers build a ``pyarrow.fs.AzureFileSystem`` from the same options
-(``odibi_core.engines.remote_files``).
+(``odibi_core.storage.azure_blob``).
 
 Authentication (``auth.mode``), and what it becomes:
 
@@ -44,8 +44,9 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from odibi_core.connections.base import Check, Connection
-from odibi_core.engines.base import ResolvedLocation
 from odibi_core.errors import ConfigError, ConfigProblem
+from odibi_core.storage import azure_blob
+from odibi_core.storage.locations import ResolvedLocation
 
 __all__ = ["AZURITE_ACCOUNT", "AZURITE_KEY", "AzureBlobConnection", "account_key_problem",
            "parse_connection_string"]
@@ -147,17 +148,15 @@ class AzureBlobConnection(Connection):
     def diagnose(self, paths: Sequence[str]) -> list[Check]:
         """Reach the container with the credentials (one ``get_file_info``), then look for each
         path (globs allowed)."""
-        from odibi_core.engines import remote_files
-
         where = f"container {self.container} of account {self.account_name}" + (
             f" at {self.endpoint}" if self.endpoint else "")
         location = self.resolve("")
         try:
-            found = remote_files.container_exists(location)
+            found = azure_blob.container_exists(location)
         except Exception as exc:  # noqa: BLE001 - a failed check, never a crash
-            text = self.redact(remote_files.clean_message(str(exc), location))
+            text = self.redact(azure_blob.clean_message(str(exc), location))
             first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
-            if remote_files.is_auth_failure(text):
+            if azure_blob.is_auth_failure(text):
                 return [Check("reachable", True, where),
                         Check("authenticated", False, f"{self._auth_label()}: {first}")]
             return [Check("reachable", False, f"{where}: {first}")]
@@ -169,12 +168,12 @@ class AzureBlobConnection(Connection):
             return checks
         for path in paths:
             try:
-                exists = remote_files.path_exists(self.resolve(path))
+                exists = azure_blob.path_exists(self.resolve(path))
                 detail = f"{self.name}:{path}" + ("" if exists else " (nothing there yet)")
             except Exception as exc:  # noqa: BLE001
                 exists = False
                 detail = f"{self.name}:{path}: " + self.redact(
-                    remote_files.clean_message(str(exc), location)).splitlines()[0]
+                    azure_blob.clean_message(str(exc), location)).splitlines()[0]
             checks.append(Check("path exists", exists, detail))
         return checks
 

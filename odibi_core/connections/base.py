@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
-from odibi_core.engines.base import ResolvedLocation, is_secret_option, redact_secrets
+from odibi_core.storage.locations import ResolvedLocation
+from odibi_core.storage.redaction import is_secret_option, redact_secrets
 
 __all__ = ["Check", "Connection"]
 

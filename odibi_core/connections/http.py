@@ -30,8 +30,9 @@ from typing import Any
 from urllib.parse import SplitResult, unquote, urlsplit, urlunsplit
 
 from odibi_core.connections.base import Check, Connection
-from odibi_core.engines.base import ResolvedLocation, is_secret_option, redact_secrets
 from odibi_core.errors import ConfigError, ConfigProblem
+from odibi_core.storage.locations import ResolvedLocation
+from odibi_core.storage.redaction import is_secret_option, redact_secrets
 
 __all__ = ["HttpConnection", "is_secret_param"]
 

@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from odibi_core.connections.base import Check, Connection
-from odibi_core.engines.base import ResolvedLocation
 from odibi_core.errors import ConfigError, ConfigProblem
+from odibi_core.storage.locations import ResolvedLocation
 
 __all__ = ["LocalConnection"]
 

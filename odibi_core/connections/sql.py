@@ -32,8 +32,9 @@ from typing import Any
 from urllib.parse import quote, quote_plus
 
 from odibi_core.connections.base import Check, Connection
-from odibi_core.engines.base import ResolvedLocation, is_secret_option
 from odibi_core.errors import ConfigError, ConfigProblem
+from odibi_core.storage.locations import ResolvedLocation
+from odibi_core.storage.redaction import is_secret_option
 
 __all__ = ["SqlConnection", "split_table"]
 

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from odibi_core.engines.logical_types import arrow_type_of, parse_logical_type
+from odibi_core.storage.logical_types import arrow_type_of, parse_logical_type
 from odibi_core.errors import ConfigError, ConfigProblem, DataError
 
 if TYPE_CHECKING:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from odibi_core.engines.base import ResolvedLocation
+    from odibi_core.storage.locations import ResolvedLocation
 
 __all__ = [
     "DeadLetter",

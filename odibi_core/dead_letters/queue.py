@@ -20,7 +20,8 @@ from odibi_core.results import DeadLetterResult
 if TYPE_CHECKING:
     from odibi_core.config.node import DeadLetterConfig
     from odibi_core.connections.base import Connection
-    from odibi_core.engines.base import Engine, Frame, ReadRequest
+    from odibi_core.engines.base import Engine
+    from odibi_core.storage.requests import Frame, ReadRequest
 
 __all__ = ["check_bad_fraction", "read_with_dead_letter_queue", "summarize_batch"]
 

@@ -26,11 +26,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from odibi_core.dead_letters.model import DeadLetter
-from odibi_core.dead_letters.store import DeadLetterStore
+from odibi_core.dead_letters.store import DeadLetterStore, dead_letter_schema
 from odibi_core.errors import ConfigError, ConfigProblem, DataError
 
 if TYPE_CHECKING:
-    from odibi_core.engines.base import Engine, Frame
+    from odibi_core.engines.base import Engine
+    from odibi_core.storage.requests import Frame
 
 __all__ = ["ReplayResult", "load_corrections", "replay_dead_letters"]
 
@@ -188,7 +189,6 @@ def _save(store: DeadLetterStore, rows: list[dict[str, Any]],
           changed: list[dict[str, Any]]) -> None:
     import pyarrow as pa
 
-    from odibi_core.dead_letters.store import dead_letter_schema
 
     keys = {(r["node"], r["_batch_id"]) for r in changed}
     batch_rows = [r for r in rows if (r["node"], r["_batch_id"]) in keys]

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from odibi_core.dead_letters.model import DeadLetter, DeadLetterBatch
-from odibi_core.engines.base import ResolvedLocation
 from odibi_core.errors import DataError
+from odibi_core.storage.locations import ResolvedLocation
 
 if TYPE_CHECKING:
     import pyarrow as pa

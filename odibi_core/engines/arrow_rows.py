@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from odibi_core.engines.logical_types import arrow_type_of
+from odibi_core.storage.logical_types import arrow_type_of
 from odibi_core.errors import DataError
 
 if TYPE_CHECKING:

@@ -7,6 +7,8 @@ in class-level flags instead of callers branching on the engine's name.
 
 from __future__ import annotations
 
+import inspect
+import os
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -14,173 +16,17 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from odibi_core.engine_capabilities import EngineCapabilities, capabilities_of
-from odibi_core.errors import (
-    ConfigError,
-    ConfigProblem,
-    DataError,
-    OdibiError,
-    TransientError,
-    is_transient,
-)
+from odibi_core.engines.target_types import check_delta_write
+from odibi_core.error_taxonomy import is_transient
+from odibi_core.errors import ConfigError, ConfigProblem, DataError, OdibiError, TransientError
 from odibi_core.results import ColumnSchema, WriteResult
-from odibi_core.secret_text import mask_secrets
+from odibi_core.storage.locations import ResolvedLocation
+from odibi_core.storage.requests import Frame, ReadRequest, WriteRequest
 
 if TYPE_CHECKING:
     from odibi_core.dead_letters.model import DeadLetter, DeadLetterBatch
-    from odibi_core.sources import LowerBound
 
-__all__ = [
-    "BatchMarker",
-    "BatchReplace",
-    "ChangeFeedRead",
-    "Engine",
-    "FlagSummary",
-    "Frame",
-    "RowPredicate",
-    "ReadRequest",
-    "ResolvedLocation",
-    "WriteRequest",
-    "FileFormat",
-    "WriteMode",
-    "is_secret_option",
-    "redact_secrets",
-]
-
-Frame = Any  # the engine's native frame: pandas.DataFrame, polars.LazyFrame, pyspark DataFrame
-FileFormat = Literal["csv", "parquet", "json", "delta", "avro", "sql", "api"]
-WriteMode = Literal["overwrite", "append", "upsert", "append_once"]
-
-# Storage-option keys whose values are credentials (delta-rs / fsspec / object_store spellings).
-_SECRET_KEY_MARKERS = ("key", "secret", "token", "password", "sas", "connection_string",
-                       "credential", "signature")
-
-
-def is_secret_option(key: str) -> bool:
-    """True when a storage option named ``key`` holds a credential (``account_key``, ``sas_token``,
-    ``client_secret``, ...)."""
-    lowered = key.lower()
-    return any(marker in lowered for marker in _SECRET_KEY_MARKERS)
-
-
-def redact_secrets(text: str, secrets: Sequence[str]) -> str:
-    """``text`` with every occurrence of each value in ``secrets`` replaced by ``***``, in any
-    spelling it may travel in (percent-encoded, ``quote_plus``, JSON-escaped slashes: see
-    :mod:`odibi_core.secret_text`)."""
-    return mask_secrets(text, secrets)
-
-
-@dataclass(frozen=True)
-class ResolvedLocation:
-    """A path on a connection, resolved to what an engine opens.
-
-    ``uri`` is a local absolute path or a URL (``abfss://...``); ``storage_options`` are the
-    delta-rs / fsspec options (may hold secrets: never print them); ``display`` is safe to print.
-    """
-
-    connection: str
-    uri: str
-    display: str
-    storage_options: Mapping[str, str] = field(default_factory=dict)
-    is_local: bool = True
-    table: str | None = None  # a metastore table name instead of a path
-    # Only these files of the glob (absolute paths): the new files a file-arrival run reads.
-    only_files: tuple[str, ...] | None = None
-
-    def redact(self, text: str) -> str:
-        """``text`` with the values of secret storage options replaced by ``***``."""
-        return redact_secrets(
-            text, [v for k, v in self.storage_options.items() if is_secret_option(k)])
-
-
-@dataclass(frozen=True)
-class ChangeFeedRead:
-    """Read a Delta table's change data feed from ``starting_version`` (inclusive) or, when it is
-    None, from the first version committed at or after ``starting_timestamp`` (ISO-8601).
-
-    The frame holds the table's columns plus ``_change_type`` (``insert``, ``update_preimage``,
-    ``update_postimage``, ``delete``), ``_commit_version`` (bigint) and ``_commit_timestamp``
-    (timestamp, UTC); it is empty when the start is past the table's latest version.
-    ``ending_version`` (inclusive; None: the latest) pins the last version read, so that the
-    versions read are exactly those the node's batch identity names.
-    """
-
-    starting_version: int | None = None
-    starting_timestamp: str | None = None
-    ending_version: int | None = None
-
-
-@dataclass(frozen=True)
-class ReadRequest:
-    location: ResolvedLocation
-    format: FileFormat
-    options: Mapping[str, Any] = field(default_factory=dict)
-    as_of_version: int | None = None
-    as_of_timestamp: str | None = None
-    node: str | None = None  # pipeline.node, for messages
-    # A stateful incremental read's mark: an engine that reads eagerly may skip the rows at or
-    # below it while reading (the node filters them out anyway).
-    lower_bound: LowerBound | None = None
-    change_feed: ChangeFeedRead | None = None  # read the table's changes instead of its rows
-
-
-@dataclass(frozen=True)
-class BatchReplace:
-    """The rows of one batch: those whose ``column`` equals ``value``."""
-
-    column: str
-    value: str
-
-
-@dataclass(frozen=True)
-class BatchMarker:
-    """The batch a write carries, so that the same batch is never committed twice.
-
-    On Delta, ``(app_id, version)`` is committed as the transaction identifier of the write's
-    own commit (delta-rs ``CommitProperties(app_transactions=...)``, delta-spark
-    ``txnAppId``/``txnVersion``) and ``batch_id`` as commit metadata (``odibi.batch_id``). On
-    a folder of part files every part file's name contains ``-<token>-``, so the parts of one
-    batch can be found (and a half-published batch removed). ``version`` is the batch's
-    generation: 0, then one more after each rollback that freed the batch.
-    """
-
-    batch_id: str
-    app_id: str
-    version: int = 0
-
-    @property
-    def token(self) -> str:
-        import hashlib
-
-        return "b" + hashlib.sha256(f"{self.app_id}@{self.version}".encode()).hexdigest()[:15]
-
-
-@dataclass(frozen=True)
-class WriteRequest:
-    """What to write where.
-
-    ``replace_batch`` (with ``mode: append``) makes the write replace the rows of that batch
-    instead of adding to them, so that writing the same batch twice leaves one copy: on Delta one
-    atomic overwrite of the rows matching ``column = value`` (new columns merged into the
-    table's schema); on a folder of part files the batch's own part file.
-
-    ``marker`` (see :class:`BatchMarker`) travels with the data in the same commit.
-    ``replace_where`` (Delta, ``mode: overwrite``) is a SQL predicate: the commit replaces only
-    the rows matching it (delta-rs ``predicate``, Spark ``replaceWhere``), e.g. one Dagster
-    partition's days; every written row must match it.
-    """
-
-    location: ResolvedLocation
-    format: FileFormat
-    mode: WriteMode = "overwrite"
-    options: Mapping[str, Any] = field(default_factory=dict)
-    partition_by: Sequence[str] = ()
-    merge_schema: bool = False
-    node: str | None = None
-    replace_batch: BatchReplace | None = None
-    marker: BatchMarker | None = None
-    replace_where: str | None = None
-    # Delta table properties to set on the table (at creation, or changed on an existing one).
-    table_properties: Mapping[str, str] = field(default_factory=dict)
+__all__ = ["Engine", "FlagSummary", "RowPredicate", "timed"]
 
 
 @dataclass(frozen=True)
@@ -279,8 +125,6 @@ class Engine(ABC):
 
     def _checked_write(self, frame: Frame, request: WriteRequest) -> WriteResult:
         """``_write`` once the column types fit a Delta target (``target_types``)."""
-        from odibi_core.engines.target_types import check_delta_write
-
         skipped = check_delta_write(self, frame, request)
         return skipped if skipped is not None else self._write(frame, request)
 
@@ -342,8 +186,6 @@ class Engine(ABC):
     def call_function(self, fn: Callable[..., Frame], frame: Frame, params: Mapping[str, Any],
                       tables: Mapping[str, Frame]) -> Frame:
         """Call a registered transform: ``fn(frame, **params)``; ``tables`` passed when asked for."""
-        import inspect
-
         kwargs = dict(params)
         sig = inspect.signature(fn)
         if "tables" in sig.parameters and "tables" not in kwargs:
@@ -561,8 +403,6 @@ class Engine(ABC):
 
 def _exists(location: ResolvedLocation) -> bool:
     """Whether a local location exists (remote ones are assumed to)."""
-    import os
-
     return not location.is_local or os.path.exists(location.uri)
 
 

@@ -22,9 +22,10 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
 
-from odibi_core.engines.base import ChangeFeedRead, ReadRequest, ResolvedLocation
-from odibi_core.engines.delta_io import parse_timestamp
+from odibi_core.engines.delta_io import _open, parse_timestamp, storage_errors
 from odibi_core.errors import ConfigError, ConfigProblem, DataError
+from odibi_core.storage.locations import ResolvedLocation
+from odibi_core.storage.requests import ChangeFeedRead, ReadRequest
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -133,8 +134,6 @@ def change_feed_schema(table_schema: pa.Schema) -> pa.Schema:
 
 def read_change_feed(location: ResolvedLocation, feed: ChangeFeedRead) -> pa.Table:
     """The change feed of the Delta table at ``location`` through delta-rs, normalised."""
-    from odibi_core.engines.delta_io import _open, storage_errors
-
     with storage_errors(location, "read"):
         table = _open(location)
         latest = table.version()

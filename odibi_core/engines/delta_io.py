@@ -9,7 +9,7 @@ differ are set first (``alter.set_table_properties``, a commit of its own). A ta
 ``delta.enableChangeDataFeed`` records the change data of every write, merge and delete.
 
 Remote tables (``azure_blob``) are opened with the location's storage options; their storage
-errors go through ``remote_files.remote_errors`` (a missing container or refused credentials
+errors go through ``storage.azure_blob.remote_errors`` (a missing container or refused credentials
 become a DataError with a fix; SAS signatures never reach a message).
 """
 
@@ -22,15 +22,17 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from odibi_core.engines.arrow_filters import rows_after_filter
-from odibi_core.engines.base import ResolvedLocation, WriteRequest
 from odibi_core.errors import ConfigError, ConfigProblem, DataError
 from odibi_core.sql_identifiers import quote_identifier
+from odibi_core.storage.azure_blob import remote_errors
+from odibi_core.storage.locations import ResolvedLocation
+from odibi_core.storage.requests import WriteRequest
 
 if TYPE_CHECKING:
     import pyarrow as pa
     from deltalake import DeltaTable
 
-    from odibi_core.sources import LowerBound
+    from odibi_core.storage.requests import LowerBound
 
 __all__ = ["DeltaWriteOutcome", "can_stream", "commit_properties", "delta_schema", "read_delta",
            "parse_timestamp", "replace_delta_batch", "set_table_properties", "version_at",
@@ -59,12 +61,10 @@ def read_delta(location: ResolvedLocation, *, as_of_version: int | None = None,
 
 @contextmanager
 def storage_errors(location: ResolvedLocation, action: str) -> Iterator[None]:
-    """Remote storage errors inside the block, translated as ``remote_files`` does."""
+    """Remote storage errors inside the block, translated as ``storage.azure_blob`` does."""
     if location.is_local:
         yield
         return
-    from odibi_core.engines.remote_files import remote_errors
-
     with remote_errors(location, action):
         yield
 

@@ -17,50 +17,37 @@ from __future__ import annotations
 
 import glob
 import os
-import shutil
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from odibi_core.engines.base import ResolvedLocation, WriteMode
+from odibi_core.engines import remote_files
+from odibi_core.engines.file_names import (
+    FILE_EXTENSIONS,
+    is_single_file_target,
+    part_extension,
+    part_name,
+    swap_in_folder,
+)
 from odibi_core.errors import DataError
+from odibi_core.storage import azure_blob
+from odibi_core.storage.locations import ResolvedLocation
+from odibi_core.storage.requests import WriteMode
 
 T = TypeVar("T")
 
 __all__ = [
-    "FILE_EXTENSIONS",
     "batch_part_files",
     "check_file_mode",
-    "is_single_file_target",
     "list_source_files",
     "location_exists",
-    "part_extension",
-    "part_name",
     "remove_batch_parts",
     "replace_batch_file",
-    "staging_folder",
-    "swap_in_folder",
     "write_file_target",
 ]
 
-FILE_EXTENSIONS: dict[str, tuple[str, ...]] = {
-    "csv": (".csv", ".csv.gz", ".tsv", ".txt"),
-    "parquet": (".parquet", ".pq"),
-    "json": (".json", ".jsonl", ".ndjson", ".json.gz", ".jsonl.gz"),
-}
 _GLOB_CHARS = ("*", "?", "[")
-
-
-def part_extension(fmt: str) -> str:
-    """The extension of the part files written for ``fmt``."""
-    return FILE_EXTENSIONS[fmt][0]
-
-
-def is_single_file_target(uri: str, fmt: str) -> bool:
-    """True when a write to ``uri`` produces one file rather than a folder of part files."""
-    return uri.lower().endswith(FILE_EXTENSIONS[fmt])
 
 
 def list_source_files(location: ResolvedLocation, fmt: str) -> list[str]:
@@ -73,8 +60,6 @@ def list_source_files(location: ResolvedLocation, fmt: str) -> list[str]:
     if location.is_local:
         files = _source_files(location, fmt)
     else:
-        from odibi_core.engines import remote_files
-
         files = remote_files.list_uris(location, fmt)
     if location.only_files is None:
         return files
@@ -97,9 +82,7 @@ def location_exists(location: ResolvedLocation) -> bool:
         return os.path.exists(location.uri) or any(ch in location.uri for ch in _GLOB_CHARS)
     if any(ch in location.uri for ch in _GLOB_CHARS):
         return True
-    from odibi_core.engines import remote_files
-
-    return remote_files.path_exists(location)
+    return azure_blob.path_exists(location)
 
 
 def _source_files(location: ResolvedLocation, fmt: str) -> list[str]:
@@ -155,8 +138,6 @@ def write_file_target(location: ResolvedLocation, fmt: str, mode: WriteMode,
     """
     check_file_mode(location, fmt, mode)
     if not location.is_local:
-        from odibi_core.engines import remote_files
-
         return remote_files.write_target(location, fmt, mode, write_one, token=token)
     uri = location.uri
     if is_single_file_target(uri, fmt):
@@ -198,8 +179,6 @@ def replace_batch_file(location: ResolvedLocation, fmt: str, value: str,
             fix="Give a folder path (no extension): each batch is its own part file.")
     digest = hashlib.sha256(value.encode()).hexdigest()[:32]
     if not location.is_local:
-        from odibi_core.engines import remote_files
-
         remote_files.replace_batch_file(location, f"part-batch-{digest}{part_extension(fmt)}",
                                         write_one)
         return
@@ -212,8 +191,6 @@ def batch_part_files(location: ResolvedLocation, token: str) -> list[str]:
     too) whose name carries the batch ``token``."""
     found: list[str] = []
     if not location.is_local:
-        from odibi_core.engines import remote_files
-
         return remote_files.batch_part_files(location, token)
     if not os.path.isdir(location.uri):
         return found
@@ -229,8 +206,6 @@ def remove_batch_parts(location: ResolvedLocation, token: str) -> list[str]:
     returns the paths removed."""
     removed = batch_part_files(location, token)
     if not location.is_local:
-        from odibi_core.engines import remote_files
-
         remote_files.remove_files(location, removed)
         return removed
     for path in removed:
@@ -275,45 +250,6 @@ def _replace_folder(uri: str, fmt: str, write_one: Callable[[str], None],
                     token: str | None = None) -> None:
     swap_in_folder(uri, lambda staging: write_one(os.path.join(staging,
                                                                part_name(0, fmt, token))))
-
-
-@contextmanager
-def staging_folder(uri: str) -> Iterator[str]:
-    """A new hidden folder beside ``uri`` (readers skip it), removed when the block ends."""
-    parent, name = os.path.split(os.path.abspath(uri).rstrip(os.sep))
-    os.makedirs(parent, exist_ok=True)
-    staging = os.path.join(parent, f".{name}.{uuid.uuid4().hex}.staging")
-    os.makedirs(staging)
-    try:
-        yield staging
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-
-
-def swap_in_folder(uri: str, fill: Callable[[str], T]) -> T:
-    """Replace the folder ``uri`` atomically for readers: ``fill(staging)`` builds the new one
-    beside it, then two renames swap it in (the old folder is put back if the second fails).
-    Returns what ``fill`` returned."""
-    with staging_folder(uri) as staging:
-        result = fill(staging)
-        retired = staging[:-len(".staging")] + ".old"
-        had_target = os.path.exists(uri)
-        if had_target:
-            os.rename(uri, retired)
-        try:
-            os.rename(staging, uri)
-        except OSError:
-            if had_target:
-                os.rename(retired, uri)  # put the old data back before failing
-            raise
-    shutil.rmtree(retired, ignore_errors=True)
-    return result
-
-
-def part_name(index: int, fmt: str, token: str | None = None) -> str:
-    """A part file's name: ``part-<index>-[<batch token>-]<uuid>.<ext>``."""
-    batch = f"{token}-" if token else ""
-    return f"part-{index:05d}-{batch}{uuid.uuid4()}{part_extension(fmt)}"
 
 
 def _hidden(path: str) -> bool:

@@ -16,11 +16,11 @@ from odibi_core.dead_letters.model import (
     build_batch_id,
     relative_source,
 )
-from odibi_core.engines.base import ReadRequest
 from odibi_core.engines.file_layout import list_source_files
 from odibi_core.engines.pandas_files import read_file_records, validate_options
 from odibi_core.engines.remote_files import file_stats, local_copies
 from odibi_core.errors import ConfigError, ConfigProblem, DataError
+from odibi_core.storage.requests import ReadRequest
 
 if TYPE_CHECKING:
     import pyarrow as pa

@@ -16,14 +16,15 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from odibi_core.engines.arrow_filters import rows_after_filter
-from odibi_core.engines.base import ResolvedLocation, WriteMode
-from odibi_core.engines.file_layout import swap_in_folder
+from odibi_core.engines.file_names import swap_in_folder
 from odibi_core.errors import ConfigError, ConfigProblem, DataError
+from odibi_core.storage.locations import ResolvedLocation
+from odibi_core.storage.requests import WriteMode
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from odibi_core.sources import LowerBound
+    from odibi_core.storage.requests import LowerBound
 
 __all__ = ["is_hive_folder", "partition_names", "read_hive_folder", "write_hive_folder"]
 

@@ -20,29 +20,26 @@ from odibi_core.dead_letters.model import (
     relative_source,
 )
 from odibi_core.engines.arrow_rows import arrow_table_from_rows
-from odibi_core.engines.base import (
-    Engine,
-    FlagSummary,
-    ReadRequest,
-    RowPredicate,
-    WriteRequest,
-)
+from odibi_core.engines.base import Engine, FlagSummary, RowPredicate
 from odibi_core.engines.delta_changes import check_change_request, read_change_feed
 from odibi_core.engines.delta_io import delta_schema, read_delta, replace_delta_batch, write_delta
 from odibi_core.engines.duckdb_sql import quote_identifier, run_duckdb
-from odibi_core.engines.request_checks import (
-    format_not_available,
-    refuse_unknown_options,
-    require_append_for_batch_replace,
-)
-from odibi_core.engines.file_tables import concat_file_tables, read_records_with_dead_letters
 from odibi_core.engines.file_layout import (
     check_file_mode,
     replace_batch_file,
-    is_single_file_target,
     list_source_files,
     location_exists,
     write_file_target,
+)
+from odibi_core.engines.file_names import is_single_file_target
+from odibi_core.engines.file_tables import concat_file_tables, read_records_with_dead_letters
+from odibi_core.engines.json_safe import json_safe_row
+from odibi_core.engines.pandas_arrow import from_arrow, normalized, to_arrow
+from odibi_core.engines.pandas_files import (
+    read_file,
+    reparse_records,
+    validate_options,
+    write_file,
 )
 from odibi_core.engines.remote_files import (
     is_hive_location,
@@ -51,17 +48,17 @@ from odibi_core.engines.remote_files import (
     read_hive_location,
     write_hive_location,
 )
-from odibi_core.engines.json_safe import json_safe_row
-from odibi_core.engines.logical_types import arrow_type_of, logical_type_of_arrow
-from odibi_core.engines.pandas_arrow import from_arrow, normalized, to_arrow
-from odibi_core.engines.pandas_files import (
-    read_file,
-    reparse_records,
-    validate_options,
-    write_file,
+from odibi_core.engines.request_checks import (
+    format_not_available,
+    refuse_unknown_options,
+    require_append_for_batch_replace,
 )
-from odibi_core.errors import ConfigError, ConfigProblem, DataError, is_transient
+from odibi_core.error_taxonomy import is_transient
+from odibi_core.errors import ConfigError, ConfigProblem, DataError
+from odibi_core.profiling.compute import DUCKDB, SqlProfileDialect, profile_passes
 from odibi_core.results import ColumnSchema, WriteResult
+from odibi_core.storage.logical_types import arrow_type_of, logical_type_of_arrow
+from odibi_core.storage.requests import ReadRequest, WriteRequest
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -228,8 +225,6 @@ class PandasEngine(Engine):
     def profile(self, frame: pd.DataFrame, columns: Sequence[ColumnSchema], *,
                 include: Collection[str], exact_limit: int, bins: int) -> dict[str, Any]:
         """Each pass is one DuckDB aggregate over the frame's Arrow data (converted once)."""
-        from odibi_core.profiling.compute import DUCKDB, SqlProfileDialect, profile_passes
-
         table = to_arrow(frame)
 
         def aggregate(expressions: Mapping[str, str]) -> dict[str, Any]:

@@ -61,7 +61,7 @@ if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
-    from odibi_core.sources import LowerBound
+    from odibi_core.storage.requests import LowerBound
 
 __all__ = ["FileRecords", "read_file", "read_file_records", "reparse_records", "validate_options",
            "write_file"]

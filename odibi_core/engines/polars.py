@@ -22,20 +22,14 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from odibi_core.engines.arrow_rows import arrow_table_from_rows
-from odibi_core.engines.base import (
-    Engine,
-    FlagSummary,
-    ReadRequest,
-    RowPredicate,
-    WriteRequest,
-)
+from odibi_core.engines.base import Engine, FlagSummary, RowPredicate
 from odibi_core.engines.delta_io import can_stream, delta_schema
 from odibi_core.engines.file_layout import location_exists
 from odibi_core.engines.json_safe import json_safe_row
-from odibi_core.engines.logical_types import logical_type_of_arrow
 from odibi_core.engines.polars_casts import conformed
 from odibi_core.engines.polars_checks import flag_expression
 from odibi_core.engines.polars_privacy import anonymized
+from odibi_core.engines.polars_profile import PolarsProfileDialect
 from odibi_core.engines.polars_read import (
     read_frame,
     read_with_dead_letters,
@@ -62,7 +56,10 @@ from odibi_core.engines.polars_write import (
     write_parquet_file,
 )
 from odibi_core.errors import DataError
+from odibi_core.profiling.compute import profile_passes
 from odibi_core.results import ColumnSchema, WriteResult
+from odibi_core.storage.logical_types import logical_type_of_arrow
+from odibi_core.storage.requests import ReadRequest, WriteRequest
 
 if TYPE_CHECKING:
     import polars as pl
@@ -255,9 +252,6 @@ class PolarsEngine(Engine):
     def profile(self, frame: Any, columns: Sequence[ColumnSchema], *,
                 include: Collection[str], exact_limit: int, bins: int) -> dict[str, Any]:
         """Each pass is one ``select`` of polars aggregate expressions over the lazy frame."""
-        from odibi_core.engines.polars_profile import PolarsProfileDialect
-        from odibi_core.profiling.compute import profile_passes
-
         return profile_passes(PolarsProfileDialect(_lazy(frame)), columns, include=include,
                               exact_limit=exact_limit, bins=bins)
 

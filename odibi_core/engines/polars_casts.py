@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from odibi_core.engines.logical_types import parse_logical_type
+from odibi_core.storage.logical_types import parse_logical_type
 from odibi_core.engines.polars_types import logical_schema, polars_dtype_of
 from odibi_core.errors import DataError
 from odibi_core.results import ColumnSchema

@@ -27,29 +27,31 @@ from odibi_core.dead_letters.model import (
     DeadLetterBatch,
     relative_source,
 )
-from odibi_core.engines.base import ReadRequest, ResolvedLocation
 from odibi_core.engines.delta_changes import check_change_request, read_change_feed
 from odibi_core.engines.delta_io import checked_version, storage_errors
 from odibi_core.engines.file_layout import list_source_files
-from odibi_core.engines.request_checks import format_not_available, refuse_unknown_options
 from odibi_core.engines.file_tables import (
     concat_file_tables,
     read_records_with_dead_letters,
     schema_mismatch,
 )
 from odibi_core.engines.hive_parquet import is_hive_folder, partition_names
-from odibi_core.engines.remote_files import (
-    is_hive_location,
-    local_copies,
-    read_hive_location,
-)
 from odibi_core.engines.pandas_files import (
     read_file,
     reparse_records,
     validate_options,
 )
 from odibi_core.engines.polars_types import lazy_from_arrow
-from odibi_core.errors import ConfigError, ConfigProblem, DataError, is_transient
+from odibi_core.engines.remote_files import (
+    is_hive_location,
+    local_copies,
+    read_hive_location,
+)
+from odibi_core.engines.request_checks import format_not_available, refuse_unknown_options
+from odibi_core.error_taxonomy import is_transient
+from odibi_core.errors import ConfigError, ConfigProblem, DataError
+from odibi_core.storage.locations import ResolvedLocation
+from odibi_core.storage.requests import ReadRequest
 
 if TYPE_CHECKING:
     import polars as pl

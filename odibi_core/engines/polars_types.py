@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from odibi_core.engines.logical_types import arrow_type_of, logical_type_of_arrow
+from odibi_core.storage.logical_types import arrow_type_of, logical_type_of_arrow
 from odibi_core.results import ColumnSchema
 
 if TYPE_CHECKING:

@@ -21,26 +21,22 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from odibi_core.engines.base import WriteRequest
 from odibi_core.engines.delta_io import replace_delta_batch, write_delta
-from odibi_core.engines.file_layout import (
-    check_file_mode,
-    is_single_file_target,
-    replace_batch_file,
-    write_file_target,
-)
-from odibi_core.engines.remote_files import write_hive_location
+from odibi_core.engines.file_layout import check_file_mode, replace_batch_file, write_file_target
+from odibi_core.engines.file_names import is_single_file_target
 from odibi_core.engines.json_safe import json_safe_row
 from odibi_core.engines.pandas_files import validate_options
 from odibi_core.engines.polars_read import FILE_FORMATS
+from odibi_core.engines.polars_sql import collect_batches
+from odibi_core.engines.remote_files import write_hive_location
 from odibi_core.engines.request_checks import (
     format_not_available,
     refuse_unknown_options,
     require_append_for_batch_replace,
 )
-from odibi_core.engines.polars_sql import collect_batches
 from odibi_core.errors import ConfigError, ConfigProblem
 from odibi_core.results import WriteResult
+from odibi_core.storage.requests import WriteRequest
 
 if TYPE_CHECKING:
     import polars as pl

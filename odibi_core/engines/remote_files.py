@@ -1,8 +1,7 @@
 """csv, parquet and json files in Azure Blob Storage, for the engines that hold Arrow data.
 
-The files are listed, read and written through ``pyarrow.fs.AzureFileSystem`` (no extra
-dependency), built from a remote location's storage options (the delta-rs keys an
-``azure_blob`` connection resolves to; see ``odibi_core.connections.azure``). The engines' own
+The files are listed, read and written through the location's filesystem
+(``odibi_core.storage.azure_blob``). The engines' own
 file readers and writers work on local paths, so:
 
 - reading: :func:`list_uris` applies the rules of ``file_layout.list_source_files`` (a file, a
@@ -15,54 +14,54 @@ file readers and writers work on local paths, so:
   a local disk (where a rename swaps the folder in), a reader listing the folder in between sees
   old and new parts together. Use Delta for atomic replacement.
 
-Errors: messages of the storage client are cleaned before they go anywhere (a SAS signature in a
-URL becomes ``sig=***``; every secret of the location is redacted) and the original exception is
-not chained, so no log or Dagster event can show it. A missing container and a refused
-credential become :class:`DataError` with a fix; Azure's ``OperationTimedOut`` (HTTP 500) becomes
-a ``TimeoutError``; throttling, server-busy and network failures keep their type and text:
-``odibi_core.error_taxonomy`` classifies all three as transient.
+Errors are translated as ``odibi_core.storage.azure_blob`` describes (no secret leaves).
 """
 
 from __future__ import annotations
 
-import fnmatch
 import os
 import posixpath
-import re
 import shutil
 import tempfile
-import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import urlsplit
 
-from odibi_core.engines.base import ResolvedLocation, WriteMode
-from odibi_core.errors import ConfigError, ConfigProblem, DataError, OdibiError
+from odibi_core.engines.file_names import FILE_EXTENSIONS, is_single_file_target, part_name
+from odibi_core.engines.hive_parquet import is_hive_folder as is_local_hive_folder
+from odibi_core.engines.hive_parquet import read_hive_folder, write_hive_folder
+from odibi_core.errors import DataError
+from odibi_core.storage.azure_blob import (
+    GLOB_CHARS,
+    filesystem,
+    fs_path,
+    glob_files,
+    is_hidden,
+    remote_errors,
+    static_prefix,
+    uri_of,
+)
+from odibi_core.storage.locations import ResolvedLocation
+from odibi_core.storage.requests import WriteMode
 
 if TYPE_CHECKING:
     import pyarrow as pa
     import pyarrow.fs as pafs
 
-    from odibi_core.sources import LowerBound
+    from odibi_core.storage.requests import LowerBound
 
 T = TypeVar("T")
 
 __all__ = [
     "RemoteFile",
     "batch_part_files",
-    "clean_message",
-    "container_exists",
     "file_stats",
-    "filesystem",
-    "is_auth_failure",
     "is_hive_folder",
     "list_uris",
     "local_copies",
     "local_mirror",
     "parquet_schema",
-    "path_exists",
     "publish_folder",
     "remote_errors",
     "remove_files",
@@ -71,18 +70,7 @@ __all__ = [
     "write_target",
 ]
 
-_GLOB_CHARS = ("*", "?", "[")
-_SIG = re.compile(r"(sig=)[^&\s'\"<>]+", re.IGNORECASE)
-_AUTH = re.compile(r"AuthenticationFailed|AuthorizationFailure|AuthorizationPermissionMismatch"
-                   r"|InvalidAuthenticationInfo|NoAuthenticationInformation"
-                   r"|403 Forbidden|lacked the necessary privileges", re.IGNORECASE)
-_NO_CONTAINER = re.compile(r"ContainerNotFound|container (?:does not exist|not found)",
-                           re.IGNORECASE)
-_ERROR_CODE = re.compile(r"<Code>(\w+)</Code>|\[(\w+)\] \d{3}")
-_OPERATION_TIMEOUT = re.compile(r"\bOperationTimedOut\b")
 _CHUNK = 4 * 1024 * 1024
-_cache: dict[tuple[tuple[str, str], ...], Any] = {}
-_cache_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -96,142 +84,9 @@ class RemoteFile:
 
 
 # ---- the filesystem -------------------------------------------------------------------------
-def filesystem(location: ResolvedLocation) -> pafs.AzureFileSystem:
-    """The ``AzureFileSystem`` of ``location``'s storage account (one per set of options)."""
-    options = dict(location.storage_options)
-    key = tuple(sorted(options.items()))
-    with _cache_lock:
-        found = _cache.get(key)
-        if found is None:
-            found = _cache[key] = _build_filesystem(options, location)
-    return found
-
-
-def _build_filesystem(options: Mapping[str, str],
-                      location: ResolvedLocation) -> pafs.AzureFileSystem:
-    import pyarrow.fs as pafs
-
-    account = options.get("account_name")
-    if not account:
-        raise ConfigError(ConfigProblem(
-            message=f"{location.display} has no storage account name.",
-            key_path=f"connections.{location.connection}.account_name",
-            fix="Set account_name on the azure_blob connection."))
-    kwargs: dict[str, Any] = {}
-    endpoint = options.get("azure_storage_endpoint") or options.get("endpoint")
-    if endpoint:
-        parts = urlsplit(endpoint)
-        if parts.path.strip("/"):  # path-style (Azurite): pyarrow appends /<account> itself
-            blob = dfs = parts.netloc
-        elif parts.netloc.startswith(account + "."):  # https://<account>.blob.<suffix>
-            blob = parts.netloc[len(account):]
-            dfs = blob.replace(".blob.", ".dfs.", 1)
-        else:
-            blob = dfs = parts.netloc
-        kwargs.update(blob_storage_authority=blob, dfs_storage_authority=dfs,
-                      blob_storage_scheme=parts.scheme, dfs_storage_scheme=parts.scheme)
-    if options.get("account_key"):
-        kwargs["account_key"] = options["account_key"]
-    elif options.get("sas_token"):
-        kwargs["sas_token"] = "?" + options["sas_token"].lstrip("?")
-    elif options.get("client_id"):
-        kwargs["client_id"] = options["client_id"]
-    return pafs.AzureFileSystem(account, **kwargs)
-
-
-def fs_path(uri: str) -> str:
-    """``container/path`` of an ``abfss://container@host/path`` (or ``az://container/path``)
-    URI, as ``AzureFileSystem`` names it."""
-    scheme, authority, inner = _split(uri)
-    if scheme == "az":
-        container = authority
-    else:
-        container = authority.rpartition("@")[0] or authority.split(".", 1)[0]
-    inner = inner.strip("/")
-    return f"{container}/{inner}" if inner else container
-
-
-def _split(uri: str) -> tuple[str, str, str]:
-    """(scheme, authority, path) of a storage URI. Not ``urlsplit``: a glob's ``?`` and ``#``
-    are part of the path here, not a query or a fragment."""
-    scheme, _, rest = uri.partition("://")
-    authority, _, inner = rest.partition("/")
-    return scheme.lower(), authority, inner
-
-
-def _uri_of(location: ResolvedLocation, path: str) -> str:
-    """The URI (same scheme and authority as ``location.uri``) of the fs path ``path``."""
-    scheme, authority, _ = _split(location.uri)
-    inner = path.split("/", 1)[1] if "/" in path else ""
-    return f"{scheme}://{authority}/{inner}"
 
 
 # ---- errors ---------------------------------------------------------------------------------
-def clean_message(text: str, location: ResolvedLocation) -> str:
-    """``text`` without SAS signatures (``sig=***``) and the location's secrets."""
-    return location.redact(_SIG.sub(r"\1***", text))
-
-
-def is_auth_failure(text: str) -> bool:
-    """True when a storage message says the credentials were refused (HTTP 403)."""
-    return bool(_AUTH.search(text))
-
-
-@contextmanager
-def remote_errors(location: ResolvedLocation, action: str) -> Iterator[None]:
-    """Translate the storage client's errors inside the block (see the module docstring)."""
-    try:
-        yield
-    except OdibiError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - translated below, never swallowed
-        raise translated(exc, location, action) from None
-
-
-def translated(exc: BaseException, location: ResolvedLocation, action: str) -> BaseException:
-    """``exc`` as odibi reports it: a DataError for a missing container or refused
-    credentials, else the same exception type with a cleaned message (no chained cause)."""
-    text = str(exc)
-    clean = clean_message(text, location)
-    first = clean.strip().splitlines()[0] if clean.strip() else type(exc).__name__
-    container = fs_path(location.uri).split("/", 1)[0]
-    account = location.storage_options.get("account_name", "?")
-    if _NO_CONTAINER.search(text):
-        return DataError(
-            f"Cannot {action} {location.display}: the container '{container}' does not exist "
-            f"in storage account '{account}'.",
-            fix=f"Create the container, or fix `container` of connection "
-                f"'{location.connection}'.")
-    if is_auth_failure(text) and not _transient_text(text):
-        code = _ERROR_CODE.search(text)
-        seen = next(g for g in code.groups() if g) if code else first
-        return DataError(
-            f"Cannot {action} {location.display}: storage account '{account}' refused the "
-            f"credentials of connection '{location.connection}' ({seen}).",
-            fix=f"Check connections.{location.connection}.auth (an expired SAS token, a rotated "
-                "account key, or missing permissions on the container).")
-    if _OPERATION_TIMEOUT.search(text) and not isinstance(exc, TimeoutError):
-        timeout = TimeoutError(clean)  # Azure's server-side timeout: worth retrying
-        timeout.__suppress_context__ = True
-        return timeout
-    if clean == text and exc.__cause__ is None and exc.__context__ is None:
-        return exc
-    return _rebuilt(exc, clean)
-
-
-def _transient_text(text: str) -> bool:
-    return bool(re.search(r"ServerBusy|OperationTimedOut|\b50[0234]\b", text))
-
-
-def _rebuilt(exc: BaseException, message: str) -> BaseException:
-    try:
-        errno = getattr(exc, "errno", None)
-        new = type(exc)(errno, message) if isinstance(exc, OSError) and errno is not None \
-            else type(exc)(message)
-    except Exception:  # noqa: BLE001 - a type that does not take a message
-        new = OSError(message)
-    new.__suppress_context__ = True
-    return new
 
 
 # ---- reading --------------------------------------------------------------------------------
@@ -249,20 +104,18 @@ def list_files(location: ResolvedLocation, fmt: str) -> list[RemoteFile]:
     """:func:`list_uris` with each file's size and modification time."""
     import pyarrow.fs as pafs
 
-    from odibi_core.engines.file_layout import FILE_EXTENSIONS
-
     fs = filesystem(location)
     path = fs_path(location.uri)
     with remote_errors(location, "read"):
-        if any(ch in path for ch in _GLOB_CHARS):
-            matches = [info for info in _glob(fs, path) if not _hidden(info.path)]
+        if any(ch in path for ch in GLOB_CHARS):
+            matches = [info for info in glob_files(fs, path) if not is_hidden(info.path)]
             if not matches:
-                folder = _static_prefix(path)
+                folder = static_prefix(path)
                 state = "exists" if fs.get_file_info(folder).type != pafs.FileType.NotFound \
                     else "does not exist"
                 raise DataError(
                     f"No file matches {location.display} (glob '{posixpath.basename(path)}' "
-                    f"searched in {_uri_of(location, folder)}, which {state}).",
+                    f"searched in {uri_of(location, folder)}, which {state}).",
                     fix="Check the path and the pattern, or wait for the files to arrive.")
             return _remote(location, matches)
         info = fs.get_file_info(path)
@@ -274,7 +127,7 @@ def list_files(location: ResolvedLocation, fmt: str) -> list[RemoteFile]:
                 raise DataError(f"{location.display} is a Delta table, not a folder of {fmt} "
                                 "files.", fix="Read it with `format: delta`.")
             files = [c for c in children if c.type == pafs.FileType.File
-                     and not _hidden(c.path) and c.base_name.lower().endswith(
+                     and not is_hidden(c.path) and c.base_name.lower().endswith(
                          FILE_EXTENSIONS[fmt])]
             if not files:
                 raise DataError(
@@ -343,7 +196,7 @@ def is_hive_folder(location: ResolvedLocation) -> bool:
 
     fs = filesystem(location)
     path = fs_path(location.uri)
-    if any(ch in path for ch in _GLOB_CHARS):
+    if any(ch in path for ch in GLOB_CHARS):
         return False
     with remote_errors(location, "read"):
         if fs.get_file_info(path).type != pafs.FileType.Directory:
@@ -365,31 +218,6 @@ def parquet_schema(location: ResolvedLocation, uris: Sequence[str]) -> pa.Schema
                           format="parquet").schema
 
 
-def path_exists(location: ResolvedLocation) -> bool:
-    """Whether anything is at ``location`` (a glob: whether it matches a visible file)."""
-    import pyarrow.fs as pafs
-
-    fs = filesystem(location)
-    path = fs_path(location.uri)
-    with remote_errors(location, "read"):
-        if any(ch in path for ch in _GLOB_CHARS):
-            return any(not _hidden(i.path) for i in _glob(fs, path))
-        return fs.get_file_info(path).type != pafs.FileType.NotFound
-
-
-def container_exists(location: ResolvedLocation) -> bool:
-    """Whether the container of ``location`` exists (raises when the account cannot be reached
-    or refuses the credentials)."""
-    import pyarrow.fs as pafs
-
-    container = fs_path(location.uri).split("/", 1)[0]
-    fs = filesystem(location)
-    if fs.get_file_info(container).type == pafs.FileType.NotFound:
-        return False
-    fs.get_file_info(pafs.FileSelector(container, recursive=False))  # a listing needs the right
-    return True
-
-
 def source_state_files(location: ResolvedLocation) -> list[list[Any]] | None:
     """``[relative path, size, mtime_ns]`` of every visible file a read of ``location`` may
     cover (a file, a glob's matches, a folder's files recursively), for batch fingerprints;
@@ -399,9 +227,9 @@ def source_state_files(location: ResolvedLocation) -> list[list[Any]] | None:
     fs = filesystem(location)
     path = fs_path(location.uri).rstrip("/")
     with remote_errors(location, "read"):
-        if any(ch in path for ch in _GLOB_CHARS):
-            infos = [i for i in _glob(fs, path) if i.type == pafs.FileType.File]
-            anchor = _static_prefix(path)
+        if any(ch in path for ch in GLOB_CHARS):
+            infos = [i for i in glob_files(fs, path) if i.type == pafs.FileType.File]
+            anchor = static_prefix(path)
         else:
             info = fs.get_file_info(path)
             if info.type == pafs.FileType.File:
@@ -427,8 +255,6 @@ def write_target(location: ResolvedLocation, fmt: str, mode: WriteMode,
         DataError: a folder where a file is expected, or the other way round.
     """
     import pyarrow.fs as pafs
-
-    from odibi_core.engines.file_layout import is_single_file_target, part_name
 
     fs = filesystem(location)
     path = fs_path(location.uri).rstrip("/")
@@ -516,7 +342,7 @@ def batch_part_files(location: ResolvedLocation, token: str) -> list[str]:
         if info.type == pafs.FileType.File and not any(
                 p.startswith((".", "_")) for p in relative[:-1]) \
                 and info.base_name.startswith("part-") and f"-{token}-" in info.base_name:
-            found.append(_uri_of(location, info.path))
+            found.append(uri_of(location, info.path))
     return sorted(found)
 
 
@@ -530,7 +356,7 @@ def remove_files(location: ResolvedLocation, uris: Sequence[str]) -> None:
 
 # ---- helpers --------------------------------------------------------------------------------
 def _remote(location: ResolvedLocation, infos: Sequence[Any]) -> list[RemoteFile]:
-    return sorted((RemoteFile(_uri_of(location, i.path), int(i.size or 0), int(i.mtime_ns or 0))
+    return sorted((RemoteFile(uri_of(location, i.path), int(i.size or 0), int(i.mtime_ns or 0))
                    for i in infos), key=lambda f: f.uri)
 
 
@@ -548,45 +374,6 @@ def _upload(fs: pafs.AzureFileSystem, local: str, path: str) -> None:
         shutil.copyfileobj(source, target, _CHUNK)
 
 
-def _glob(fs: pafs.AzureFileSystem, pattern: str) -> list[Any]:
-    """The files matching ``pattern`` (``*``, ``?``, ``[...]`` within a name; ``**`` any number
-    of folders), listed from the folder before the first wildcard."""
-    import pyarrow.fs as pafs
-
-    base = _static_prefix(pattern)
-    rest = pattern[len(base):].strip("/").split("/")
-    recursive = len(rest) > 1 or "**" in rest
-    infos = fs.get_file_info(pafs.FileSelector(base, recursive=recursive, allow_not_found=True))
-    return sorted((i for i in infos if i.type == pafs.FileType.File
-                   and _matches(i.path[len(base):].strip("/").split("/"), rest)),
-                  key=lambda i: i.path)
-
-
-def _matches(parts: list[str], pattern: list[str]) -> bool:
-    """Glob matching per path segment, as Python's ``glob``: wildcards do not match names
-    starting with ``.`` (nor does ``**`` enter such folders)."""
-    if not pattern:
-        return not parts
-    if pattern[0] == "**":
-        return any(_matches(parts[i:], pattern[1:]) for i in range(len(parts) + 1)
-                   if not any(p.startswith(".") for p in parts[:i]))
-    if not parts or (parts[0].startswith(".") and not pattern[0].startswith(".")):
-        return False
-    return fnmatch.fnmatchcase(parts[0], pattern[0]) and _matches(parts[1:], pattern[1:])
-
-
-def _static_prefix(pattern: str) -> str:
-    """The folder part of a glob before its first wildcard (at least the container)."""
-    head = pattern
-    while any(ch in head for ch in _GLOB_CHARS):
-        head = posixpath.dirname(head)
-    return head
-
-
-def _hidden(path: str) -> bool:
-    return posixpath.basename(path).startswith((".", "_"))
-
-
 def local_location(location: ResolvedLocation, folder: str) -> ResolvedLocation:
     """``location`` pointed at a local folder (same connection and display), for writers that
     fill a staging folder."""
@@ -596,17 +383,13 @@ def local_location(location: ResolvedLocation, folder: str) -> ResolvedLocation:
 # ---- hive-partitioned parquet folders, local or remote ----------------------------------------
 def is_hive_location(location: ResolvedLocation) -> bool:
     """``hive_parquet.is_hive_folder`` for a local or remote location."""
-    from odibi_core.engines.hive_parquet import is_hive_folder as local_hive
-
-    return local_hive(location.uri) if location.is_local else is_hive_folder(location)
+    return is_local_hive_folder(location.uri) if location.is_local else is_hive_folder(location)
 
 
 def read_hive_location(location: ResolvedLocation, *,
                        lower_bound: LowerBound | None = None) -> pa.Table:
     """``hive_parquet.read_hive_folder`` for a local or remote location (a remote folder is
     mirrored locally for the read)."""
-    from odibi_core.engines.hive_parquet import read_hive_folder
-
     if location.is_local:
         return read_hive_folder(location.uri, lower_bound=lower_bound)
     with local_mirror(location) as folder:
@@ -617,8 +400,6 @@ def write_hive_location(table: pa.Table, location: ResolvedLocation, mode: Write
                         keys: Sequence[str], *, token: str | None = None) -> int:
     """``hive_parquet.write_hive_folder`` for a local or remote location (remote: the folder is
     laid out in a local staging folder and published with :func:`publish_folder`)."""
-    from odibi_core.engines.hive_parquet import write_hive_folder
-
     missing = [k for k in keys if k not in table.column_names]
     if location.is_local or mode not in ("overwrite", "append") or missing \
             or location.uri.lower().endswith(".parquet"):

@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from odibi_core.engines.base import WriteRequest
 from odibi_core.errors import ConfigError, ConfigProblem
+from odibi_core.storage.requests import WriteRequest
 
 __all__ = ["format_not_available", "refuse_unknown_options", "require_append_for_batch_replace"]
 

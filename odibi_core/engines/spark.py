@@ -46,16 +46,11 @@ from odibi_core.dead_letters.model import (
     DeadLetterBatch,
 )
 from odibi_core.engines.arrow_rows import arrow_table_from_rows
-from odibi_core.engines.base import (
-    Engine,
-    FlagSummary,
-    ReadRequest,
-    RowPredicate,
-    WriteRequest,
-)
+from odibi_core.engines.base import Engine, FlagSummary, RowPredicate
 from odibi_core.engines.file_tables import read_records_with_dead_letters
 from odibi_core.engines.json_safe import json_safe_row
 from odibi_core.engines.request_checks import format_not_available, require_append_for_batch_replace
+from odibi_core.engines.spark_change_feed import read_change_feed
 from odibi_core.engines.spark_delta import (
     delta_schema,
     read_delta,
@@ -72,6 +67,7 @@ from odibi_core.engines.spark_files import (
     write_files,
     write_single_file,
 )
+from odibi_core.engines.spark_session import spark_session
 from odibi_core.engines.spark_sql import (
     VIEW_LOCK,
     analysis_error,
@@ -82,6 +78,7 @@ from odibi_core.engines.spark_sql import (
     run_sql,
     spark_sql_text,
 )
+from odibi_core.engines.spark_streaming import read_stream, run_available_now
 from odibi_core.engines.spark_types import (
     fresh_plan,
     frame_from_arrow,
@@ -91,7 +88,10 @@ from odibi_core.engines.spark_types import (
     spark_type_of,
 )
 from odibi_core.errors import ConfigError, ConfigProblem, DataError, OdibiError
+from odibi_core.profiling.compute import SPARK, SqlProfileDialect, profile_passes
 from odibi_core.results import ColumnSchema, WriteResult
+from odibi_core.storage.requests import ReadRequest, WriteRequest
+from odibi_core.transforms.builtins.frame_checks import missing_column_error
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
@@ -129,8 +129,6 @@ class SparkEngine(Engine):
 
     def __init__(self, session: SparkSession | None = None, *, kept_frames: int = 8) -> None:
         if session is None:
-            from odibi_core.engines.spark_session import spark_session
-
             session = spark_session()
         self.session = session
         self._views: set[str] = set()
@@ -292,8 +290,6 @@ class SparkEngine(Engine):
     def profile(self, frame: DataFrame, columns: Sequence[ColumnSchema], *,
                 include: Collection[str], exact_limit: int, bins: int) -> dict[str, Any]:
         """Each pass is one ``agg`` of Spark SQL expressions (see :meth:`aggregate`)."""
-        from odibi_core.profiling.compute import SPARK, SqlProfileDialect, profile_passes
-
         dialect = SqlProfileDialect(lambda expressions: self.aggregate(frame, expressions), SPARK)
         return profile_passes(dialect, columns, include=include, exact_limit=exact_limit,
                               bins=bins)
@@ -440,8 +436,11 @@ class SparkEngine(Engine):
             raise ConfigError(ConfigProblem(
                 message=f"time_travel needs a Delta table; this read is {fmt}.",
                 key_path="read.time_travel", fix="Remove time_travel, or read `format: delta`."))
-        if fmt == "delta":
-            read: Callable[[], DataFrame] = lambda: read_delta(self.session, request)  # noqa: E731
+        if fmt == "delta" and request.change_feed is not None:
+            read: Callable[[], DataFrame] = lambda: read_change_feed(  # noqa: E731
+                self.session, request)
+        elif fmt == "delta":
+            read = lambda: read_delta(self.session, request)  # noqa: E731
         elif fmt == "csv":
             read = lambda: read_csv(self.session, request, keep=self._keep,  # noqa: E731
                                     release=self._release)
@@ -462,8 +461,6 @@ class SparkEngine(Engine):
                     watermark_delay: dt.timedelta | None = None) -> DataFrame:
         """The streaming frame of ``request`` (files arriving under its path, or a Delta
         table's commits)."""
-        from odibi_core.engines.spark_streaming import read_stream
-
         return self._run(lambda: read_stream(
             self.session, request, schema_ddl=schema_ddl, watermark_column=watermark_column,
             watermark_delay=watermark_delay), f"opening a stream of {request.location.display}",
@@ -474,8 +471,6 @@ class SparkEngine(Engine):
                    output_mode: str, checkpoint: str, name: str) -> list[dict[str, Any]]:
         """Run the query of ``frame`` once (``availableNow``), each micro-batch through
         ``handle``; its progress reports."""
-        from odibi_core.engines.spark_streaming import run_available_now
-
         return self._run(lambda: run_available_now(
             frame, handle, output_mode=output_mode, checkpoint=checkpoint, name=name),
             "running the streaming query",
@@ -665,8 +660,6 @@ def _column_type(frame: DataFrame, column: str) -> DataType:
     did-you-mean."""
     kinds = {f.name: f.dataType for f in frame.schema}
     if column not in kinds:
-        from odibi_core.transforms.builtins.frame_checks import missing_column_error
-
         raise missing_column_error(column, list(frame.columns))
     return kinds[column]
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from odibi_core.engines.base import ReadRequest, ResolvedLocation
 from odibi_core.engines.delta_changes import (
     check_change_request,
     missing_change_files,
@@ -23,6 +22,8 @@ from odibi_core.engines.delta_changes import (
 )
 from odibi_core.engines.spark_delta import _latest_version, commit_infos, require_table
 from odibi_core.engines.spark_sql import error_text
+from odibi_core.storage.locations import ResolvedLocation
+from odibi_core.storage.requests import ReadRequest
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession

@@ -36,13 +36,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
 
-from odibi_core.engines.base import BatchMarker, ReadRequest, ResolvedLocation, WriteRequest
 from odibi_core.engines.delta_io import _merge_keys, parse_timestamp, version_at
 from odibi_core.engines.request_checks import refuse_unknown_options
 from odibi_core.engines.spark_sql import error_text, spark_sql_text
 from odibi_core.engines.spark_types import logical_type_of_spark, quoted, storable
 from odibi_core.engines.target_types import widens
 from odibi_core.errors import ConfigError, ConfigProblem, DataError
+from odibi_core.storage.locations import ResolvedLocation
+from odibi_core.storage.requests import BatchMarker, ReadRequest, WriteRequest
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -79,12 +80,8 @@ class DeltaWritten:
 
 # ---- reading ---------------------------------------------------------------------------------
 def read_delta(spark: SparkSession, request: ReadRequest) -> DataFrame:
-    """The Delta table of ``request`` (its latest version, or the one time travel names), or
-    its change data feed (``request.change_feed``, see ``spark_change_feed``)."""
-    if request.change_feed is not None:
-        from odibi_core.engines.spark_change_feed import read_change_feed
-
-        return read_change_feed(spark, request)
+    """The Delta table of ``request`` (its latest version, or the one time travel names); its
+    change data feed (``request.change_feed``) is read by ``spark_change_feed``."""
     location = request.location
     refuse_unknown_options("delta", "read", request.options)
     if request.as_of_version is not None and request.as_of_timestamp is not None:

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from odibi_core.engines.spark_sql import exception_chain, java_messages
 from odibi_core.errors import DataError
 
-__all__ = ["driver_failure"]
+__all__ = ["driver_failure", "exception_chain", "java_messages"]
 
 _OUT_OF_MEMORY = ("OutOfMemoryError", "Java heap space", "GC overhead limit exceeded")
 _JVM_GONE = ("Py4JNetworkError", "Answer from Java side is empty", "Error while sending or "
@@ -67,3 +66,27 @@ def _gateway_refused(exc: BaseException) -> bool:
                 return True
             tb = tb.tb_next
     return False
+
+
+def exception_chain(exc: BaseException) -> list[BaseException]:
+    """``exc`` and its causes (or contexts), at most 12."""
+    found: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in found and len(found) < 12:
+        found.append(current)
+        current = current.__cause__ or current.__context__
+    return found
+
+
+def java_messages(java: Any) -> list[str]:
+    """The message of a Java throwable and of each of its causes (what a dead JVM lets us
+    read)."""
+    found: list[str] = []
+    try:
+        current, depth = java, 0
+        while current is not None and depth < 12:
+            found.append(str(current.getMessage() or current.toString()))
+            current, depth = current.getCause(), depth + 1
+    except Exception:  # noqa: BLE001 - a message is all we want
+        pass
+    return found

@@ -51,17 +51,16 @@ from typing import TYPE_CHECKING, Any
 
 from odibi_core.dead_letters.casting import parse_declared_schema
 from odibi_core.dead_letters.model import relative_source
-from odibi_core.engines.base import ReadRequest, ResolvedLocation, WriteRequest
-from odibi_core.engines.file_layout import (
-    check_file_mode,
+from odibi_core.engines.file_layout import check_file_mode, list_source_files
+from odibi_core.engines.file_names import (
     is_single_file_target,
-    list_source_files,
     part_extension,
     part_name,
     staging_folder,
     swap_in_folder,
 )
 from odibi_core.engines.file_tables import concat_file_tables
+from odibi_core.engines.hive_parquet import is_hive_folder
 from odibi_core.engines.pandas_files import refuse_unknown_options
 from odibi_core.engines.spark_sql import error_text
 from odibi_core.engines.spark_types import (
@@ -71,7 +70,10 @@ from odibi_core.engines.spark_types import (
     spark_type_of,
     storable,
 )
-from odibi_core.errors import ConfigError, ConfigProblem, DataError, TransientError, is_transient
+from odibi_core.error_taxonomy import is_transient
+from odibi_core.errors import ConfigError, ConfigProblem, DataError, TransientError
+from odibi_core.storage.locations import ResolvedLocation
+from odibi_core.storage.requests import ReadRequest, WriteRequest
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
@@ -585,8 +587,6 @@ def _json_key_order(paths: list[str], groups: Mapping[bool, list[str]], local: b
 # ---- reading: parquet ------------------------------------------------------------------------
 def read_parquet(spark: SparkSession, request: ReadRequest) -> DataFrame:
     """The parquet files (or hive folder) of ``request`` as a lazy Spark frame."""
-    from odibi_core.engines.hive_parquet import is_hive_folder
-
     options = dict(request.options)
     validate_options("parquet", "read", options)
     location = request.location

@@ -23,7 +23,9 @@ from contextlib import contextmanager
 from difflib import get_close_matches
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from odibi_core.errors import DataError, OdibiError, TransientError, is_transient
+from odibi_core.engines.spark_failures import driver_failure, exception_chain, java_messages
+from odibi_core.error_taxonomy import is_transient
+from odibi_core.errors import DataError, OdibiError, TransientError
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -31,11 +33,9 @@ if TYPE_CHECKING:
 __all__ = [
     "analysis_error",
     "error_text",
-    "exception_chain",
     "foreign_error",
     "guarded",
     "is_temp_view",
-    "java_messages",
     "quote",
     "registered",
     "run_sql",
@@ -196,8 +196,6 @@ def foreign_error(exc: BaseException, doing: str, fix: str) -> OdibiError:
     connections, Delta commit conflicts, throttling: the transient categories of
     :mod:`odibi_core.error_taxonomy`, which reads the Java cause chain) or a :class:`DataError`
     (a driver out of memory, or gone: :mod:`spark_failures`, never transient)."""
-    from odibi_core.engines.spark_failures import driver_failure
-
     failure = driver_failure(exc, doing)
     if failure is not None:
         return failure
@@ -231,30 +229,6 @@ def error_text(exc: BaseException) -> str:
 
 
 _WRAPPERS = ("Job aborted", "An error occurred while calling", "Exception thrown in awaitResult")
-
-
-def exception_chain(exc: BaseException) -> list[BaseException]:
-    """``exc`` and its causes (or contexts), at most 12."""
-    found: list[BaseException] = []
-    current: BaseException | None = exc
-    while current is not None and current not in found and len(found) < 12:
-        found.append(current)
-        current = current.__cause__ or current.__context__
-    return found
-
-
-def java_messages(java: Any) -> list[str]:
-    """The message of a Java throwable and of each of its causes (what a dead JVM lets us
-    read)."""
-    found: list[str] = []
-    try:
-        current, depth = java, 0
-        while current is not None and depth < 12:
-            found.append(str(current.getMessage() or current.toString()))
-            current, depth = current.getCause(), depth + 1
-    except Exception:  # noqa: BLE001 - a message is all we want
-        pass
-    return found
 
 
 def _condition(exc: BaseException) -> str:

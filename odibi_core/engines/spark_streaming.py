@@ -19,8 +19,9 @@ import os
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from odibi_core.engines.base import ReadRequest
+from odibi_core.engines.spark_sql import error_text
 from odibi_core.errors import ConfigError, ConfigProblem, DataError
+from odibi_core.storage.requests import ReadRequest
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -129,7 +130,6 @@ def _schema(ddl: str) -> Any:
     try:
         return StructType.fromDDL(ddl)
     except Exception as exc:  # noqa: BLE001 - Spark's parse error, shown with the fix
-        from odibi_core.engines.spark_sql import error_text
 
         raise ConfigError(ConfigProblem(
             message=f"schema_ddl is not a Spark schema: {error_text(exc)}",

@@ -20,7 +20,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from odibi_core.engines.json_safe import json_safe_row
-from odibi_core.engines.logical_types import parse_logical_type
+from odibi_core.storage.logical_types import parse_logical_type
 from odibi_core.errors import DataError
 
 if TYPE_CHECKING:
@@ -44,7 +44,7 @@ _DECIMAL = re.compile(r"^decimal\((\d+),(\d+)\)$")
 
 
 def logical_type_of_spark(dtype: DataType) -> str:
-    """The logical name of a Spark type (see ``odibi_core.engines.logical_types``)."""
+    """The logical name of a Spark type (see ``odibi_core.storage.logical_types``)."""
     from pyspark.sql import types as T
 
     simple = {

@@ -28,9 +28,10 @@ from typing import TYPE_CHECKING, Any
 
 from odibi_core.errors import DataError
 from odibi_core.results import ColumnSchema, WriteResult
+from odibi_core.storage.requests import Frame, ReadRequest, WriteRequest
 
 if TYPE_CHECKING:
-    from odibi_core.engines.base import Engine, Frame, WriteRequest
+    from odibi_core.engines.base import Engine
 
 __all__ = ["SKIPPED_NO_ROWS_UNKNOWN_TYPES", "check_delta_write", "widens"]
 
@@ -105,8 +106,6 @@ def check_delta_write(engine: Engine, frame: Frame,
 
 def _table_schema(engine: Engine, request: WriteRequest) -> Sequence[ColumnSchema] | None:
     """The target table's schema, or None when there is no Delta table there yet."""
-    from odibi_core.engines.base import ReadRequest
-
     location = request.location
     if location.is_local and not os.path.isdir(os.path.join(location.uri, "_delta_log")):
         return None

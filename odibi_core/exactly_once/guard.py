@@ -34,13 +34,16 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from odibi_core.engines.base import BatchMarker, ResolvedLocation, WriteRequest
+from odibi_core.engines.delta_io import storage_errors
+from odibi_core.engines.file_layout import remove_batch_parts
 from odibi_core.errors import DataError
 from odibi_core.exactly_once.identity import BatchIdentity, app_id_for, source_state
 from odibi_core.exactly_once.ledger import BatchLedger, LedgerEntry
 from odibi_core.faults import crash_point
 from odibi_core.file_lock import exclusive_lock
 from odibi_core.results import WriteResult
+from odibi_core.storage.locations import ResolvedLocation
+from odibi_core.storage.requests import BatchMarker, WriteRequest
 
 __all__ = ["BatchPlan", "committed_delta_version", "recover", "target_lock", "write_batch"]
 
@@ -80,7 +83,6 @@ def committed_delta_version(location: ResolvedLocation, app_id: str) -> int | No
     if location.is_local and os.path.isfile(location.uri):
         raise DataError(f"{location.display} is a file, where a Delta table (a folder) goes.",
                         fix="Remove or move the file, or write to another path.")
-    from odibi_core.engines.delta_io import storage_errors
 
     options = dict(location.storage_options) or None
     with storage_errors(location, "write"):  # remote: a missing container says so
@@ -93,8 +95,6 @@ def recover(ledger: BatchLedger, location: ResolvedLocation, fmt: str,
             save_mark: Callable[[dict[str, Any]], None]) -> list[str]:
     """Resolve what a crashed writer of this node left behind; returns what was done, in
     words (for the story). Call under :func:`target_lock`."""
-    from odibi_core.engines.file_layout import remove_batch_parts
-
     done: list[str] = []
     for entry in ledger.pending():
         if fmt == "delta" and entry.token and _delta_has(location, entry.app_id, entry.version):

@@ -24,7 +24,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from odibi_core.engines.base import ResolvedLocation
+from odibi_core.engines import remote_files
+from odibi_core.engines.delta_io import storage_errors
+from odibi_core.storage.locations import ResolvedLocation
 
 __all__ = ["BatchIdentity", "app_id_for", "content_identity", "explicit_identity",
            "input_identity", "partition_identity", "source_state", "upstream_identity"]
@@ -94,7 +96,6 @@ def source_state(location: ResolvedLocation, fmt: str, *,
             return {"delta": location.display, "as_of": as_of}
         from deltalake import DeltaTable
 
-        from odibi_core.engines.delta_io import storage_errors
 
         options = dict(location.storage_options) or None
         with storage_errors(location, "read"):
@@ -105,8 +106,6 @@ def source_state(location: ResolvedLocation, fmt: str, *,
     if fmt not in ("csv", "parquet", "json"):
         return None
     if not location.is_local:
-        from odibi_core.engines import remote_files
-
         if location.only_files is not None:  # file-arrival runs watch local folders
             return None
         remote = remote_files.source_state_files(location)

@@ -39,10 +39,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 from odibi_core.change_feed import VERSION_COLUMN
-from odibi_core.engines.base import ResolvedLocation
+from odibi_core.engines.file_layout import remove_batch_parts
 from odibi_core.exactly_once.guard import target_lock
 from odibi_core.exactly_once.ledger import BatchLedger, LedgerEntry
 from odibi_core.incremental import HighWaterMark, HwmStore
+from odibi_core.storage.locations import ResolvedLocation
 from odibi_core.window_lock import window_lock
 
 __all__ = ["RollbackReport", "TargetRollback", "rollback_run", "written_by_run"]
@@ -237,8 +238,6 @@ def _restore_delta(key: str, location: ResolvedLocation,
 
 def _discard_files(key: str, location: ResolvedLocation, fmt: str,
                    entries: list[LedgerEntry]) -> TargetRollback:
-    from odibi_core.engines.file_layout import remove_batch_parts
-
     shown = location.display
     overwrites = [e for e in entries if not e.token]
     if overwrites:

@@ -8,7 +8,7 @@ from abc import ABC
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from odibi_core.engines.base import Frame
+from odibi_core.storage.requests import Frame
 
 if TYPE_CHECKING:
     from odibi_core.config.node_plan import WritePlan

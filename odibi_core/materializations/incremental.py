@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from odibi_core.engines.base import Frame, ReadRequest
 from odibi_core.errors import ConfigError
 from odibi_core.incremental import incremental_column, missing_incremental_column, newer_than_target
 from odibi_core.materializations.base import Materialization
+from odibi_core.storage.requests import Frame, ReadRequest
 
 if TYPE_CHECKING:
     from odibi_core.config.node_plan import WritePlan

@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from odibi_core.engines.base import Frame
 from odibi_core.materializations.base import Materialization
+from odibi_core.storage.requests import Frame
+from odibi_core.streaming import run_streaming_node
 
 if TYPE_CHECKING:
     from odibi_core.graph import NodeRef
@@ -23,6 +24,4 @@ class StreamingMaterialization(Materialization):
 
     def run_node(self, runner: NodeRunner, ref: NodeRef, inputs: Mapping[str, Frame],
                  context: RunContext, trace: Any) -> tuple[Frame | None, WriteResult | None]:
-        from odibi_core.streaming import run_streaming_node  # pyspark-only paths
-
         return run_streaming_node(runner, ref, inputs, context, trace)

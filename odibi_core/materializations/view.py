@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from odibi_core.engines.base import Frame
 from odibi_core.materializations.base import Materialization
+from odibi_core.storage.requests import Frame
 
 if TYPE_CHECKING:
     from odibi_core.graph import NodeRef

@@ -47,51 +47,19 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, Protocol, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
-from odibi_core.observability import RunInfo
+from odibi_core.observability.base import RunInfo
+from odibi_core.observability.metric_families import Sample
 from odibi_core.results import NodeResult
 
 if TYPE_CHECKING:
     from odibi_core.config.loader import Project
 
-__all__ = ["FAMILIES", "MetricsObserver", "Sample", "build_metrics_observer", "node_samples",
-           "pipeline_samples"]
+__all__ = ["MetricsObserver", "build_metrics_observer", "node_samples", "pipeline_samples"]
 
 log = logging.getLogger("odibi.observability.metrics")
-
-Kind = Literal["duration", "counter"]
-
-#: family name -> (kind, help text)
-FAMILIES: dict[str, tuple[Kind, str]] = {
-    "odibi_pipeline_duration_seconds": (
-        "duration", "Wall time of a pipeline's part of a run, from its first node's start to "
-                    "its last node's end."),
-    "odibi_node_duration_seconds": ("duration", "Wall time of a node run."),
-    "odibi_rows_processed_total": (
-        "counter", "Rows of a node: read or received (stage=in), after transform and "
-                   "validation (stage=out), written to the target (stage=written)."),
-    "odibi_validation_failures_total": (
-        "counter", "Failed contract and validation tests (1 per failed test, 0 per passed one)."),
-    "odibi_quarantine_rows_total": (
-        "counter", "Rows that failed an on_fail: quarantine test."),
-}
-
-
-@dataclass(frozen=True)
-class Sample:
-    """One value of a family, with its labels (in the documented order)."""
-
-    family: str
-    value: float
-    labels: tuple[tuple[str, str], ...]
-
-    @property
-    def kind(self) -> Kind:
-        return FAMILIES[self.family][0]
-
 
 def _common(run: RunInfo, pipeline: str, labels: dict[str, str]) -> list[tuple[str, str]]:
     environment = run.environment or labels.get("environment") or "default"

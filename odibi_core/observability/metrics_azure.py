@@ -31,8 +31,8 @@ from opentelemetry.sdk.metrics.export import MetricExportResult, PeriodicExporti
 from opentelemetry.sdk.resources import Resource
 
 from odibi_core.config.project import AzureMonitorMetricsConfig
-from odibi_core.observability import RunInfo
-from odibi_core.observability.metrics import FAMILIES, Sample
+from odibi_core.observability.base import RunInfo
+from odibi_core.observability.metric_families import FAMILIES, Sample
 
 __all__ = ["AzureMonitorBackend", "connection_string_for"]
 

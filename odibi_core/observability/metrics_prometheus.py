@@ -17,8 +17,8 @@ from prometheus_client import CollectorRegistry, push_to_gateway
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from odibi_core.config.project import PrometheusMetricsConfig
-from odibi_core.observability import RunInfo
-from odibi_core.observability.metrics import FAMILIES, Sample
+from odibi_core.observability.base import RunInfo
+from odibi_core.observability.metric_families import FAMILIES, Sample
 
 __all__ = ["PrometheusBackend", "metric_families"]
 

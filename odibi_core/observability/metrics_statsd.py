@@ -24,8 +24,8 @@ from collections.abc import Sequence
 from statsd import StatsClient
 
 from odibi_core.config.project import StatsdMetricsConfig
-from odibi_core.observability import RunInfo
-from odibi_core.observability.metrics import Sample
+from odibi_core.observability.base import RunInfo
+from odibi_core.observability.metric_families import Sample
 
 __all__ = ["StatsdBackend", "stat_name"]
 

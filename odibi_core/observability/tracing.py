@@ -49,7 +49,7 @@ from opentelemetry.sdk.trace.sampling import ALWAYS_ON
 from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-from odibi_core.observability import TRACEPARENT_TAG, RunInfo
+from odibi_core.observability.base import TRACEPARENT_TAG, RunInfo
 from odibi_core.results import NodeResult, ValidationResult
 
 if TYPE_CHECKING:

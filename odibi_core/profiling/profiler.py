@@ -12,8 +12,9 @@ from odibi_core.profiling.compute import BINS, EXACT_UNIQUE_LIMIT, METRICS, valu
 from odibi_core.profiling.model import ColumnProfile, Histogram, Profile
 
 if TYPE_CHECKING:
-    from odibi_core.engines.base import Engine, Frame
+    from odibi_core.engines.base import Engine
     from odibi_core.results import NodeResult
+    from odibi_core.storage.requests import Frame
 
 __all__ = ["profile_frame", "profile_of", "profile_output"]
 

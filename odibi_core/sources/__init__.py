@@ -6,23 +6,16 @@ and types.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from odibi_core.connections.base import Connection
+from odibi_core.sources.http_api import read_api
+from odibi_core.sources.sql import read_sql
+from odibi_core.storage.requests import LowerBound
 
-__all__ = ["SOURCE_FORMATS", "LowerBound", "read_source"]
+__all__ = ["SOURCE_FORMATS", "read_source"]
 
 SOURCE_FORMATS = ("api", "sql")
-
-
-@dataclass(frozen=True)
-class LowerBound:
-    """Rows whose ``column`` is above ``value`` are wanted (a stateful incremental read's
-    high-water mark, lag applied): a source that can filter at the origin pushes it down."""
-
-    column: str
-    value: Any
 
 
 def read_source(connection: Connection, read: Any, *, node: str,
@@ -34,11 +27,7 @@ def read_source(connection: Connection, read: Any, *, node: str,
         DataError / TransientError: what the source answered (classified by the error taxonomy).
     """
     if read.format == "api":
-        from odibi_core.sources.http_api import read_api
-
         return read_api(connection, read, node=node)
     if read.format == "sql":
-        from odibi_core.sources.sql import read_sql
-
         return read_sql(connection, read, node=node, lower_bound=lower_bound)
     raise ValueError(f"{read.format} is not a source format ({', '.join(SOURCE_FORMATS)})")

@@ -51,9 +51,9 @@ from odibi_core.config.api_options import (
 )
 from odibi_core.connections.http import HttpConnection, is_secret_param
 from odibi_core.engines.arrow_rows import arrow_table_from_rows
-from odibi_core.engines.base import redact_secrets
 from odibi_core.error_taxonomy import classify
 from odibi_core.errors import ConfigError, ConfigProblem, DataError, OdibiError, TransientError
+from odibi_core.storage.redaction import redact_secrets
 
 if TYPE_CHECKING:
     import pyarrow as pa

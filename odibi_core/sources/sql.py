@@ -68,11 +68,12 @@ from odibi_core.config.sql_options import LOWER_BOUND_PARAM, SqlReadOptions, che
 from odibi_core.connections.base import Connection
 from odibi_core.connections.sql import SqlConnection, first_line, split_table
 from odibi_core.errors import ConfigError, ConfigProblem, DataError, TransientError
+from odibi_core.storage.logical_types import arrow_type_of
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from odibi_core.sources import LowerBound
+    from odibi_core.storage.requests import LowerBound
 
 __all__ = ["read_sql"]
 
@@ -691,7 +692,6 @@ def _kind(exc: BaseException, state: str | None, reason: str) -> str:
 def _chunk(columns: Sequence[_Column], rows: Sequence[Any], context: _Context) -> pa.Table:
     import pyarrow as pa
 
-    from odibi_core.engines.logical_types import arrow_type_of
 
     values = list(zip(*rows)) if rows else [() for _ in columns]
     arrays = []
@@ -743,7 +743,6 @@ def _inferred(items: Sequence[Any]) -> pa.Array:
 def _assemble(columns: Sequence[_Column], chunks: list[pa.Table], context: _Context) -> pa.Table:
     import pyarrow as pa
 
-    from odibi_core.engines.logical_types import arrow_type_of
 
     if not chunks:
         return pa.schema([pa.field(c.name, arrow_type_of(c.logical) if c.logical else pa.null())

@@ -20,14 +20,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from odibi_core.engines.base import BatchMarker, Frame, ReadRequest, WriteRequest
+from odibi_core.config.node_plan import plan_write
 from odibi_core.errors import ConfigError, ConfigProblem
 from odibi_core.exactly_once import target_lock
 from odibi_core.exactly_once.guard import committed_delta_version
 from odibi_core.faults import crash_point
-from odibi_core.config.node_plan import plan_write
 from odibi_core.privacy import apply_privacy
 from odibi_core.results import WriteResult
+from odibi_core.storage.requests import BatchMarker, Frame, ReadRequest, WriteRequest
 from odibi_core.streaming.summary import (
     MicroBatch,
     StreamSummary,
@@ -38,8 +38,8 @@ from odibi_core.streaming.summary import (
 
 if TYPE_CHECKING:
     from odibi_core.graph import NodeRef
-    from odibi_core.engines.base import ResolvedLocation
     from odibi_core.node import NodeRunner, RunContext
+    from odibi_core.storage.locations import ResolvedLocation
 
 __all__ = ["checkpoint_location", "run_streaming_node", "stream_app_id"]
 

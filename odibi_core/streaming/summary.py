@@ -8,6 +8,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from odibi_core.results import QuarantineResult, TestResult, ValidationResult
+from odibi_core.validation.checks import build_check
+from odibi_core.validation.evaluate import effective_on_fail
 
 __all__ = ["MicroBatch", "StreamSummary", "merge_quarantine", "merge_validation",
            "nothing_to_validate"]
@@ -125,9 +127,6 @@ def merge_quarantine(total: QuarantineResult | None,
 def nothing_to_validate(tests: Sequence[Any], mode: str) -> ValidationResult:
     """The validation of a run in which no micro-batch brought rows: every test passes on no
     rows (a test of row counts checks each micro-batch, and there was none)."""
-    from odibi_core.validation.checks import build_check
-    from odibi_core.validation.evaluate import effective_on_fail
-
     results = []
     for index, test in enumerate(tests):
         check = build_check(test)

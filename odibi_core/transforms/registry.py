@@ -5,7 +5,8 @@ Users register functions with :func:`transform`; nodes run them, and the built-i
 names the SPEC reserves for later releases); registering a user name again warns and replaces it.
 
 Built-ins are registered per engine with :func:`register_builtin`, under one name and one params
-model, so every engine gives a transform the same meaning and the same ``params:`` keys.
+model, so every engine gives a transform the same meaning and the same ``params:`` keys; the
+built-ins of :mod:`~odibi_core.transforms.builtins.catalog` are registered when this module loads.
 """
 
 from __future__ import annotations
@@ -21,16 +22,17 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from pydantic import BaseModel, ValidationError
 
+from odibi_core.error_taxonomy import is_transient
 from odibi_core.errors import ConfigError, ConfigProblem, DataError, OdibiError, TransientError
-from odibi_core.errors import is_transient
+from odibi_core.transforms.builtins.base import BuiltinFn, BuiltinTransform
+from odibi_core.transforms.builtins.catalog import builtin_implementations
 
 if TYPE_CHECKING:
-    from odibi_core.engines.base import Engine, Frame
+    from odibi_core.engines.base import Engine
+    from odibi_core.storage.requests import Frame
 
 __all__ = [
     "RESERVED_BUILTINS",
-    "BuiltinFn",
-    "BuiltinTransform",
     "UserTransform",
     "apply_transform",
     "clear_user_transforms",
@@ -42,8 +44,6 @@ __all__ = [
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
-BuiltinFn = Callable[["Engine", "Frame", Any, Mapping[str, "Frame"]], "Frame"]
-"""A built-in's implementation: ``fn(engine, frame, params_model_instance, tables) -> frame``."""
 
 # Built-ins the SPEC names that a later release implements: user functions may not take them.
 RESERVED_BUILTINS = frozenset({
@@ -51,16 +51,6 @@ RESERVED_BUILTINS = frozenset({
     "parse_json", "scd2", "merge",
 })
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-@dataclass(frozen=True)
-class BuiltinTransform:
-    """One engine's implementation of a built-in."""
-
-    name: str
-    engine: str
-    fn: BuiltinFn
-    params_model: type[BaseModel]
 
 
 @dataclass(frozen=True)
@@ -77,7 +67,6 @@ class UserTransform:
 
 _builtins: dict[str, dict[str, BuiltinTransform]] = {}
 _user: dict[str, UserTransform] = {}
-_loaded = False
 
 
 # ---- registration ------------------------------------------------------------------------------
@@ -139,7 +128,6 @@ def clear_user_transforms() -> None:
 
 
 def _register_user(name: str, fn: Callable[..., Any]) -> None:
-    _ensure_builtins()
     if not _NAME.match(name):
         raise ConfigError(ConfigProblem(
             message=f"@transform name '{name}' is not a valid name.",
@@ -167,26 +155,23 @@ def _origin(fn: Callable[..., Any]) -> tuple[Path | None, str]:
     return _file(fn), getattr(fn, "__qualname__", repr(fn))
 
 
-def _ensure_builtins() -> None:
-    global _loaded
-    if not _loaded:
-        _loaded = True
-        from odibi_core.transforms.builtins import register_all
+def _register_catalog() -> None:
+    for impl in builtin_implementations():
+        register_builtin(impl.name, impl.engine, impl.fn, impl.params_model)
 
-        register_all()
+
+_register_catalog()
 
 
 # ---- lookup ------------------------------------------------------------------------------------
 def list_transforms(engine_name: str | None = None) -> list[str]:
     """Built-ins available on ``engine_name`` (every engine when None) and user functions."""
-    _ensure_builtins()
     builtins = [n for n, impls in _builtins.items() if engine_name is None or engine_name in impls]
     return sorted({*builtins, *_user})
 
 
 def get_params_model(name: str) -> type[BaseModel] | None:
     """The params model of built-in ``name`` (None for user functions and unknown names)."""
-    _ensure_builtins()
     impls = _builtins.get(name)
     return next(iter(impls.values())).params_model if impls else None
 
@@ -201,7 +186,6 @@ def validate_params(name: str, params: Mapping[str, Any] | None, *,
         ConfigError: unknown transform, unknown or missing parameter, wrong value; every problem
             names the transform, the key, a did-you-mean and the valid keys.
     """
-    _ensure_builtins()
     params = dict(params or {})
     model = get_params_model(name)
     if model is not None:
@@ -229,7 +213,6 @@ def apply_transform(engine: Engine, name: str, frame: Frame | None, params: Mapp
         ConfigError: unknown transform or bad params.
         DataError: the transform failed on the data (missing column, bad value, ...).
     """
-    _ensure_builtins()
     if name in _builtins:
         impl = _builtins[name].get(engine.name)
         if impl is None:

@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 from difflib import get_close_matches
 from typing import Any
 
-from odibi_core.engines.base import Engine, Frame
+from odibi_core.engines.base import Engine
 from odibi_core.errors import DataError, OdibiError
 from odibi_core.results import CheckKind, TestResult, ValidationResult
+from odibi_core.storage.requests import Frame
 from odibi_core.validation.checks import AggregateCheck, AggregateFacts, Check, RowCheck, Verdict
 from odibi_core.validation.checks import build_check
 from odibi_core.validation.history import RunHistory

@@ -23,8 +23,10 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from odibi_core.engines.base import BatchReplace, Engine, Frame, ResolvedLocation, WriteRequest
+from odibi_core.engines.base import Engine
 from odibi_core.results import QuarantineResult
+from odibi_core.storage.locations import ResolvedLocation
+from odibi_core.storage.requests import BatchReplace, Frame, WriteRequest
 from odibi_core.transforms.builtins.sql_text import quote_identifier, sql_literal
 from odibi_core.validation.evaluate import Evaluation
 

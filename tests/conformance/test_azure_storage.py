@@ -20,9 +20,10 @@ if str(REPO) not in sys.path:  # `python -m pytest` adds it; a bare `pytest` run
 
 from odibi_core.config import load_project  # noqa: E402
 from odibi_core.connections.azure import AzureBlobConnection  # noqa: E402
-from odibi_core.engines import remote_files  # noqa: E402
-from odibi_core.engines.base import Engine, ReadRequest, WriteRequest  # noqa: E402
+from odibi_core.storage import azure_blob  # noqa: E402
+from odibi_core.engines.base import Engine
 from odibi_core.errors import ConfigError, DataError  # noqa: E402
+from odibi_core.storage.requests import ReadRequest, WriteRequest
 from odibi_core.testing import assert_frames_equal, frame_from_rows  # noqa: E402
 from tests.connections.azurite import ACCOUNT, KEY, Azurite  # noqa: E402
 
@@ -73,8 +74,8 @@ def _blobs(blob: AzureBlobConnection, folder: str) -> list[str]:
     import pyarrow.fs as pafs
 
     location = blob.resolve(folder)
-    root = remote_files.fs_path(location.uri)
-    infos = remote_files.filesystem(location).get_file_info(
+    root = azure_blob.fs_path(location.uri)
+    infos = azure_blob.filesystem(location).get_file_info(
         pafs.FileSelector(root, recursive=True, allow_not_found=True))
     return sorted(i.path[len(root) + 1:] for i in infos if i.type == pafs.FileType.File)
 
@@ -162,8 +163,8 @@ def test_files_and_folders_are_not_confused(engine, blob, azurite, prefix, tmp_p
     with pytest.raises(DataError, match=r"lake:.*/dir.parquet is a folder, not a parquet file"):
         _write(engine, blob, _frame(engine), f"{prefix}/dir.parquet", "parquet")
     location = blob.resolve(f"{prefix}/plain")
-    fs = remote_files.filesystem(location)
-    with fs.open_output_stream(remote_files.fs_path(location.uri)) as out:
+    fs = azure_blob.filesystem(location)
+    with fs.open_output_stream(azure_blob.fs_path(location.uri)) as out:
         out.write(b"id\n1\n")
     with pytest.raises(DataError, match=r"lake:.*/plain is a file, but a path without a '.csv'"):
         _write(engine, blob, _frame(engine), f"{prefix}/plain", "csv")
@@ -220,8 +221,8 @@ def test_dead_letters_of_a_remote_csv(engine, blob, azurite, prefix, tmp_path):
     if engine.name == "spark":
         return _spark_refuses(tmp_path, azurite, "csv")
     location = blob.resolve(f"{prefix}/in/bad.csv")
-    fs = remote_files.filesystem(location)
-    with fs.open_output_stream(remote_files.fs_path(location.uri)) as out:
+    fs = azure_blob.filesystem(location)
+    with fs.open_output_stream(azure_blob.fs_path(location.uri)) as out:
         out.write(b'id,name\n1,ada\n2,"unclosed\n')
     frame, batch = engine.read_with_dead_letters(ReadRequest(
         location=blob.resolve(f"{prefix}/in/*.csv"), format="csv", node="p.n"))
@@ -235,7 +236,7 @@ def test_dead_letters_of_a_remote_csv(engine, blob, azurite, prefix, tmp_path):
 def test_delta_change_feed_on_azure(engine, blob, azurite, prefix, tmp_path):
     """A table created with ``table_properties`` records its changes; the change feed is read
     through the connection's storage options."""
-    from odibi_core.engines.base import ChangeFeedRead
+    from odibi_core.storage.requests import ChangeFeedRead
 
     if engine.name == "spark":
         return _spark_refuses(tmp_path, azurite, "delta")

@@ -14,8 +14,9 @@ import pytest
 from conformance_projects import run_nodes, write_project
 from deltalake import DeltaTable
 
-from odibi_core.engines.base import ChangeFeedRead, Engine, ReadRequest, WriteRequest
+from odibi_core.engines.base import Engine
 from odibi_core.errors import DataError
+from odibi_core.storage.requests import ChangeFeedRead, ReadRequest, WriteRequest
 from odibi_core.testing import frame_from_rows
 
 CDF = {"delta.enableChangeDataFeed": "true"}

@@ -22,8 +22,9 @@ from odibi_core.dead_letters import (
     read_with_dead_letter_queue,
     replay_dead_letters,
 )
-from odibi_core.engines.base import Engine, ReadRequest, WriteRequest
+from odibi_core.engines.base import Engine
 from odibi_core.errors import ConfigError, DataError
+from odibi_core.storage.requests import ReadRequest, WriteRequest
 from odibi_core.testing import assert_frames_equal, frame_to_rows
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "dead_letters"

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from odibi_core.engines.base import ReadRequest, WriteRequest
 from odibi_core.errors import ConfigError, DataError
+from odibi_core.storage.requests import ReadRequest, WriteRequest
 from odibi_core.testing import assert_frames_equal, frame_from_rows
 
 

@@ -11,8 +11,8 @@ import pytest
 
 from odibi_core.config import load_project
 from odibi_core.engines import get_engine
-from odibi_core.engines.base import ReadRequest
 from odibi_core.node import NodeRunner
+from odibi_core.storage.requests import ReadRequest
 from odibi_core.testing import assert_frames_equal
 
 from conformance_projects import run_nodes

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from odibi_core.connections import LocalConnection
-from odibi_core.engines.base import Engine, ReadRequest, WriteRequest
+from odibi_core.engines.base import Engine
 from odibi_core.errors import ConfigError, DataError
+from odibi_core.storage.requests import ReadRequest, WriteRequest
 from odibi_core.testing import assert_frames_equal, frame_from_rows
 
 ROWS = [

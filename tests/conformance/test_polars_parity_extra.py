@@ -4,7 +4,7 @@ parquet part files that gained a column."""
 
 from __future__ import annotations
 
-from odibi_core.engines.base import ReadRequest, WriteRequest
+from odibi_core.storage.requests import ReadRequest, WriteRequest
 from odibi_core.testing import assert_frames_equal, frame_from_rows
 from odibi_core.transforms import apply_transform
 

@@ -9,8 +9,9 @@ import os
 import pytest
 
 from odibi_core.config.validation import ValidationConfig
-from odibi_core.engines.base import BatchReplace, ReadRequest, RowPredicate, WriteRequest
+from odibi_core.engines.base import RowPredicate
 from odibi_core.errors import DataError
+from odibi_core.storage.requests import BatchReplace, ReadRequest, WriteRequest
 from odibi_core.testing import assert_frames_equal, frame_from_rows, frame_to_rows
 from odibi_core.validation import (
     QUARANTINE_COLUMNS,

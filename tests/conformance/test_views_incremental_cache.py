@@ -7,7 +7,7 @@ import json
 import os
 from pathlib import Path
 
-from odibi_core.engines.base import ReadRequest, WriteRequest
+from odibi_core.storage.requests import ReadRequest, WriteRequest
 from odibi_core.testing import assert_frames_equal, frame_from_rows
 
 from conformance_projects import run_nodes, write_project

@@ -15,8 +15,8 @@ import os
 
 import pytest
 
-from odibi_core.engines.base import BatchMarker, BatchReplace, ReadRequest, WriteRequest
 from odibi_core.errors import ConfigError, DataError
+from odibi_core.storage.requests import BatchMarker, BatchReplace, ReadRequest, WriteRequest
 from odibi_core.testing import frame_from_rows
 
 APP_ID = "odibi-test/orders"
@@ -326,7 +326,7 @@ def test_spark_skips_a_transaction_version_the_table_already_recorded(spark_sess
 def test_spark_remote_folder_write_puts_the_token_in_every_part_file_name(
         spark_session, tmp_path, fmt, partition_by):
     from odibi_core.engines import get_engine
-    from odibi_core.engines.base import ResolvedLocation
+    from odibi_core.storage.locations import ResolvedLocation
 
     engine = get_engine("spark")
     root = tmp_path / "remote"

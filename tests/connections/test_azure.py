@@ -33,11 +33,12 @@ if str(REPO) not in sys.path:  # `python -m pytest` adds it; a bare `pytest` run
 
 from odibi_core.connections import build_connection  # noqa: E402
 from odibi_core.connections.azure import AzureBlobConnection  # noqa: E402
-from odibi_core.engines import get_engine, remote_files  # noqa: E402
-from odibi_core.engines.base import ReadRequest, WriteRequest  # noqa: E402
+from odibi_core.engines import get_engine  # noqa: E402
+from odibi_core.storage import azure_blob  # noqa: E402
 from odibi_core.error_taxonomy import classify  # noqa: E402
 from odibi_core.errors import ConfigError, DataError, TransientError  # noqa: E402
 from odibi_core.exactly_once.identity import source_state  # noqa: E402
+from odibi_core.storage.requests import ReadRequest, WriteRequest
 from odibi_core.testing import assert_frames_equal, frame_from_rows  # noqa: E402
 from odibi_dagster.cli.main import main  # noqa: E402
 from tests.connections.azurite import (  # noqa: E402
@@ -135,7 +136,7 @@ def test_auth_modes_map_to_storage_options() -> None:
     msi = build_connection("lake", {"type": "azure_blob", "account_name": ACCOUNT,
                                     "container": "lake",
                                     "auth": {"mode": "aad_msi", "client_id": "0000-1111"}}, REPO)
-    assert type(remote_files.filesystem(msi.resolve("x"))).__name__ == "AzureFileSystem"
+    assert type(azure_blob.filesystem(msi.resolve("x"))).__name__ == "AzureFileSystem"
     assert msi.secret_values() == ()
 
 

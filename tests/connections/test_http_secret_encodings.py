@@ -190,7 +190,7 @@ def test_userinfo_and_an_auth_block_together_are_refused(api: Api) -> None:
 # ---- the masking itself --------------------------------------------------------------------
 @pytest.mark.parametrize("secret", [API_KEY, PASSWORD, "tok en/ü+1=="], ids=["key", "pw", "utf8"])
 def test_every_spelling_of_a_secret_is_masked_and_nothing_else(secret: str) -> None:
-    from odibi_core.engines.base import redact_secrets
+    from odibi_core.storage.redaction import redact_secrets
 
     for form in encodings(secret) | {quote(secret, safe="").replace("%20", "+")}:
         assert redact_secrets(f"key={form}; next", [secret]) == "key=***; next", form

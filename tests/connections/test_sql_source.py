@@ -22,10 +22,11 @@ from odibi_core.config import load_project
 from odibi_core.connections import build_connection
 from odibi_core.connections.sql import SqlConnection
 from odibi_core.engines import get_engine
-from odibi_core.engines.logical_types import logical_type_of_arrow
-from odibi_core.error_taxonomy import classify
-from odibi_core.errors import ConfigError, DataError, TransientError, is_transient
-from odibi_core.sources import LowerBound, read_source
+from odibi_core.error_taxonomy import classify, is_transient
+from odibi_core.errors import ConfigError, DataError, TransientError
+from odibi_core.sources import read_source
+from odibi_core.storage.logical_types import logical_type_of_arrow
+from odibi_core.storage.requests import LowerBound
 from odibi_dagster.execution import run_project
 from tests.conformance.conformance_projects import run_nodes
 from tests.processes import free_port

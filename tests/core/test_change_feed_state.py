@@ -9,8 +9,8 @@ from pathlib import Path
 from odibi_core.change_feed import change_feed_read, change_feed_window, last_consumed
 from odibi_core.config.node import ChangeFeedConfig
 from odibi_core.engines import get_engine
-from odibi_core.engines.base import ChangeFeedRead
 from odibi_core.incremental import HighWaterMark, HwmStore
+from odibi_core.storage.requests import ChangeFeedRead
 from odibi_core.testing import frame_from_rows
 
 

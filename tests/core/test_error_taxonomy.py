@@ -18,9 +18,8 @@ import pytest
 import requests
 from deltalake import DeltaTable, write_deltalake
 
-from odibi_core.error_taxonomy import CATEGORIES, classify, is_internal
-from odibi_core.errors import (ConfigError, ConfigProblem, DataError, NodeError, TransientError,
-                               is_transient)
+from odibi_core.error_taxonomy import CATEGORIES, classify, is_internal, is_transient
+from odibi_core.errors import ConfigError, ConfigProblem, DataError, NodeError, TransientError
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -19,7 +19,8 @@ SCRIPT = textwrap.dedent("""\
     import json, sys
     from odibi_core.engines.spark import SparkEngine
     from odibi_core.engines.spark_session import spark_session
-    from odibi_core.errors import OdibiError, is_transient
+    from odibi_core.error_taxonomy import is_transient
+    from odibi_core.errors import OdibiError
 
     session = spark_session({"spark.driver.memory": "512m",
                              "spark.sql.warehouse.dir": sys.argv[1]})

@@ -23,7 +23,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from odibi_core.config import load_project
 from odibi_core.errors import ConfigError
-from odibi_core.observability.metrics import Sample
+from odibi_core.observability.metric_families import Sample
 from odibi_core.observability.metrics_statsd import stat_name
 from odibi_dagster.execution import run_project
 from tests.processes import free_port

@@ -7,12 +7,11 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
-from odibi_core.transforms.builtins.base import BuiltinParams
+from odibi_core.transforms.builtins.base import BuiltinParams, BuiltinTransform
 from odibi_core.transforms.builtins.frame_checks import require_columns
 from odibi_core.transforms.builtins.sql_text import quote_identifier as q
-from odibi_core.transforms.registry import register_builtin
 
-__all__ = ["AggregateParams", "register"]
+__all__ = ["AggregateParams", "implementations"]
 
 
 class AggregateParams(BuiltinParams):
@@ -40,6 +39,8 @@ def aggregate_pandas(engine: Any, frame: Any, params: AggregateParams,
     return engine.sql(query, {"df": frame})
 
 
-def register() -> None:
-    """Register the pandas implementation."""
-    register_builtin("aggregate", "pandas", aggregate_pandas, AggregateParams)
+def implementations() -> list[BuiltinTransform]:
+    """The pandas implementation."""
+    return [
+        BuiltinTransform("aggregate", "pandas", aggregate_pandas, AggregateParams),
+    ]

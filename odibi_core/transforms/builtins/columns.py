@@ -12,18 +12,22 @@ from typing import Any, Literal
 
 from pydantic import AliasChoices, Field, field_validator
 
-from odibi_core.engines.logical_types import duckdb_type_of, parse_logical_type
+from odibi_core.storage.logical_types import duckdb_type_of, parse_logical_type
 from odibi_core.errors import DataError
-from odibi_core.transforms.builtins.base import BuiltinParams, SqlExpression, as_expression
+from odibi_core.transforms.builtins.base import (
+    BuiltinParams,
+    BuiltinTransform,
+    SqlExpression,
+    as_expression,
+)
 from odibi_core.transforms.builtins.frame_checks import require_columns
 from odibi_core.transforms.builtins.sql_text import quote_identifier as q
 from odibi_core.transforms.builtins.sql_text import sql_literal
-from odibi_core.transforms.registry import register_builtin
 
 __all__ = [
     "CaseWhenParams", "CastColumnsParams", "CleanTextParams", "DeriveColumnsParams",
     "DropColumnsParams", "FillNullsParams", "RenameColumnsParams", "SelectColumnsParams",
-    "register",
+    "implementations",
 ]
 
 
@@ -241,9 +245,9 @@ def rename_columns_pandas(engine: Any, frame: Any, params: RenameColumnsParams,
     return frame.rename(columns=params.columns)
 
 
-def register() -> None:
-    """Register the pandas implementations."""
-    for name, fn, model in (
+def implementations() -> list[BuiltinTransform]:
+    """The pandas implementations."""
+    return [BuiltinTransform(name, "pandas", fn, model) for name, fn, model in (
         ("derive_columns", derive_columns_pandas, DeriveColumnsParams),
         ("cast_columns", cast_columns_pandas, CastColumnsParams),
         ("clean_text", clean_text_pandas, CleanTextParams),
@@ -252,5 +256,4 @@ def register() -> None:
         ("select_columns", select_columns_pandas, SelectColumnsParams),
         ("drop_columns", drop_columns_pandas, DropColumnsParams),
         ("rename_columns", rename_columns_pandas, RenameColumnsParams),
-    ):
-        register_builtin(name, "pandas", fn, model)
+    )]

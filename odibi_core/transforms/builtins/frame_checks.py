@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING
 from odibi_core.errors import DataError
 
 if TYPE_CHECKING:
-    from odibi_core.engines.base import Engine, Frame
+    from odibi_core.engines.base import Engine
+    from odibi_core.storage.requests import Frame
 
 __all__ = ["missing_column_error", "require_columns", "require_table"]
 

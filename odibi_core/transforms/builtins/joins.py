@@ -9,12 +9,11 @@ from typing import Any, Literal
 from pydantic import AliasChoices, Field, model_validator
 
 from odibi_core.errors import DataError
-from odibi_core.transforms.builtins.base import BuiltinParams
+from odibi_core.transforms.builtins.base import BuiltinParams, BuiltinTransform
 from odibi_core.transforms.builtins.frame_checks import require_columns, require_table
 from odibi_core.transforms.builtins.sql_text import quote_identifier as q
-from odibi_core.transforms.registry import register_builtin
 
-__all__ = ["JoinParams", "UnionParams", "register"]
+__all__ = ["JoinParams", "UnionParams", "implementations"]
 
 _JOIN_SQL = {"inner": "INNER JOIN", "left": "LEFT JOIN", "right": "RIGHT JOIN",
              "full": "FULL OUTER JOIN", "cross": "CROSS JOIN"}
@@ -155,7 +154,9 @@ def union_pandas(engine: Any, frame: Any, params: UnionParams, tables: Mapping[s
                         fix="Cast the columns to one type first (cast_columns).") from exc
 
 
-def register() -> None:
-    """Register the pandas implementations."""
-    register_builtin("join", "pandas", join_pandas, JoinParams)
-    register_builtin("union", "pandas", union_pandas, UnionParams)
+def implementations() -> list[BuiltinTransform]:
+    """The pandas implementations."""
+    return [
+        BuiltinTransform("join", "pandas", join_pandas, JoinParams),
+        BuiltinTransform("union", "pandas", union_pandas, UnionParams),
+    ]

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from odibi_core.errors import DataError
 from odibi_core.transforms.builtins.aggregates import AggregateParams
-from odibi_core.transforms.builtins.base import as_expression
+from odibi_core.transforms.builtins.base import BuiltinTransform, as_expression
 from odibi_core.transforms.builtins.columns import (
     CaseWhenParams,
     CastColumnsParams,
@@ -44,12 +44,11 @@ from odibi_core.transforms.builtins.rows import (
     SortParams,
 )
 from odibi_core.transforms.builtins.sql_text import OrderKey, parse_order_by
-from odibi_core.transforms.registry import register_builtin
 
 if TYPE_CHECKING:
     import polars as pl
 
-__all__ = ["register"]
+__all__ = ["implementations"]
 
 _POSITION = "__odibi_position__"
 _SUM = re.compile(r"^\s*sum\s*\(", re.IGNORECASE)
@@ -385,9 +384,9 @@ def union_polars(engine: Any, frame: Any, params: UnionParams,
     return pl.concat(aligned, how="diagonal")
 
 
-def register() -> None:
-    """Register the polars implementations."""
-    for name, fn, model in (
+def implementations() -> list[BuiltinTransform]:
+    """The polars implementations."""
+    return [BuiltinTransform(name, "polars", fn, model) for name, fn, model in (
         ("derive_columns", derive_columns_polars, DeriveColumnsParams),
         ("cast_columns", cast_columns_polars, CastColumnsParams),
         ("clean_text", clean_text_polars, CleanTextParams),
@@ -403,5 +402,4 @@ def register() -> None:
         ("join", join_polars, JoinParams),
         ("union", union_polars, UnionParams),
         ("aggregate", aggregate_polars, AggregateParams),
-    ):
-        register_builtin(name, "polars", fn, model)
+    )]

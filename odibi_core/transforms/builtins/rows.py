@@ -11,12 +11,12 @@ from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 
-from odibi_core.transforms.builtins.base import BuiltinParams
+from odibi_core.transforms.builtins.base import BuiltinParams, BuiltinTransform
 from odibi_core.transforms.builtins.frame_checks import require_columns
 from odibi_core.transforms.builtins.sql_text import OrderKey, parse_order_by
-from odibi_core.transforms.registry import register_builtin
 
-__all__ = ["DeduplicateParams", "DistinctParams", "FilterRowsParams", "SortParams", "register"]
+__all__ = ["DeduplicateParams", "DistinctParams", "FilterRowsParams", "SortParams",
+           "implementations"]
 
 _POSITION = "__odibi_position__"
 
@@ -121,9 +121,11 @@ def _sorted(frame: Any, keys: list[OrderKey]) -> Any:
     return result.reset_index(drop=True)
 
 
-def register() -> None:
-    """Register the pandas implementations."""
-    register_builtin("filter_rows", "pandas", filter_rows_pandas, FilterRowsParams)
-    register_builtin("sort", "pandas", sort_pandas, SortParams)
-    register_builtin("deduplicate", "pandas", deduplicate_pandas, DeduplicateParams)
-    register_builtin("distinct", "pandas", distinct_pandas, DistinctParams)
+def implementations() -> list[BuiltinTransform]:
+    """The pandas implementations."""
+    return [
+        BuiltinTransform("filter_rows", "pandas", filter_rows_pandas, FilterRowsParams),
+        BuiltinTransform("sort", "pandas", sort_pandas, SortParams),
+        BuiltinTransform("deduplicate", "pandas", deduplicate_pandas, DeduplicateParams),
+        BuiltinTransform("distinct", "pandas", distinct_pandas, DistinctParams),
+    ]

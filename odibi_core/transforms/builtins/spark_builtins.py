@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from odibi_core.errors import DataError, OdibiError
 from odibi_core.transforms.builtins.aggregates import AggregateParams
-from odibi_core.transforms.builtins.base import as_expression
+from odibi_core.transforms.builtins.base import BuiltinTransform, as_expression
 from odibi_core.transforms.builtins.columns import (
     CaseWhenParams,
     CastColumnsParams,
@@ -40,13 +40,12 @@ from odibi_core.transforms.builtins.rows import (
     SortParams,
 )
 from odibi_core.transforms.builtins.sql_text import OrderKey, parse_order_by
-from odibi_core.transforms.registry import register_builtin
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
     from pyspark.sql.types import DataType
 
-__all__ = ["register"]
+__all__ = ["implementations"]
 
 T = TypeVar("T")
 
@@ -455,9 +454,9 @@ def aggregate_spark(engine: Any, frame: DataFrame, params: AggregateParams,
     return _analyzed(build, {"df": list(frame.columns)})
 
 
-def register() -> None:
-    """Register the spark implementations."""
-    for name, fn, model in (
+def implementations() -> list[BuiltinTransform]:
+    """The spark implementations."""
+    return [BuiltinTransform(name, "spark", fn, model) for name, fn, model in (
         ("derive_columns", derive_columns_spark, DeriveColumnsParams),
         ("cast_columns", cast_columns_spark, CastColumnsParams),
         ("clean_text", clean_text_spark, CleanTextParams),
@@ -473,5 +472,4 @@ def register() -> None:
         ("join", join_spark, JoinParams),
         ("union", union_spark, UnionParams),
         ("aggregate", aggregate_spark, AggregateParams),
-    ):
-        register_builtin(name, "spark", fn, model)
+    )]

@@ -9,8 +9,8 @@ import pytest
 
 from odibi_core.config.connections import LocalConnectionConfig
 from odibi_core.connections import Connection, LocalConnection, build_connection
-from odibi_core.engines.base import ResolvedLocation
 from odibi_core.errors import ConfigError
+from odibi_core.storage.locations import ResolvedLocation
 
 
 def test_resolve_relative_to_base_and_project(tmp_path: Path):

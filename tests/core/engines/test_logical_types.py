@@ -11,7 +11,7 @@ import pyarrow as pa
 import pytest
 
 from odibi_core.engines.json_safe import json_safe_value
-from odibi_core.engines.logical_types import (
+from odibi_core.storage.logical_types import (
     arrow_type_of,
     duckdb_type_of,
     logical_type_of_arrow,

@@ -16,8 +16,9 @@ import pytest
 
 from odibi_core.connections import LocalConnection
 from odibi_core.engines import available_engines, get_engine
-from odibi_core.engines.base import ReadRequest, ResolvedLocation, WriteRequest
 from odibi_core.errors import ConfigError, DataError
+from odibi_core.storage.locations import ResolvedLocation
+from odibi_core.storage.requests import ReadRequest, WriteRequest
 from odibi_core.testing import assert_frames_equal
 
 

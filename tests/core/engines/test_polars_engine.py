@@ -14,8 +14,9 @@ import pytest
 
 from odibi_core.connections import LocalConnection
 from odibi_core.engines import get_engine
-from odibi_core.engines.base import ReadRequest, RowPredicate, WriteRequest
+from odibi_core.engines.base import RowPredicate
 from odibi_core.errors import ConfigError, DataError
+from odibi_core.storage.requests import ReadRequest, WriteRequest
 from odibi_core.testing import assert_frames_equal, frame_from_rows
 from odibi_core.transforms import apply_transform, clear_user_transforms, transform
 

@@ -13,14 +13,14 @@ from pathlib import Path
 
 import pytest
 
+from odibi_core.config.validation import ValidationConfig
 from odibi_core.connections import LocalConnection
 from odibi_core.engines import get_engine
-from odibi_core.engines.base import ReadRequest, WriteRequest
 from odibi_core.results import ColumnSchema
+from odibi_core.storage.requests import ReadRequest, WriteRequest
 from odibi_core.testing import frame_from_rows
 from odibi_core.transforms import apply_transform
 from odibi_core.validation import EvaluationContext, evaluate_tests
-from odibi_core.config.validation import ValidationConfig
 
 ROWS = [
     {"i": 1, "i32": 7, "f": 2.5, "s": "  Ada  Love ", "d": "2024-01-05",

@@ -15,8 +15,7 @@ from deltalake import write_deltalake
 from odibi_core.connections import LocalConnection
 from odibi_core.engines import get_engine
 from odibi_core.engines.arrow_filters import rows_after_filter
-from odibi_core.engines.base import ReadRequest
-from odibi_core.sources import LowerBound
+from odibi_core.storage.requests import LowerBound, ReadRequest
 
 TABLE = pa.table({
     "id": pa.array([1, 2, 3, 4, 5, None], pa.int64()),

@@ -10,7 +10,7 @@ import pytest
 
 from odibi_core.connections import LocalConnection
 from odibi_core.engines import get_engine
-from odibi_core.engines.base import ReadRequest, WriteRequest
+from odibi_core.storage.requests import ReadRequest, WriteRequest
 from odibi_core.testing import assert_frames_equal, frame_from_rows
 
 import deltalake
