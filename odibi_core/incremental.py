@@ -21,18 +21,15 @@ import tempfile
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, TYPE_CHECKING
+from typing import Any
 
 from odibi_core.engines.base import Engine
-from odibi_core.errors import ConfigProblem, DataError
+from odibi_core.errors import DataError
 from odibi_core.storage.requests import Frame
 from odibi_core.transforms.builtins.sql_text import quote_identifier
 
-if TYPE_CHECKING:
-    from odibi_core.config.loader import Project
-
 __all__ = ["HighWaterMark", "HwmStore", "IncrementalWindow", "apply_read_incremental",
-           "commit_hwm", "incremental_column", "lower_bound", "missing_incremental_column",
+           "commit_hwm", "lower_bound",
            "newer_than_target"]
 
 _TEMPORAL = ("date", "timestamp", "timestamp_ntz")
@@ -175,29 +172,6 @@ def newer_than_target(engine: Engine, frame: Frame, target: Frame | None, column
     if newest is None:
         return frame, None
     return engine.rows_after(frame, column, newest), newest
-
-
-def incremental_column(project: Project, key: str) -> str | None:
-    """The column of the ``read.incremental`` block of node ``key`` or, for a node without a
-    read, of the nearest node upstream whose output it takes (None when there is none)."""
-    current: str | None = key
-    while current is not None:
-        read = project.graph.node(current).config.read
-        if read is not None:
-            return read.incremental.column if read.incremental is not None else None
-        current = project.graph.input_source(current)
-    return None
-
-
-def missing_incremental_column(project: Project, key: str) -> ConfigProblem:
-    """The problem of a ``materialized: incremental`` node without an incremental column."""
-    path, line = project.locate_node(key)
-    return ConfigProblem(
-        message=f"Node {key}: materialized: incremental needs the column of a read.incremental "
-                "block, on this node or on the node whose output it takes.",
-        file=path, line=line, key_path=project.node_key_path(key) + ".materialized",
-        fix="Add read.incremental to the node that reads the source, or use "
-            "materialized: table.")
 
 
 def _column_type(engine: Engine, frame: Frame, column: str, key: str | None) -> str:

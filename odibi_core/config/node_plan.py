@@ -24,11 +24,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from odibi_core.config.node import NodeConfig
+from odibi_core.errors import ConfigProblem
 
 if TYPE_CHECKING:
     from odibi_core.config.loader import Project
 
-__all__ = ["Materialization", "NodePlan", "WritePlan", "plan_node", "plan_write"]
+__all__ = ["Materialization", "NodePlan", "WritePlan", "incremental_column",
+           "missing_incremental_column", "plan_node", "plan_write"]
 
 Materialization = Literal["table", "view", "incremental", "streaming"]
 
@@ -80,8 +82,6 @@ def plan_write(node: NodeConfig, *, mode_override: str | None = None) -> WritePl
 
 def plan_node(project: Project, key: str, *, mode_override: str | None = None) -> NodePlan:
     """The plan of node ``key`` (``pipeline.node``) of ``project``."""
-    from odibi_core.incremental import incremental_column
-
     node = project.graph.node(key).config
     return NodePlan(
         key=key, materialization=materialization(node),
@@ -112,3 +112,26 @@ def _mode(node: NodeConfig, override: str | None) -> tuple[str, str]:
     if write.streaming is not None:  # WriteConfig.effective_mode: the output mode's first
         return write.effective_mode, f"streaming output_mode: {write.streaming.output_mode}"
     return write.mode, "default"
+
+
+def incremental_column(project: Project, key: str) -> str | None:
+    """The column of the ``read.incremental`` block of node ``key`` or, for a node without a
+    read, of the nearest node upstream whose output it takes (None when there is none)."""
+    current: str | None = key
+    while current is not None:
+        read = project.graph.node(current).config.read
+        if read is not None:
+            return read.incremental.column if read.incremental is not None else None
+        current = project.graph.input_source(current)
+    return None
+
+
+def missing_incremental_column(project: Project, key: str) -> ConfigProblem:
+    """The problem of a ``materialized: incremental`` node without an incremental column."""
+    path, line = project.locate_node(key)
+    return ConfigProblem(
+        message=f"Node {key}: materialized: incremental needs the column of a read.incremental "
+                "block, on this node or on the node whose output it takes.",
+        file=path, line=line, key_path=project.node_key_path(key) + ".materialized",
+        fix="Add read.incremental to the node that reads the source, or use "
+            "materialized: table.")

@@ -7,7 +7,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from odibi_core.errors import ConfigError
-from odibi_core.incremental import incremental_column, missing_incremental_column, newer_than_target
+from odibi_core.config.node_plan import incremental_column, missing_incremental_column
+from odibi_core.incremental import newer_than_target
 from odibi_core.materializations.base import Materialization
 from odibi_core.storage.requests import Frame, ReadRequest
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from odibi_core.config import load_project
 from odibi_core.errors import ConfigError, ConfigProblem, OdibiError
-from odibi_core.incremental import incremental_column, missing_incremental_column
+from odibi_core.config.node_plan import incremental_column, missing_incremental_column
 
 from odibi_dagster.cli.output import (
     EXIT_FAILED,
