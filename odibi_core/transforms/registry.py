@@ -6,7 +6,7 @@ names the SPEC reserves for later releases); registering a user name again warns
 
 Built-ins are registered per engine with :func:`register_builtin`, under one name and one params
 model, so every engine gives a transform the same meaning and the same ``params:`` keys; the
-built-ins of :mod:`~odibi_core.transforms.builtins.catalog` are registered when this module loads.
+built-ins of :mod:`~odibi_core.transforms.builtins.catalog` are registered on the first lookup.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from pydantic import BaseModel, ValidationError
 from odibi_core.error_taxonomy import is_transient
 from odibi_core.errors import ConfigError, ConfigProblem, DataError, OdibiError, TransientError
 from odibi_core.transforms.builtins.base import BuiltinFn, BuiltinTransform
-from odibi_core.transforms.builtins.catalog import builtin_implementations
 
 if TYPE_CHECKING:
     from odibi_core.engines.base import Engine
@@ -134,7 +133,7 @@ def _register_user(name: str, fn: Callable[..., Any]) -> None:
             file=_file(fn), line=_line(fn),
             fix="Use letters, digits and underscores, starting with a letter.",
         ))
-    if name in _builtins or name in RESERVED_BUILTINS:
+    if name in _known_builtins() or name in RESERVED_BUILTINS:
         raise ConfigError(ConfigProblem(
             message=f"@transform '{name}' would shadow the built-in transform '{name}'.",
             file=_file(fn), line=_line(fn),
@@ -155,24 +154,34 @@ def _origin(fn: Callable[..., Any]) -> tuple[Path | None, str]:
     return _file(fn), getattr(fn, "__qualname__", repr(fn))
 
 
-def _register_catalog() -> None:
-    for impl in builtin_implementations():
-        register_builtin(impl.name, impl.engine, impl.fn, impl.params_model)
+_catalog_registered = False
 
 
-_register_catalog()
+def _known_builtins() -> dict[str, dict[str, BuiltinTransform]]:
+    """Every built-in, by name and engine. The catalog is registered on the first lookup, not
+    when this module loads: its params models cost ~60 ms to build, which a command that
+    looks up no transform (``odibi --help``, ``odibi story``) does not pay."""
+    global _catalog_registered
+    if not _catalog_registered:
+        _catalog_registered = True
+        from odibi_core.transforms.builtins.catalog import builtin_implementations
+
+        for impl in builtin_implementations():
+            register_builtin(impl.name, impl.engine, impl.fn, impl.params_model)
+    return _builtins
 
 
 # ---- lookup ------------------------------------------------------------------------------------
 def list_transforms(engine_name: str | None = None) -> list[str]:
     """Built-ins available on ``engine_name`` (every engine when None) and user functions."""
-    builtins = [n for n, impls in _builtins.items() if engine_name is None or engine_name in impls]
+    builtins = [n for n, impls in _known_builtins().items()
+                if engine_name is None or engine_name in impls]
     return sorted({*builtins, *_user})
 
 
 def get_params_model(name: str) -> type[BaseModel] | None:
     """The params model of built-in ``name`` (None for user functions and unknown names)."""
-    impls = _builtins.get(name)
+    impls = _known_builtins().get(name)
     return next(iter(impls.values())).params_model if impls else None
 
 
@@ -213,13 +222,13 @@ def apply_transform(engine: Engine, name: str, frame: Frame | None, params: Mapp
         ConfigError: unknown transform or bad params.
         DataError: the transform failed on the data (missing column, bad value, ...).
     """
-    if name in _builtins:
-        impl = _builtins[name].get(engine.name)
+    if name in _known_builtins():
+        impl = _known_builtins()[name].get(engine.name)
         if impl is None:
             raise ConfigError(ConfigProblem(
                 message=_in_node(node) + f"Built-in transform '{name}' is not available on the "
                         f"{engine.name} engine yet (available on: "
-                        f"{', '.join(sorted(_builtins[name]))}).",
+                        f"{', '.join(sorted(_known_builtins()[name]))}).",
                 key_path="transform", fix="Use another engine or a SQL step.",
             ))
         model = _validate_builtin(name, impl.params_model, dict(params), node)
@@ -352,7 +361,7 @@ def _check_user_params(user: UserTransform, params: dict[str, Any], node: str | 
 
 
 def _unknown_transform(name: str, node: str | None) -> ConfigProblem:
-    builtins = sorted(_builtins)
+    builtins = sorted(_known_builtins())
     users = sorted(_user)
     close = get_close_matches(name, [*builtins, *users], n=1)
     hint = f" Did you mean '{close[0]}'?" if close else ""
