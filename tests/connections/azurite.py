@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import fcntl
 import hashlib
 import hmac
 import http.client
@@ -29,15 +28,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from odibi_core.connections.azure import AZURITE_ACCOUNT, AZURITE_KEY
+from tests.npm_tools import npm_binary
 from tests.processes import free_port, kill_process_tree
 
-REPO = Path(__file__).resolve().parents[2]
 AZURITE_VERSION = "3.37.0"  # keep in step with .ci/run
-NODE_PREFIX = REPO / ".ci" / "node"
 ACCOUNT = AZURITE_ACCOUNT
 KEY = AZURITE_KEY
 START_TIMEOUT = 60.0
-INSTALL_TIMEOUT = 600.0
 
 
 def azurite_binary() -> Path:
@@ -46,21 +43,7 @@ def azurite_binary() -> Path:
     override = os.environ.get("ODIBI_AZURITE_BLOB")
     if override:
         return Path(override)
-    binary = NODE_PREFIX / "node_modules" / ".bin" / "azurite-blob"
-    if binary.exists():
-        return binary
-    NODE_PREFIX.mkdir(parents=True, exist_ok=True)
-    with open(NODE_PREFIX / ".install.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not binary.exists():
-            done = subprocess.run(
-                ["npm", "install", "--prefix", str(NODE_PREFIX), "--no-audit", "--no-fund",
-                 "--loglevel=error", f"azurite@{AZURITE_VERSION}"],
-                capture_output=True, text=True, timeout=INSTALL_TIMEOUT)
-            if done.returncode != 0 or not binary.exists():
-                raise RuntimeError(f"npm install azurite@{AZURITE_VERSION} failed:\n"
-                                   f"{done.stdout}\n{done.stderr}")
-    return binary
+    return npm_binary("azurite", AZURITE_VERSION, "azurite-blob")
 
 
 class Azurite:

@@ -2,12 +2,11 @@
 driven over stdio as an editor drives it: open a document, read the diagnostics it publishes.
 
 Installed from the npm registry into ``.ci/node`` on first use, like Azurite
-(tests/connections/azurite.py; the same install lock).
+(tests/npm_tools.py).
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import select
@@ -16,30 +15,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[3]
-NODE_PREFIX = REPO / ".ci" / "node"
-INSTALL_TIMEOUT = 600.0
+from tests.npm_tools import npm_binary
+
 VERSION = "2.0.0"  # keep in step with .ci/run
 TIMEOUT = 60.0
 
 
 def server_binary() -> Path:
     """``yaml-language-server`` from ``.ci/node``, installed with npm on first use."""
-    binary = NODE_PREFIX / "node_modules" / ".bin" / "yaml-language-server"
-    if binary.exists():
-        return binary
-    NODE_PREFIX.mkdir(parents=True, exist_ok=True)
-    with open(NODE_PREFIX / ".install.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not binary.exists():
-            done = subprocess.run(
-                ["npm", "install", "--prefix", str(NODE_PREFIX), "--no-audit", "--no-fund",
-                 "--loglevel=error", f"yaml-language-server@{VERSION}"],
-                capture_output=True, text=True, timeout=INSTALL_TIMEOUT)
-            if done.returncode != 0 or not binary.exists():
-                raise RuntimeError(f"npm install yaml-language-server@{VERSION} failed:\n"
-                                   f"{done.stdout}\n{done.stderr}")
-    return binary
+    return npm_binary("yaml-language-server", VERSION, "yaml-language-server")
 
 
 class YamlLanguageServer:
